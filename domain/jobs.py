@@ -1,0 +1,21 @@
+"""A unit of reply work, handed from the push path to whoever delivers it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from domain.replies import Reply
+
+
+@dataclass(frozen=True)
+class ReplyJob:
+    """The replies one push earned, in order, with what to send if an image fails.
+
+    `key` is the push's dedup key: delivery is idempotent per (key, position), so a job
+    replayed after a crash or retry never sends a part WeChat already accepted.
+    """
+
+    key: str
+    touser: str
+    replies: tuple[Reply, ...]
+    fallback: tuple[Reply, ...] = ()

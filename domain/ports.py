@@ -1,0 +1,66 @@
+"""The ports: what the use cases need from the outside world, as small protocols."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Protocol
+
+from domain.jobs import ReplyJob
+from domain.replies import ImageRef, MediaFile, Outbound
+from domain.rules import RuleSet
+
+
+class RuleSource(Protocol):
+    def current(self) -> RuleSet:
+        """The rules in force now. Raises RulesUnavailable when there are none at all."""
+        ...
+
+
+class MediaSource(Protocol):
+    def load(self, ref: ImageRef) -> MediaFile:
+        """The bytes an image reference names. Raises MediaUnavailable."""
+        ...
+
+
+class MediaIds(Protocol):
+    def media_id_for(self, ref: ImageRef) -> str:
+        """A WeChat temporary media id showing this image. Raises MediaUnavailable."""
+        ...
+
+    def forget(self, ref: ImageRef) -> None:
+        """Drop any remembered media id for ref (WeChat said it is invalid)."""
+        ...
+
+
+class WeChatMessenger(Protocol):
+    def send(self, touser: str, message: Outbound) -> None:
+        """Deliver one customer-service message. Raises DeliveryError."""
+        ...
+
+    def set_typing(self, touser: str) -> None:
+        """Show the user that the agent is typing. Raises DeliveryError."""
+        ...
+
+
+class ReplyDispatcher(Protocol):
+    def dispatch(self, job: ReplyJob) -> None:
+        """Deliver a job's replies now or later; must not raise for delivery failures."""
+        ...
+
+
+class StateStore(Protocol):
+    """Small shared key-value state with expiry, visible to every worker that shares it."""
+
+    def add(self, key: str, value: str, ttl: float) -> bool:
+        """Set key only when absent; True when this call set it."""
+        ...
+
+    def get(self, key: str) -> str | None: ...
+
+    def set(self, key: str, value: str, ttl: float) -> None: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def lock(self, name: str, timeout: float) -> AbstractContextManager[bool]:
+        """Hold a short exclusive lock across processes; yields False if not won in time."""
+        ...
