@@ -1,0 +1,64 @@
+"""The use case: answer one inbound message according to the rules in force."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from domain.errors import KefuError
+from domain.jobs import ReplyJob
+from domain.messages import Message
+from domain.ports import ReplyDispatcher, RuleSource
+from domain.replies import Reply, TransferReply
+from domain.rules import DEFAULT_KEY
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Acknowledge:
+    """Answer the push with `success`; any replies go out through the API."""
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """Answer the push with a passive transfer_customer_service reply."""
+
+    to_user: str
+    from_user: str
+    create_time: int
+
+
+Answer = Acknowledge | Transfer
+
+
+def plan_replies(message: Message, replies: tuple[Reply, ...]) -> tuple[tuple[Reply, ...], bool]:
+    """Split matched replies into what is sent through the API and whether to hand over."""
+    sends = tuple(r for r in replies if not isinstance(r, TransferReply))
+    # NOTE: only user messages may be transferred, never events (reference section 5).
+    transfer = message.is_user_message and len(sends) < len(replies)
+    return sends, transfer
+
+
+class AnswerMessage:
+    """Turns a message into replies and hands them to the dispatcher; never raises."""
+
+    def __init__(self, rules: RuleSource, dispatcher: ReplyDispatcher) -> None:
+        self._rules = rules
+        self._dispatcher = dispatcher
+
+    def __call__(self, message: Message) -> Answer:
+        try:
+            ruleset = self._rules.current()
+        except KefuError as unavailable:
+            log.error("no rules to answer with, sending nothing: %s", unavailable)
+            return Acknowledge()
+        match = ruleset.match(message)
+        sends, transfer = plan_replies(message, match.replies)
+        if sends:
+            fallback = ruleset.default if match.key != DEFAULT_KEY else ()
+            job = ReplyJob(message.dedup_key, message.from_user, sends, fallback)
+            self._dispatcher.dispatch(job)
+        if transfer:
+            return Transfer(message.from_user, message.to_user, message.create_time)
+        return Acknowledge()

@@ -1,0 +1,70 @@
+"""Hand-written in-memory fakes for every domain port, with state tests can read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from domain.errors import DeliveryError, MediaUnavailable, RulesUnavailable
+from domain.jobs import ReplyJob
+from domain.replies import ImageRef, MediaFile, Outbound
+from domain.rules import RuleSet
+from domain.rules_document import parse_rules
+
+
+class FakeRuleSource:
+    def __init__(self, document: object | None = None) -> None:
+        self.rules = None if document is None else parse_rules(document).rules
+
+    def current(self) -> RuleSet:
+        if self.rules is None:
+            raise RulesUnavailable("no rules loaded")
+        return self.rules
+
+
+class FakeMediaSource:
+    def __init__(self, files: dict[str, bytes] | None = None) -> None:
+        self.files = files or {}
+
+    def load(self, ref: ImageRef) -> MediaFile:
+        if ref.value not in self.files:
+            raise MediaUnavailable(ref.value, "no such file")
+        return MediaFile(ref.value.rsplit("/", 1)[-1], "image/png", self.files[ref.value])
+
+
+@dataclass
+class FakeMediaIds:
+    available: set[str] = field(default_factory=set)
+    uploaded: list[str] = field(default_factory=list)
+    forgotten: list[str] = field(default_factory=list)
+
+    def media_id_for(self, ref: ImageRef) -> str:
+        if ref.value not in self.available:
+            raise MediaUnavailable(ref.value, "upload failed")
+        self.uploaded.append(ref.value)
+        return f"media:{ref.value}"
+
+    def forget(self, ref: ImageRef) -> None:
+        self.forgotten.append(ref.value)
+
+
+@dataclass
+class FakeMessenger:
+    sent: list[tuple[str, Outbound]] = field(default_factory=list)
+    typing: list[str] = field(default_factory=list)
+    failures: list[DeliveryError] = field(default_factory=list)
+
+    def send(self, touser: str, message: Outbound) -> None:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.sent.append((touser, message))
+
+    def set_typing(self, touser: str) -> None:
+        self.typing.append(touser)
+
+
+@dataclass
+class FakeDispatcher:
+    jobs: list[ReplyJob] = field(default_factory=list)
+
+    def dispatch(self, job: ReplyJob) -> None:
+        self.jobs.append(job)
