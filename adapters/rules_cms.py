@@ -1,0 +1,203 @@
+"""Rules from the CMS over HTTP: conditional GETs, one refresh at a time, a saved copy on disk."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import requests
+
+from adapters.rules_cache import (
+    LastGoodRules,
+    Refresher,
+    RefreshGate,
+    RulesFetchError,
+    Spawn,
+    decode,
+    start_daemon,
+    usable,
+)
+from domain.rules import RuleSet
+from domain.rules_document import ImageCheck, ParsedRules
+
+__all__ = ["HttpCmsRuleSource", "RulesFetchError"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Validators:
+    """What the CMS said identifies a document, to ask it whether that is still current."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+    @classmethod
+    def of(cls, response: requests.Response) -> Validators:
+        return cls(response.headers.get("ETag"), response.headers.get("Last-Modified"))
+
+    def headers(self) -> dict[str, str]:
+        sent = {"If-None-Match": self.etag, "If-Modified-Since": self.last_modified}
+        return {name: value for name, value in sent.items() if value}
+
+
+class HttpCmsRuleSource:
+    """The CMS document, refreshed behind callers every ttl seconds, last good copy kept."""
+
+    def __init__(
+        self,
+        url: str,
+        ttl: float,
+        state_dir: Path | None,
+        check_image: ImageCheck | None = None,
+        session: requests.Session | None = None,
+        timeout: float | tuple[float, float] = (3.05, 10),
+        clock: Callable[[], float] = time.monotonic,
+        spawn: Spawn = start_daemon,
+    ) -> None:
+        self._url, self._where = url, _without_secrets(url)
+        self._check_image = check_image
+        self._session = session or requests.Session()
+        self._timeout = timeout
+        self._saved = SavedDocument(state_dir, url) if state_dir is not None else None
+        self._validators = Validators()
+        self._restored = False
+        self._state = LastGoodRules(self._where)
+        self._refresher = Refresher(self._state, RefreshGate(ttl, clock), self._refresh, spawn)
+
+    def current(self) -> RuleSet:
+        """The rules in force; never waits for a refresh once some are. Raises RulesUnavailable."""
+        return self._refresher.current()
+
+    def load(self) -> None:
+        """Load the saved copy and fetch the CMS now (at start-up); never raises, logs."""
+        self._refresher.load()
+
+    def check(self) -> ParsedRules:
+        """Fetch the document now, unconditionally, for `kefu rules check`; RulesFetchError."""
+        return decode(self._get(Validators()).content, self._check_image, self._where)
+
+    def _refresh(self) -> None:
+        self._restore_once()
+        asked = self._validators if self._state.rules is not None else Validators()
+        response = self._get(asked)
+        if response.status_code == 304:
+            return
+        parsed = usable(decode(response.content, self._check_image, self._where), self._where)
+        self._state.accept(parsed, self._where)
+        self._validators = Validators.of(response)
+        if self._saved is not None:
+            self._saved.write(response.content, self._validators)
+
+    def _get(self, validators: Validators) -> requests.Response:
+        headers = {"Accept": "application/json", **validators.headers()}
+        try:
+            response = self._session.get(self._url, headers=headers, timeout=self._timeout)
+        except requests.Timeout:
+            raise RulesFetchError(self._where, "timed out") from None
+        except requests.RequestException as exc:  # its text may quote the URL and its query
+            raise RulesFetchError(self._where, f"request failed ({type(exc).__name__})") from None
+        if response.status_code == 200 or (response.status_code == 304 and validators.headers()):
+            return response
+        raise RulesFetchError(self._where, f"HTTP {response.status_code}")
+
+    def _restore_once(self) -> None:
+        if self._restored or self._saved is None:
+            return
+        self._restored = True
+        saved = self._saved.read()
+        if saved is None:
+            return
+        raw, validators = saved
+        origin = f"saved copy {self._saved.path}"
+        try:
+            parsed = usable(decode(raw, self._check_image, origin), origin)
+        except RulesFetchError as exc:
+            log.warning("ignoring the %s: %s", origin, exc.reason)
+            return
+        self._state.accept(parsed, origin)
+        self._validators = validators
+
+
+class SavedDocument:
+    """The last accepted document and its validators under the state folder, written atomically."""
+
+    def __init__(self, folder: Path, url: str) -> None:
+        self.path = folder / "rules.json"
+        self._meta = folder / "rules.meta.json"
+        # A hash, not the URL: its query may hold a CMS token, which stays out of files.
+        self._url_hash = _sha256(url.encode())
+        self._written: tuple[bytes, Validators] | None = None
+
+    def read(self) -> tuple[bytes, Validators] | None:
+        try:
+            raw = self.path.read_bytes()
+        except OSError:
+            return None
+        meta = self._read_meta()
+        if meta.get("url_sha256", self._url_hash) != self._url_hash:
+            return None  # a copy from another CMS is not the document configured now
+        if meta.get("body_sha256") != _sha256(raw):  # stopped between the two writes
+            return raw, Validators()
+        etag, modified = meta.get("etag"), meta.get("last_modified")
+        validators = Validators(_str_or_none(etag), _str_or_none(modified))
+        self._written = (raw, validators)
+        return self._written
+
+    def _read_meta(self) -> dict[str, object]:
+        try:
+            meta = json.loads(self._meta.read_bytes())
+        except (OSError, ValueError):
+            return {}
+        return meta if isinstance(meta, dict) else {}
+
+    def write(self, raw: bytes, validators: Validators) -> None:
+        """Best effort: a full or read-only disk costs the copy, never the rules in force."""
+        if self._written == (raw, validators):
+            return
+        self._written = (raw, validators)
+        meta = {"url_sha256": self._url_hash, "body_sha256": _sha256(raw)}
+        meta |= {"etag": validators.etag or "", "last_modified": validators.last_modified or ""}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _replace(self.path, raw)
+            _replace(self._meta, json.dumps(meta).encode())
+        except OSError as exc:
+            log.warning("could not save rules to %s: %s", self.path, exc.strerror or exc)
+
+
+def _replace(path: Path, data: bytes) -> None:
+    # A unique temporary name, since several workers may save at once; os.replace is atomic.
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _without_secrets(url: str) -> str:
+    """The URL for logs and errors: no user info, query or fragment, which may carry tokens."""
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}{parts.path}"
