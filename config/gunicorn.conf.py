@@ -1,0 +1,35 @@
+"""gunicorn settings for kefu; every value can be overridden from the environment."""
+
+import multiprocessing
+import os
+
+# NOTE: WeChat only calls ports 80 and 443; put a TLS proxy in front and bind kefu locally.
+_host = os.environ.get("HOST", "127.0.0.1")
+bind = os.environ.get("GUNICORN_BIND") or f"{_host}:{os.environ.get('PORT', '8000')}"
+
+# Handling a push waits on WeChat's API and the CMS, so threads, not cores, set the concurrency.
+worker_class = "gthread"
+workers = int(os.environ.get("WEB_CONCURRENCY", min(4, multiprocessing.cpu_count() + 1)))
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+
+# WeChat gives up after 5 seconds and retries; a request stuck far longer is stuck for good.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "10"))
+keepalive = 5
+
+# Pushes are small; refuse oversized request lines and headers early.
+limit_request_line = 4094
+limit_request_fields = 50
+
+accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
+errorlog = "-"
+loglevel = os.environ.get("KEFU_LOG_LEVEL", "info").lower()
+# The query string carries signatures, not secrets, but keep access lines short.
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+
+
+def on_starting(server: object) -> None:
+    """Check the settings once in the master, so a bad one stops start-up with a clear line."""
+    from entrypoints.bootstrap import load_settings
+
+    load_settings()

@@ -1,0 +1,37 @@
+"""The Falcon application: routes and error mapping, nothing else."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import falcon
+
+from adapters.push_codec import MalformedPush
+from adapters.wechat_crypto import DecryptError, InvalidSignature, WrongAppId
+from entrypoints.callback import CallbackResource, HealthResource
+
+log = logging.getLogger(__name__)
+
+
+def create_app(container: Any) -> falcon.App[falcon.Request, falcon.Response]:
+    app = falcon.App()
+    callback = CallbackResource(container.push_gateway(), container.answer())
+    app.add_route(container.settings().callback_path, callback)
+    app.add_route("/healthz", HealthResource())
+    app.add_error_handler(InvalidSignature, _refuse(falcon.HTTPForbidden, "not a genuine push"))
+    app.add_error_handler(WrongAppId, _refuse(falcon.HTTPForbidden, "push for another AppID"))
+    app.add_error_handler(DecryptError, _refuse(falcon.HTTPBadRequest, "push does not decrypt"))
+    app.add_error_handler(MalformedPush, _refuse(falcon.HTTPBadRequest, "not a well-formed push"))
+    return app
+
+
+def _refuse(error: Callable[..., falcon.HTTPError], title: str) -> Any:
+    """An error handler that logs why a request was refused and answers `error`."""
+
+    def handle(req: falcon.Request, resp: falcon.Response, exc: Exception, params: Any) -> None:
+        log.warning("refused %s %s: %s", req.method, req.path, exc)
+        raise error(title=title)
+
+    return handle

@@ -1,0 +1,64 @@
+"""The callback route WeChat pushes to, and the health check."""
+
+from __future__ import annotations
+
+import logging
+
+import falcon
+
+from adapters.push_codec import MalformedPush
+from adapters.wechat_push import WeChatPushGateway
+from domain.answering import AnswerMessage, Transfer
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024  # pushes are a few hundred bytes; 64 KiB is generous (contract §2)
+SUCCESS = "success"
+
+
+class CallbackResource:
+    """GET verifies the URL; POST takes a push and always answers a genuine one."""
+
+    def __init__(self, gateway: WeChatPushGateway, answer: AnswerMessage) -> None:
+        self._gateway = gateway
+        self._answer = answer
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.content_type = falcon.MEDIA_TEXT
+        resp.text = self._gateway.verify_url(query(req))
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        push = self._gateway.open(query(req), read_body(req))
+        resp.content_type, resp.text = falcon.MEDIA_TEXT, SUCCESS
+        try:
+            answer = self._answer(push.message)
+            if isinstance(answer, Transfer):
+                passive = self._gateway.seal(answer, push)
+                resp.content_type, resp.text = passive.content_type, passive.body
+        except Exception:
+            # NOTE: WeChat shows the user an error unless a genuine push gets `success`.
+            log.exception("handling push %s failed; answered success", push.message.dedup_key)
+
+
+class HealthResource:
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.content_type, resp.text = falcon.MEDIA_TEXT, "ok"
+
+
+def query(req: falcon.Request) -> dict[str, str]:
+    """Query parameters as single strings; a repeated parameter is not WeChat's."""
+    params: dict[str, str] = {}
+    for name, value in req.params.items():
+        if not isinstance(value, str):
+            raise MalformedPush(f"query parameter {name} is repeated")
+        params[name] = value
+    return params
+
+
+def read_body(req: falcon.Request) -> bytes:
+    if (req.content_length or 0) > MAX_BODY:
+        raise falcon.HTTPContentTooLarge(description=f"pushes are at most {MAX_BODY} bytes")
+    body = req.bounded_stream.read(MAX_BODY + 1)
+    if len(body) > MAX_BODY:
+        raise falcon.HTTPContentTooLarge(description=f"pushes are at most {MAX_BODY} bytes")
+    return body

@@ -1,0 +1,172 @@
+"""Settings read from the environment, exactly as the contract's section 1 names them."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+_AES_KEY = re.compile(r"[A-Za-z0-9]{43}")
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# Values never echoed in an error line: secrets, and URLs that may carry a password.
+_UNSHOWN = {"KEFU_ENCODING_AES_KEY", "KEFU_REDIS_URL", "KEFU_RULES_URL"}
+
+
+class SettingsError(Exception):
+    """One or more settings are missing or malformed; `problems` has one line for each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Secrets stay out of repr so a logged Settings never leaks them.
+    token: str = field(repr=False)
+    appid: str
+    encoding_aes_key: str | None = field(default=None, repr=False)
+    appsecret: str | None = field(default=None, repr=False)
+    rules_url: str | None = None
+    rules_file: Path | None = None
+    rules_ttl: float = 60.0
+    media_root: Path = field(default_factory=Path.cwd)
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    callback_path: str = "/wechat/callback"
+    state_dir: Path = Path("var")
+    max_clock_skew: int = 300
+    redis_url: str | None = None
+    log_level: str = "INFO"
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(s for s in (self.token, self.encoding_aes_key, self.appsecret) if s)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
+        """Read every KEFU_ variable; raise SettingsError naming each bad one."""
+        reader = _Reader(env)
+        settings = reader.build(cls)
+        if reader.problems:
+            raise SettingsError(reader.problems)
+        return settings
+
+
+class _Reader:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.problems: list[str] = []
+
+    def raw(self, name: str) -> str | None:
+        value = self.env.get(name, "").strip()
+        return value or None
+
+    def required(self, name: str, meaning: str) -> str:
+        value = self.raw(name)
+        if value is None:
+            self.problems.append(f"{name} is missing: set it to {meaning}")
+        return value or ""
+
+    def parsed(self, name: str, parse: Callable[[str], T], default: T, expected: str) -> T:
+        value = self.raw(name)
+        if value is None:
+            return default
+        try:
+            return parse(value)
+        except ValueError:
+            shown = name if name in _UNSHOWN else f"{name}={value!r}"
+            self.problems.append(f"{shown} is malformed: expected {expected}")
+            return default
+
+    def build(self, cls: type[Settings]) -> Settings:
+        settings = cls(
+            token=self.required("KEFU_TOKEN", "the Token from the mini program's 消息推送 page"),
+            appid=self.required("KEFU_APPID", "the mini program's AppID"),
+            encoding_aes_key=self.parsed("KEFU_ENCODING_AES_KEY", _aes_key, None, _AES_HINT),
+            appsecret=self.raw("KEFU_APPSECRET"),
+            rules_url=self.parsed("KEFU_RULES_URL", _http_url, None, "an http(s) URL"),
+            rules_file=self.parsed("KEFU_RULES_FILE", Path, None, "a file path"),
+            rules_ttl=self.parsed("KEFU_RULES_TTL", _non_negative, 60.0, "seconds, 0 or more"),
+            media_root=self.parsed("KEFU_MEDIA_ROOT", _folder, Path.cwd(), "an existing folder"),
+            wechat_api_base=self.parsed(
+                "KEFU_WECHAT_API_BASE", _http_url, "https://api.weixin.qq.com", "an http(s) URL"
+            ),
+            callback_path=self.parsed("KEFU_CALLBACK_PATH", _route, "/wechat/callback", "/a/path"),
+            state_dir=self.parsed("KEFU_STATE_DIR", Path, Path("var"), "a folder path"),
+            max_clock_skew=self.parsed("KEFU_MAX_CLOCK_SKEW", _seconds, 300, "whole seconds >= 0"),
+            redis_url=self.parsed("KEFU_REDIS_URL", _redis_url, None, "redis://host:port/db"),
+            log_level=self.parsed("KEFU_LOG_LEVEL", _level, "INFO", " | ".join(_LEVELS)),
+        )
+        self.check_rules_source(settings)
+        return settings
+
+    def check_rules_source(self, settings: Settings) -> None:
+        if settings.rules_url and settings.rules_file:
+            self.problems.append("KEFU_RULES_URL and KEFU_RULES_FILE are both set: keep one")
+        elif not (self.raw("KEFU_RULES_URL") or self.raw("KEFU_RULES_FILE")):
+            self.problems.append(
+                "KEFU_RULES_URL is missing: set it to the CMS rules URL, or set KEFU_RULES_FILE"
+            )
+
+
+_AES_HINT = "the 43 letters and digits of the EncodingAESKey"
+
+
+def _aes_key(value: str) -> str:
+    if not _AES_KEY.fullmatch(value):
+        raise ValueError
+    return value
+
+
+def _http_url(value: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", value):
+        raise ValueError
+    return value.rstrip("/")
+
+
+def _redis_url(value: str) -> str:
+    if not re.match(r"^(rediss?|unix)://", value):
+        raise ValueError
+    return value
+
+
+def _non_negative(value: str) -> float:
+    number = float(value)
+    if number < 0 or number != number:
+        raise ValueError
+    return number
+
+
+def _seconds(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError
+    return number
+
+
+def _folder(value: str) -> Path:
+    path = Path(value)
+    if not path.is_dir():
+        raise ValueError
+    return path
+
+
+def _route(value: str) -> str:
+    if not value.startswith("/") or " " in value:
+        raise ValueError
+    return value
+
+
+def _level(value: str) -> str:
+    if value.upper() not in _LEVELS:
+        raise ValueError
+    return value.upper()
+
+
+def log_level_number(settings: Settings) -> int:
+    return int(logging.getLevelName(settings.log_level))

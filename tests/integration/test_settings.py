@@ -1,0 +1,83 @@
+"""Settings from the environment: one clear line per bad or missing variable, no secret shown."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from entrypoints.settings import Settings, SettingsError
+
+KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+GOOD = {"KEFU_TOKEN": "tok", "KEFU_APPID": "wx1", "KEFU_RULES_FILE": "rules.json"}
+
+
+def problems(env: dict[str, str]) -> list[str]:
+    with pytest.raises(SettingsError) as bad:
+        Settings.from_env(env)
+    return bad.value.problems
+
+
+def test_defaults_follow_the_contract():
+    settings = Settings.from_env(GOOD)
+    assert settings.rules_ttl == 60
+    assert settings.callback_path == "/wechat/callback"
+    assert settings.wechat_api_base == "https://api.weixin.qq.com"
+    assert settings.max_clock_skew == 300
+    assert settings.encoding_aes_key is None
+    assert settings.log_level == "INFO"
+
+
+def test_every_missing_required_variable_gets_its_own_line():
+    lines = problems({})
+    assert [line.split()[0] for line in lines] == ["KEFU_TOKEN", "KEFU_APPID", "KEFU_RULES_URL"]
+
+
+def test_malformed_values_are_named_with_what_was_expected():
+    env = {
+        **GOOD,
+        "KEFU_RULES_TTL": "soon",
+        "KEFU_CALLBACK_PATH": "wechat",
+        "KEFU_LOG_LEVEL": "LOUD",
+    }
+    lines = problems(env)
+    assert len(lines) == 3
+    assert "KEFU_RULES_TTL='soon' is malformed: expected seconds, 0 or more" in lines
+
+
+def test_a_bad_aes_key_is_reported_without_showing_it():
+    (line,) = problems({**GOOD, "KEFU_ENCODING_AES_KEY": KEY[:-1] + "!"})
+    assert line.startswith("KEFU_ENCODING_AES_KEY is malformed")
+    assert KEY[:20] not in line
+
+
+def test_both_rule_sources_at_once_is_an_error():
+    (line,) = problems({**GOOD, "KEFU_RULES_URL": "https://cms.example.com/r"})
+    assert "both set" in line
+
+
+def test_secrets_stay_out_of_the_repr():
+    settings = Settings.from_env({**GOOD, "KEFU_ENCODING_AES_KEY": KEY, "KEFU_APPSECRET": "s3cret"})
+    assert (
+        KEY not in repr(settings) and "s3cret" not in repr(settings) and "tok" not in repr(settings)
+    )
+
+
+def test_the_wsgi_module_stops_with_one_line_per_problem(tmp_path: Path):
+    env = {"PATH": "/usr/bin:/bin", "KEFU_APPID": "wx1", "KEFU_RULES_TTL": "-1"}
+    result = subprocess.run(
+        [sys.executable, "-c", "import entrypoints.wsgi"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "kefu: KEFU_TOKEN is missing: set it to the Token from the mini program's 消息推送 page",
+        "kefu: KEFU_RULES_TTL='-1' is malformed: expected seconds, 0 or more",
+        "kefu: KEFU_RULES_URL is missing: set it to the CMS rules URL, or set KEFU_RULES_FILE",
+    ]
