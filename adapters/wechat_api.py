@@ -30,7 +30,7 @@ class WeChatApiError(DeliveryError):
     def __init__(self, errcode: int | None, errmsg: str, *, http_status: int = 200) -> None:
         what = f"errcode {errcode}" if errcode is not None else f"HTTP {http_status}"
         transient = errcode in TRANSIENT_ERRCODES or http_status >= 500
-        super().__init__(f"WeChat API {what}: {errmsg}", transient=transient)
+        super().__init__(f"WeChat API {what}: {errmsg}", transient=transient, code=errcode)
         self.errcode = errcode
         self.errmsg = errmsg
         self.http_status = http_status

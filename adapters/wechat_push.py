@@ -71,7 +71,7 @@ class WeChatPushGateway:
     def open(self, params: Mapping[str, str], body: bytes) -> OpenedPush:
         """Raises InvalidSignature (not genuine), MalformedPush or a DecryptError."""
         timestamp, nonce = self._fresh(params)
-        if params.get("encrypt_type", "raw").lower() != "aes":
+        if params.get("encrypt_type", "raw") != "aes":
             return self._open_plain(params, body, timestamp, nonce)
         if not self._crypto.has_key:
             raise InvalidSignature("encrypted push but KEFU_ENCODING_AES_KEY is not set")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from domain.errors import KefuError
 from domain.jobs import ReplyJob
+from domain.ledger import PushLedger
 from domain.messages import Message
 from domain.ports import ReplyDispatcher, RuleSource
 from domain.replies import Reply, TransferReply
@@ -41,11 +42,15 @@ def plan_replies(message: Message, replies: tuple[Reply, ...]) -> tuple[tuple[Re
 
 
 class AnswerMessage:
-    """Turns a message into replies and hands them to the dispatcher; never raises."""
+    """Turns a message into replies and hands them to the dispatcher; never raises.
 
-    def __init__(self, rules: RuleSource, dispatcher: ReplyDispatcher) -> None:
+    Each push is claimed in the ledger first, so a retry of it (on any worker) sends nothing.
+    """
+
+    def __init__(self, rules: RuleSource, dispatcher: ReplyDispatcher, ledger: PushLedger) -> None:
         self._rules = rules
         self._dispatcher = dispatcher
+        self._ledger = ledger
 
     def __call__(self, message: Message) -> Answer:
         try:
@@ -55,10 +60,11 @@ class AnswerMessage:
             return Acknowledge()
         match = ruleset.match(message)
         sends, transfer = plan_replies(message, match.replies)
-        if sends:
+        if sends and self._ledger.claim(message.dedup_key):
             fallback = ruleset.default if match.key != DEFAULT_KEY else ()
             job = ReplyJob(message.dedup_key, message.from_user, sends, fallback)
             self._dispatcher.dispatch(job)
+        # NOTE: a retry still gets the transfer answer: the first may not have reached WeChat.
         if transfer:
             return Transfer(message.from_user, message.to_user, message.create_time)
         return Acknowledge()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from domain.errors import DeliveryError, MediaUnavailable
+from domain.errors import INVALID_MEDIA_ID, DeliveryError, MediaUnavailable
 from domain.jobs import ReplyJob
+from domain.ledger import PushLedger
 from domain.ports import MediaIds, WeChatMessenger
 from domain.replies import (
     ImageReply,
@@ -20,6 +21,9 @@ from domain.replies import (
 
 log = logging.getLogger(__name__)
 
+# A send ready to go, with the reply it came from (to upload its image again if WeChat lost it).
+_Part = tuple[Outbound, Reply]
+
 
 @dataclass(frozen=True)
 class DeliveryReport:
@@ -29,36 +33,72 @@ class DeliveryReport:
     failure: DeliveryError | None = None
 
 
-class DeliverReplies:
-    """Sends a job's replies in order through WeChat's customer-service API."""
+def needs_upload(reply: Reply) -> bool:
+    return isinstance(reply, ImageReply | MiniProgramPageReply)
 
-    def __init__(self, media: MediaIds, messenger: WeChatMessenger) -> None:
+
+class DeliverReplies:
+    """Sends a job's replies in order; a part WeChat accepted is never sent again for that push."""
+
+    def __init__(self, media: MediaIds, messenger: WeChatMessenger, ledger: PushLedger) -> None:
         self._media = media
         self._messenger = messenger
+        self._ledger = ledger
 
     def __call__(self, job: ReplyJob) -> DeliveryReport:
+        pending = [
+            (slot, reply)
+            for slot, reply in enumerate(job.replies)
+            if not self._ledger.delivered(job.key, str(slot))
+        ]
+        if any(needs_upload(reply) for _, reply in pending):
+            self._show_typing(job.touser)
         sent = 0
-        for reply in job.replies:
-            for outbound in self._prepare(reply, job.fallback):
+        for slot, reply in pending:
+            for sub, part in enumerate(self._prepare(reply, job.fallback)):
+                if self._ledger.delivered(job.key, f"{slot}.{sub}"):
+                    continue
                 try:
-                    self._messenger.send(job.touser, outbound)
+                    self._send(job.touser, part)
                 except DeliveryError as failure:
                     log.warning("send to user failed after %d part(s): %s", sent, failure)
                     return DeliveryReport(sent, failure)
+                self._ledger.mark_delivered(job.key, f"{slot}.{sub}")
                 sent += 1
+            self._ledger.mark_delivered(job.key, str(slot))
         return DeliveryReport(sent)
 
-    def _prepare(self, reply: Reply, fallback: tuple[Reply, ...]) -> list[Outbound]:
-        """The sends for one reply; an image that cannot be had is replaced by the fallback."""
+    def _show_typing(self, touser: str) -> None:
         try:
-            return [self._resolve(reply)] if not isinstance(reply, TransferReply) else []
+            self._messenger.set_typing(touser)
+        except DeliveryError as failure:
+            # NOTE: typing is a courtesy (WeChat refuses it outside 30 s of the user's message).
+            log.info("typing indicator not shown: %s", failure)
+
+    def _send(self, touser: str, part: _Part) -> None:
+        outbound, reply = part
+        try:
+            self._messenger.send(touser, outbound)
+        except DeliveryError as failure:
+            if failure.code != INVALID_MEDIA_ID or not needs_upload(reply):
+                raise
+            log.info("WeChat no longer knows a media id; uploading the image again")
+            self._forget_media(reply)
+            self._messenger.send(touser, self._resolve(reply))
+
+    def _prepare(self, reply: Reply, fallback: tuple[Reply, ...]) -> list[_Part]:
+        """The sends for one reply; an image that cannot be had is replaced by the fallback."""
+        if isinstance(reply, TransferReply):
+            return []
+        try:
+            return [(self._resolve(reply), reply)]
         except MediaUnavailable as missing:
             log.warning("%s; sending the default reply instead", missing)
-        ready = []
+        ready: list[_Part] = []
         for substitute in fallback:
             try:
                 if not isinstance(substitute, TransferReply):
-                    ready.append(self._resolve(substitute))
+                    ready.append((self._resolve(substitute), substitute))
             except MediaUnavailable as missing:
                 log.warning("default reply unavailable too: %s", missing)
         return ready
@@ -72,16 +112,31 @@ class DeliverReplies:
         assert not isinstance(reply, TransferReply)
         return reply
 
+    def _forget_media(self, reply: Reply) -> None:
+        if isinstance(reply, ImageReply):
+            self._media.forget(reply.image)
+        elif isinstance(reply, MiniProgramPageReply):
+            self._media.forget(reply.thumb)
+
 
 class DeliverNow:
-    """The synchronous dispatcher: delivers inside the push request, never raising."""
+    """The synchronous dispatcher: delivers inside the push request, never raising.
 
-    def __init__(self, deliver: DeliverReplies) -> None:
+    On a transient failure the push's claim is released, so WeChat's own retry of the push
+    gets another chance; the ledger keeps that retry from repeating parts already sent.
+    """
+
+    def __init__(self, deliver: DeliverReplies, ledger: PushLedger) -> None:
         self._deliver = deliver
+        self._ledger = ledger
 
     def dispatch(self, job: ReplyJob) -> None:
         try:
-            self._deliver(job)
+            report = self._deliver(job)
         except Exception:
             # NOTE: WeChat must get `success` whatever happens here; the failure is only logged.
             log.exception("delivering replies failed unexpectedly")
+            return
+        if report.failure is not None and report.failure.transient:
+            log.info("released push %s for WeChat's retry", job.key)
+            self._ledger.release(job.key)

@@ -16,13 +16,21 @@ class MediaUnavailable(KefuError):
         self.reason = reason
 
 
-class DeliveryError(KefuError):
-    """WeChat did not take a send. `transient` failures may succeed when tried again."""
+# NOTE: WeChat's errcode for a media id it no longer knows (temporary media lives 3 days).
+INVALID_MEDIA_ID = 40007
 
-    def __init__(self, reason: str, *, transient: bool) -> None:
+
+class DeliveryError(KefuError):
+    """WeChat did not take a send. `transient` failures may succeed when tried again.
+
+    `code` is WeChat's errcode when it gave one.
+    """
+
+    def __init__(self, reason: str, *, transient: bool, code: int | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.transient = transient
+        self.code = code
 
 
 class RulesUnavailable(KefuError):

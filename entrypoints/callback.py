@@ -14,6 +14,16 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024  # pushes are a few hundred bytes; 64 KiB is generous (contract §2)
 SUCCESS = "success"
+# NOTE: WeChat's Content-Type for pushes is UNCONFIRMED, so every type a JSON or XML body
+# could plausibly carry is accepted (or none); forms, multipart and the like are not pushes.
+PUSH_CONTENT_TYPES = {
+    "",
+    "application/json",
+    "text/json",
+    "text/xml",
+    "application/xml",
+    "text/plain",
+}
 
 
 class CallbackResource:
@@ -28,6 +38,7 @@ class CallbackResource:
         resp.text = self._gateway.verify_url(query(req))
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        check_content_type(req)
         push = self._gateway.open(query(req), read_body(req))
         resp.content_type, resp.text = falcon.MEDIA_TEXT, SUCCESS
         try:
@@ -53,6 +64,12 @@ def query(req: falcon.Request) -> dict[str, str]:
             raise MalformedPush(f"query parameter {name} is repeated")
         params[name] = value
     return params
+
+
+def check_content_type(req: falcon.Request) -> None:
+    media_type = (req.content_type or "").split(";")[0].strip().lower()
+    if media_type not in PUSH_CONTENT_TYPES:
+        raise MalformedPush(f"content type {media_type!r} is not a push's")
 
 
 def read_body(req: falcon.Request) -> bytes:

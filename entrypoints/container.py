@@ -10,11 +10,14 @@ from adapters.media_sources import MediaSources
 from adapters.media_urls import HttpMediaSource
 from adapters.rules_cms import HttpCmsRuleSource
 from adapters.rules_file import FileRuleSource
+from adapters.state_disk import DiskStateStore
+from adapters.state_redis import RedisStateStore
 from adapters.wechat_api import RequestsWeChatApi
 from adapters.wechat_crypto import AesMessageCrypto
 from adapters.wechat_push import WeChatPushGateway
 from domain.answering import AnswerMessage
 from domain.delivery import DeliverNow, DeliverReplies
+from domain.ledger import CLAIM_TTL, PushLedger
 from entrypoints.settings import Settings
 
 
@@ -22,8 +25,27 @@ def _rules_kind(settings: Settings) -> str:
     return "cms" if settings.rules_url else "file"
 
 
+def _state_kind(settings: Settings) -> str:
+    return "redis" if settings.redis_url else "disk"
+
+
+def _claim_ttl(settings: Settings) -> float:
+    # Claims must outlive the replay window, or a replayed push could be handled twice.
+    return max(CLAIM_TTL, 2.0 * settings.max_clock_skew)
+
+
 class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
+
+    # Shared state: one host's processes share KEFU_STATE_DIR; several hosts share Redis
+    state = providers.Selector(
+        providers.Callable(_state_kind, settings),
+        disk=providers.Singleton(DiskStateStore, directory=settings.provided.state_dir),
+        redis=providers.Singleton(RedisStateStore, url=settings.provided.redis_url),
+    )
+    ledger = providers.Singleton(
+        PushLedger, store=state, ttl=providers.Callable(_claim_ttl, settings)
+    )
 
     # The push protocol
     crypto = providers.Singleton(
@@ -68,6 +90,8 @@ class Container(containers.DeclarativeContainer):
     )
 
     # Use cases
-    deliver = providers.Factory(DeliverReplies, media=media_ids, messenger=wechat_api)
-    dispatcher = providers.Singleton(DeliverNow, deliver=deliver)
-    answer = providers.Factory(AnswerMessage, rules=rules, dispatcher=dispatcher)
+    deliver = providers.Factory(
+        DeliverReplies, media=media_ids, messenger=wechat_api, ledger=ledger
+    )
+    dispatcher = providers.Singleton(DeliverNow, deliver=deliver, ledger=ledger)
+    answer = providers.Factory(AnswerMessage, rules=rules, dispatcher=dispatcher, ledger=ledger)

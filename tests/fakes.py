@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from domain.errors import DeliveryError, MediaUnavailable, RulesUnavailable
+from domain.errors import DeliveryError, KefuError, MediaUnavailable, RulesUnavailable
 from domain.jobs import ReplyJob
 from domain.replies import ImageRef, MediaFile, Outbound
 from domain.rules import RuleSet
@@ -68,3 +70,40 @@ class FakeDispatcher:
 
     def dispatch(self, job: ReplyJob) -> None:
         self.jobs.append(job)
+
+
+@dataclass
+class FakeStateStore:
+    """A dict without expiry; `broken` makes every call fail like an unreachable store."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    broken: bool = False
+
+    def _check(self) -> None:
+        if self.broken:
+            raise KefuError("state store unreachable")
+
+    def add(self, key: str, value: str, ttl: float) -> bool:
+        self._check()
+        if key in self.values:
+            return False
+        self.values[key] = value
+        return True
+
+    def get(self, key: str) -> str | None:
+        self._check()
+        return self.values.get(key)
+
+    def set(self, key: str, value: str, ttl: float) -> None:
+        self._check()
+        self.values[key] = value
+
+    def delete(self, key: str) -> None:
+        self._check()
+        self.values.pop(key, None)
+
+    @contextmanager
+    def lock(self, name: str, timeout: float) -> Iterator[bool]:
+        self._check()
+        yield self.add(f"lock:{name}", "held", timeout)
+        self.values.pop(f"lock:{name}", None)

@@ -89,6 +89,7 @@ def mock_wechat(rsps: responses.RequestsMock, document: object = CONTRACT_DOCUME
         },
     )
     rsps.post(f"{WECHAT}/cgi-bin/message/custom/send", json={"errcode": 0, "errmsg": "ok"})
+    rsps.post(f"{WECHAT}/cgi-bin/message/custom/typing", json={"errcode": 0, "errmsg": "ok"})
     rsps.get(POSTER_URL, body=JPEG, content_type="image/jpeg")
 
 

@@ -3,9 +3,10 @@
 from domain.answering import Acknowledge, AnswerMessage, Transfer
 from domain.delivery import DeliverNow, DeliverReplies
 from domain.errors import DeliveryError
+from domain.ledger import PushLedger
 from domain.messages import EnterSessionEvent, TextMessage
 from domain.replies import ImageSend, LinkReply, MiniProgramPageSend, TextReply
-from tests.fakes import FakeDispatcher, FakeMediaIds, FakeMessenger, FakeRuleSource
+from tests.fakes import FakeDispatcher, FakeMediaIds, FakeMessenger, FakeRuleSource, FakeStateStore
 
 DOCUMENT = {
     "1": {
@@ -36,8 +37,14 @@ def text(content: str, user: str = "user-1") -> TextMessage:
 def service(document=DOCUMENT, images=(), failures=()):
     media = FakeMediaIds(available=set(images))
     messenger = FakeMessenger(failures=list(failures))
-    answer = AnswerMessage(FakeRuleSource(document), DeliverNow(DeliverReplies(media, messenger)))
+    ledger = PushLedger(FakeStateStore())
+    dispatcher = DeliverNow(DeliverReplies(media, messenger, ledger), ledger)
+    answer = AnswerMessage(FakeRuleSource(document), dispatcher, ledger)
     return answer, media, messenger
+
+
+def fresh_ledger() -> PushLedger:
+    return PushLedger(FakeStateStore())
 
 
 def test_keyword_reply_is_sent_to_the_user_who_asked():
@@ -102,7 +109,7 @@ def test_events_are_never_transferred():
 
 def test_no_rules_at_all_acknowledges_and_sends_nothing():
     dispatcher = FakeDispatcher()
-    answer = AnswerMessage(FakeRuleSource(None), dispatcher)
+    answer = AnswerMessage(FakeRuleSource(None), dispatcher, fresh_ledger())
     assert answer(text("1")) == Acknowledge()
     assert dispatcher.jobs == []
 
@@ -116,7 +123,7 @@ def test_a_rejected_send_stops_the_job_without_raising():
 
 def test_job_carries_the_push_identity_and_the_default_as_fallback():
     dispatcher = FakeDispatcher()
-    AnswerMessage(FakeRuleSource(DOCUMENT), dispatcher)(text("2"))
+    AnswerMessage(FakeRuleSource(DOCUMENT), dispatcher, fresh_ledger())(text("2"))
     (job,) = dispatcher.jobs
     assert job.key == "msg:42:user-1:7"
     assert job.touser == "user-1"
@@ -125,5 +132,5 @@ def test_job_carries_the_push_identity_and_the_default_as_fallback():
 
 def test_the_default_reply_has_no_fallback_of_its_own():
     dispatcher = FakeDispatcher()
-    AnswerMessage(FakeRuleSource(DOCUMENT), dispatcher)(text("unknown"))
+    AnswerMessage(FakeRuleSource(DOCUMENT), dispatcher, fresh_ledger())(text("unknown"))
     assert dispatcher.jobs[0].fallback == ()

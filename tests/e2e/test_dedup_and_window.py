@@ -1,0 +1,67 @@
+"""WeChat's retries are answered without a second reply; stale pushes are refused."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import pytest
+import responses
+
+from adapters.push_codec import PushFormat
+from entrypoints.push_simulator import Mode, PushSimulator
+from tests.e2e.conftest import APPID, TOKEN, build_service, mock_wechat
+
+
+def test_a_push_retried_three_times_gets_one_reply(service):
+    push = service.simulator.build(
+        service.simulator.text("1", "o_user_1"), PushFormat.JSON, Mode.SAFE
+    )
+    answers = [service.send(push) for _ in range(3)]
+    assert [(a.status_code, a.text) for a in answers] == [(200, "success")] * 3
+    assert len(service.sent()) == 1
+
+
+def test_a_retry_after_wechat_failed_transiently_is_answered(service):
+    service.wechat.replace(
+        responses.POST,
+        "http://127.0.0.1:9/cgi-bin/message/custom/send",
+        json={"errcode": -1, "errmsg": "system error"},
+    )
+    push = service.simulator.build(
+        service.simulator.text("1", "o_user_1"), PushFormat.XML, Mode.SAFE
+    )
+    assert service.send(push).text == "success"
+    service.wechat.replace(
+        responses.POST,
+        "http://127.0.0.1:9/cgi-bin/message/custom/send",
+        json={"errcode": 0, "errmsg": "ok"},
+    )
+    assert service.send(push).text == "success"
+    assert len(service.sent()) == 2  # the failed attempt, then the retry that got through
+
+
+@pytest.mark.parametrize(
+    ("skew", "age", "status"), [(300, 301, 403), (300, -400, 403), (300, 299, 200)]
+)
+def test_pushes_outside_the_clock_window_are_refused(settings, skew, age, status, caplog):
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        mock_wechat(rsps)
+        service = build_service(replace(settings, max_clock_skew=skew), rsps)
+        then = time.time() - age
+        simulator = PushSimulator(TOKEN, APPID, settings.encoding_aes_key, clock=lambda: then)
+        push = simulator.build(simulator.text("1", "o_user_1"), PushFormat.JSON, Mode.SAFE)
+        assert service.send(push).status_code == status
+        assert len(service.sent()) == (1 if status == 200 else 0)
+        if status == 403:
+            assert f"{abs(age)} s away from the server clock" in caplog.text
+
+
+def test_a_zero_skew_setting_accepts_any_timestamp(settings):
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        mock_wechat(rsps)
+        service = build_service(replace(settings, max_clock_skew=0), rsps)
+        simulator = PushSimulator(TOKEN, APPID, settings.encoding_aes_key, clock=lambda: 1714112445)
+        push = simulator.build(simulator.text("1", "o_user_1"), PushFormat.JSON, Mode.SAFE)
+        assert service.send(push).text == "success"
+        assert len(service.sent()) == 1

@@ -1,0 +1,134 @@
+"""WeChat's retries of one push send nothing twice; transient failures let the retry finish."""
+
+from domain.answering import AnswerMessage, Transfer
+from domain.delivery import DeliverNow, DeliverReplies
+from domain.errors import DeliveryError
+from domain.ledger import PushLedger
+from domain.messages import TextMessage
+from domain.replies import ImageSend, TextReply
+from tests.fakes import FakeMediaIds, FakeMessenger, FakeRuleSource, FakeStateStore
+
+DOCUMENT = {
+    "two": [{"type": "text", "text": "first"}, {"type": "text", "text": "second"}],
+    "poster": {"type": "image", "url": "/cms/poster.png"},
+    "人工": {"type": "transfer"},
+    "default": {"type": "text", "text": "再见"},
+}
+TRANSIENT = DeliveryError("WeChat -1 system error", transient=True, code=-1)
+REJECTED = DeliveryError("45015 out of window", transient=False, code=45015)
+MEDIA_GONE = DeliveryError("40007 invalid media_id", transient=False, code=40007)
+
+
+def push(content: str, msg_id: str = "1001") -> TextMessage:
+    return TextMessage(to_user="gh", from_user="u1", create_time=5, msg_id=msg_id, content=content)
+
+
+class Kefu:
+    """One worker's use case; workers built on the same store share what they claimed."""
+
+    def __init__(
+        self, store: FakeStateStore, messenger: FakeMessenger, media: FakeMediaIds
+    ) -> None:
+        ledger = PushLedger(store)
+        dispatcher = DeliverNow(DeliverReplies(media, messenger, ledger), ledger)
+        self.answer = AnswerMessage(FakeRuleSource(DOCUMENT), dispatcher, ledger)
+
+
+def setup(failures=()):
+    store, messenger = FakeStateStore(), FakeMessenger(failures=list(failures))
+    media = FakeMediaIds(available={"/cms/poster.png"})
+    return store, messenger, media
+
+
+def test_the_same_push_three_times_on_two_workers_sends_once():
+    store, messenger, media = setup()
+    first, second = Kefu(store, messenger, media), Kefu(store, messenger, media)
+    for worker in (first, second, first):
+        worker.answer(push("two"))
+    assert [m for _, m in messenger.sent] == [TextReply("first"), TextReply("second")]
+
+
+def test_different_pushes_are_not_confused():
+    store, messenger, media = setup()
+    kefu = Kefu(store, messenger, media)
+    kefu.answer(push("two", msg_id="1"))
+    kefu.answer(push("two", msg_id="2"))
+    assert len(messenger.sent) == 4
+
+
+def test_transient_failure_before_any_send_lets_the_retry_succeed():
+    store, messenger, media = setup(failures=[TRANSIENT])
+    kefu = Kefu(store, messenger, media)
+    kefu.answer(push("two"))
+    assert messenger.sent == []
+    kefu.answer(push("two"))
+    assert [m for _, m in messenger.sent] == [TextReply("first"), TextReply("second")]
+
+
+def test_failure_after_the_first_of_two_replies_resends_only_the_second():
+    store, messenger, media = setup()
+    kefu = Kefu(store, messenger, media)
+    original_send = messenger.send
+    calls = []
+
+    def send_then_fail(touser, message):
+        calls.append(message)
+        if len(calls) == 2:
+            raise TRANSIENT
+        original_send(touser, message)
+
+    messenger.send = send_then_fail  # type: ignore[method-assign]
+    kefu.answer(push("two"))
+    assert [m for _, m in messenger.sent] == [TextReply("first")]
+    kefu.answer(push("two"))
+    assert [m for _, m in messenger.sent] == [TextReply("first"), TextReply("second")]
+
+
+def test_a_permanent_failure_keeps_the_claim_so_retries_do_not_hammer_wechat():
+    store, messenger, media = setup(failures=[REJECTED])
+    kefu = Kefu(store, messenger, media)
+    kefu.answer(push("two"))
+    kefu.answer(push("two"))
+    assert messenger.sent == []
+
+
+def test_a_retry_of_a_transfer_still_gets_the_passive_answer():
+    store, messenger, media = setup()
+    kefu = Kefu(store, messenger, media)
+    assert isinstance(kefu.answer(push("人工")), Transfer)
+    assert isinstance(kefu.answer(push("人工")), Transfer)
+
+
+def test_an_unreachable_store_never_costs_a_reply():
+    store, messenger, media = setup()
+    store.broken = True
+    Kefu(store, messenger, media).answer(push("two"))
+    assert len(messenger.sent) == 2
+
+
+def test_image_replies_show_typing_first_and_text_replies_do_not():
+    store, messenger, media = setup()
+    kefu = Kefu(store, messenger, media)
+    kefu.answer(push("two", msg_id="1"))
+    assert messenger.typing == []
+    kefu.answer(push("poster", msg_id="2"))
+    assert messenger.typing == ["u1"]
+
+
+def test_typing_that_fails_does_not_block_the_reply():
+    store, messenger, media = setup()
+
+    def refuse(touser):
+        raise DeliveryError("45080 no interaction", transient=False, code=45080)
+
+    messenger.set_typing = refuse  # type: ignore[method-assign]
+    Kefu(store, messenger, media).answer(push("poster"))
+    assert messenger.sent == [("u1", ImageSend("media:/cms/poster.png"))]
+
+
+def test_a_media_id_wechat_forgot_is_uploaded_again_once():
+    store, messenger, media = setup(failures=[MEDIA_GONE])
+    Kefu(store, messenger, media).answer(push("poster"))
+    assert media.forgotten == ["/cms/poster.png"]
+    assert media.uploaded == ["/cms/poster.png", "/cms/poster.png"]
+    assert messenger.sent == [("u1", ImageSend("media:/cms/poster.png"))]
