@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 
@@ -57,6 +58,16 @@ class FileMediaSource:
             return problem.reason
         return None
 
+    def fingerprint(self, ref: ImageRef) -> str:
+        """Names this file as it is now, without reading it: path, size and modification time.
+
+        An edited file gets a new fingerprint, so a cache keyed by it uploads the new image.
+        Raises what load raises for a file that cannot be served.
+        """
+        path = self._locate(ref.value)
+        info = self._check(ref.value, path)
+        return f"file:{path}:{info.st_size}:{info.st_mtime_ns}"
+
     def _locate(self, value: str) -> Path:
         if "\0" in value:
             raise MediaOutsideRoot(value)
@@ -69,7 +80,7 @@ class FileMediaSource:
             raise MediaOutsideRoot(value)
         return path
 
-    def _check(self, value: str, path: Path) -> None:
+    def _check(self, value: str, path: Path) -> os.stat_result:
         try:
             info = path.stat()
         except FileNotFoundError as exc:
@@ -80,6 +91,7 @@ class FileMediaSource:
             raise MediaUnavailable(value, "not a file")
         if info.st_size > self._max_bytes:
             raise MediaTooLarge(value, self._max_bytes, info.st_size)
+        return info
 
     def _read(self, value: str, path: Path) -> bytes:
         self._check(value, path)

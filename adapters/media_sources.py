@@ -21,3 +21,7 @@ class MediaSources:
     def problem_with(self, ref: ImageRef) -> str | None:
         """The rules check for any reference; see FileMediaSource.problem_with."""
         return self._files.problem_with(ref)
+
+    def fingerprint(self, ref: ImageRef) -> str:
+        """What identifies the image for caching: a URL itself, a file's path, size and mtime."""
+        return ref.value if ref.is_url else self._files.fingerprint(ref)

@@ -69,7 +69,9 @@ class Container(containers.DeclarativeContainer):
     media_sources = providers.Singleton(
         MediaSources, files=media_files, web=providers.Singleton(HttpMediaSource)
     )
-    media_ids = providers.Singleton(UploadingMediaIds, source=media_sources, uploader=wechat_api)
+    media_ids = providers.Singleton(
+        UploadingMediaIds, source=media_sources, uploader=wechat_api, store=state
+    )
 
     # The rules, from the CMS or a file
     rules = providers.Selector(

@@ -51,16 +51,26 @@ class FakeMediaIds:
 
 @dataclass
 class FakeMessenger:
+    """Records sends; `failures` fail the next sends, `fail_at` the Nth attempt (1-based)."""
+
     sent: list[tuple[str, Outbound]] = field(default_factory=list)
     typing: list[str] = field(default_factory=list)
     failures: list[DeliveryError] = field(default_factory=list)
+    fail_at: dict[int, DeliveryError] = field(default_factory=dict)
+    typing_failure: DeliveryError | None = None
+    attempts: int = 0
 
     def send(self, touser: str, message: Outbound) -> None:
+        self.attempts += 1
         if self.failures:
             raise self.failures.pop(0)
+        if self.attempts in self.fail_at:
+            raise self.fail_at[self.attempts]
         self.sent.append((touser, message))
 
     def set_typing(self, touser: str) -> None:
+        if self.typing_failure is not None:
+            raise self.typing_failure
         self.typing.append(touser)
 
 

@@ -67,17 +67,8 @@ def test_transient_failure_before_any_send_lets_the_retry_succeed():
 
 def test_failure_after_the_first_of_two_replies_resends_only_the_second():
     store, messenger, media = setup()
+    messenger.fail_at[2] = TRANSIENT
     kefu = Kefu(store, messenger, media)
-    original_send = messenger.send
-    calls = []
-
-    def send_then_fail(touser, message):
-        calls.append(message)
-        if len(calls) == 2:
-            raise TRANSIENT
-        original_send(touser, message)
-
-    messenger.send = send_then_fail  # type: ignore[method-assign]
     kefu.answer(push("two"))
     assert [m for _, m in messenger.sent] == [TextReply("first")]
     kefu.answer(push("two"))
@@ -117,11 +108,7 @@ def test_image_replies_show_typing_first_and_text_replies_do_not():
 
 def test_typing_that_fails_does_not_block_the_reply():
     store, messenger, media = setup()
-
-    def refuse(touser):
-        raise DeliveryError("45080 no interaction", transient=False, code=45080)
-
-    messenger.set_typing = refuse  # type: ignore[method-assign]
+    messenger.typing_failure = DeliveryError("45080 no interaction", transient=False, code=45080)
     Kefu(store, messenger, media).answer(push("poster"))
     assert messenger.sent == [("u1", ImageSend("media:/cms/poster.png"))]
 
