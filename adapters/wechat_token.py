@@ -1,4 +1,4 @@
-"""WeChat access tokens held in process: one fetch at a time, renewed before they expire."""
+"""WeChat access tokens: what WeChat issued, and the per-process cache of one."""
 
 from __future__ import annotations
 
@@ -16,6 +16,10 @@ log = logging.getLogger(__name__)
 # NOTE: stable_token hands out a new token 5 minutes before the old one expires (reference
 # section 9), so asking again inside that window gets the successor, not the same token.
 REFRESH_MARGIN = 300.0
+TOKEN_LOCK_TIMEOUT = 5.0
+"""Seconds a worker waits for another one's fetch: a normal stable_token call takes well under 1."""
+STORE_RETRY_AFTER = 30.0
+"""Seconds a worker uses its own token after the state store failed, before trying it again."""
 
 
 @dataclass(frozen=True)
@@ -30,7 +34,7 @@ Fetch = Callable[[], IssuedToken]
 
 
 class TokenStore(Protocol):
-    """Where access tokens are kept between calls (in process now, a shared store later)."""
+    """Where access tokens are kept between calls: this process, or the shared state store."""
 
     def get(self, fetch: Fetch) -> str:
         """A token believed valid, calling fetch when none is. Raises what fetch raises."""
@@ -42,10 +46,18 @@ class TokenStore(Protocol):
 
 
 @dataclass(frozen=True)
-class _Held:
+class HeldToken:
     value: str = field(repr=False)
     refresh_at: float
     expires_at: float
+
+
+def hold_token(issued: IssuedToken, since: float, margin: float) -> HeldToken:
+    # Timed from before the request, so the token is never trusted past its real expiry;
+    # a short-lived token is renewed halfway rather than on every call.
+    lifetime = issued.expires_in
+    renew_after = lifetime - min(margin, lifetime / 2)
+    return HeldToken(issued.value, since + renew_after, since + lifetime)
 
 
 class TokenCache:
@@ -57,7 +69,7 @@ class TokenCache:
         self._clock = clock
         self._margin = margin
         self._lock = threading.Lock()
-        self._held: _Held | None = None
+        self._held: HeldToken | None = None
 
     def get(self, fetch: Fetch) -> str:
         # Fetching under the lock is the point: threads that wait reuse the token one fetched.
@@ -73,17 +85,10 @@ class TokenCache:
                     raise
                 log.warning("access token refresh failed, using the current one: %s", failure)
                 return held.value
-            self._held = self._hold(issued, since=now)
+            self._held = hold_token(issued, now, self._margin)
             return issued.value
 
     def invalidate(self, token: str) -> None:
         with self._lock:
             if self._held is not None and self._held.value == token:
                 self._held = None
-
-    def _hold(self, issued: IssuedToken, since: float) -> _Held:
-        # Timed from before the request, so the token is never trusted past its real expiry;
-        # a short-lived token is renewed halfway rather than on every call.
-        lifetime = issued.expires_in
-        renew_after = lifetime - min(self._margin, lifetime / 2)
-        return _Held(issued.value, since + renew_after, since + lifetime)

@@ -15,6 +15,7 @@ from adapters.state_redis import RedisStateStore
 from adapters.wechat_api import RequestsWeChatApi
 from adapters.wechat_crypto import AesMessageCrypto
 from adapters.wechat_push import WeChatPushGateway
+from adapters.wechat_token_shared import SharedTokenCache
 from domain.answering import AnswerMessage
 from domain.delivery import DeliverNow, DeliverReplies
 from domain.ledger import CLAIM_TTL, PushLedger
@@ -64,6 +65,7 @@ class Container(containers.DeclarativeContainer):
         appid=settings.provided.appid,
         appsecret=settings.provided.appsecret,
         base_url=settings.provided.wechat_api_base,
+        tokens=providers.Singleton(SharedTokenCache, store=state, appid=settings.provided.appid),
     )
     media_files = providers.Singleton(FileMediaSource, root=settings.provided.media_root)
     media_sources = providers.Singleton(
