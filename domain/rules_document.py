@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ from domain.replies import (
 from domain.rules import DEFAULT_KEY, ENTER_KEY, PATTERN_PREFIX, PatternRule, RuleSet, normalise
 
 MAX_REPLIES = 5  # WeChat's quota of sends per user message
+MAX_ENTER_REPLIES = 2  # WeChat allows 2 sends in the minute after a user enters the chat
 MAX_TEXT_BYTES = 2048  # NOTE: undocumented; WeChat answers 45002 above this (reference section 10)
 
 # Returns what is wrong with an image reference, or None when it is usable.
@@ -73,7 +75,7 @@ def parse_rules(document: object, check_image: ImageCheck | None = None) -> Pars
     for key, value in entries.items():
         try:
             _check_key(key)
-            parsed[key] = _parse_replies(value, check_image)
+            parsed[key] = _check_count(key, _parse_replies(value, check_image))
         except _Invalid as bad:
             problems.append(RuleProblem(key, bad.field, bad.problem, bad.expected))
     rules = _build(parsed, problems)
@@ -84,13 +86,22 @@ def _check_key(key: str) -> None:
     if key.startswith("@") and key != ENTER_KEY:
         raise _Invalid("", "unknown special key", f"{ENTER_KEY!r} or a keyword")
     if key.startswith(PATTERN_PREFIX):
+        if not key[len(PATTERN_PREFIX) :].strip():
+            raise _Invalid("", "empty pattern would match every message", "a regex after 're:'")
         try:
-            re.compile(key[len(PATTERN_PREFIX) :])
+            compile_pattern(key)
         except re.error as exc:
             problem = f"regular expression does not compile: {exc}"
             raise _Invalid("", problem, "a valid regex") from None
     elif not normalise(key):
         raise _Invalid("", "keyword is empty after trimming", "a non-empty keyword")
+
+
+def _check_count(key: str, replies: tuple[Reply, ...]) -> tuple[Reply, ...]:
+    if key == ENTER_KEY and len(replies) > MAX_ENTER_REPLIES:
+        quota = f"at most {MAX_ENTER_REPLIES} (WeChat's quota on entering)"
+        raise _Invalid("", f"{len(replies)} replies", quota)
+    return replies
 
 
 def _build(parsed: Mapping[str, tuple[Reply, ...]], problems: list[RuleProblem]) -> RuleSet:
@@ -101,8 +112,7 @@ def _build(parsed: Mapping[str, tuple[Reply, ...]], problems: list[RuleProblem])
         if key in (DEFAULT_KEY, ENTER_KEY):
             continue
         if key.startswith(PATTERN_PREFIX):
-            source = normalise(key[len(PATTERN_PREFIX) :])
-            patterns.append(PatternRule(key, re.compile(source, re.IGNORECASE), replies))
+            patterns.append(PatternRule(key, compile_pattern(key), replies))
             continue
         norm = normalise(key)
         if norm in keywords:
@@ -119,6 +129,16 @@ def _build(parsed: Mapping[str, tuple[Reply, ...]], problems: list[RuleProblem])
         enter=parsed.get(ENTER_KEY, ()),
         version=_version(parsed),
     )
+
+
+def compile_pattern(key: str) -> re.Pattern[str]:
+    """A `re:` key's pattern, to search in normalised text.
+
+    NFKC and IGNORECASE stand in for the text's normalisation; casefolding the pattern itself
+    would rewrite escapes (\\S into \\s).
+    """
+    source = unicodedata.normalize("NFKC", key[len(PATTERN_PREFIX) :]).strip()
+    return re.compile(source, re.IGNORECASE)
 
 
 def _version(parsed: Mapping[str, tuple[Reply, ...]]) -> str:
@@ -167,7 +187,8 @@ def _parse_reply(rule: Mapping[str, object], at: str, check: ImageCheck | None) 
     if kind == "transfer":
         return TransferReply()
     known = "text, link, image, miniprogrampage or transfer"
-    raise _Invalid(at + "type", f"unknown type {kind!r}", known)
+    found = "missing" if kind is None else f"unknown type {kind!r}"
+    raise _Invalid(at + "type", found, known)
 
 
 def _required(rule: Mapping[str, object], field: str, at: str) -> str:
@@ -181,7 +202,11 @@ def _required(rule: Mapping[str, object], field: str, at: str) -> str:
 def _image(rule: Mapping[str, object], field: str, at: str, check: ImageCheck | None) -> ImageRef:
     ref = ImageRef(_required(rule, field, at).strip())
     if not ref.is_url and re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", ref.value):
-        raise _Invalid(at + field, f"{ref.value!r} is neither", "an http(s) URL or a file path")
+        raise _Invalid(
+            at + field,
+            f"{ref.value!r} is not a web address or a path",
+            "an http(s) URL or a file path",
+        )
     problem = check(ref) if check is not None else None
     if problem:
         raise _Invalid(at + field, problem, "an image under the media root")

@@ -57,6 +57,27 @@ class Settings:
         return settings
 
 
+@dataclass(frozen=True)
+class RulesSettings:
+    """Only what `kefu rules` needs, so it runs where KEFU_TOKEN and KEFU_APPID are not set."""
+
+    rules_url: str | None = None
+    rules_file: Path | None = None
+    rules_ttl: float = 60.0
+    media_root: Path = field(default_factory=Path.cwd)
+    state_dir: Path = Path("var")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> RulesSettings:
+        """Read the rules source variables as Settings does; raise SettingsError on bad ones."""
+        reader = _Reader(env)
+        settings = reader.rules_source()
+        reader.check_rules_source(settings)
+        if reader.problems:
+            raise SettingsError(reader.problems)
+        return settings
+
+
 class _Reader:
     def __init__(self, env: Mapping[str, str]) -> None:
         self.env = env
@@ -84,20 +105,24 @@ class _Reader:
             return default
 
     def build(self, cls: type[Settings]) -> Settings:
+        token = self.required("KEFU_TOKEN", "the Token from the mini program's 消息推送 page")
+        appid = self.required("KEFU_APPID", "the mini program's AppID")
+        encoding_aes_key = self.parsed("KEFU_ENCODING_AES_KEY", _aes_key, None, _AES_HINT)
+        rules = self.rules_source()
         settings = cls(
-            token=self.required("KEFU_TOKEN", "the Token from the mini program's 消息推送 page"),
-            appid=self.required("KEFU_APPID", "the mini program's AppID"),
-            encoding_aes_key=self.parsed("KEFU_ENCODING_AES_KEY", _aes_key, None, _AES_HINT),
+            token=token,
+            appid=appid,
+            encoding_aes_key=encoding_aes_key,
             appsecret=self.raw("KEFU_APPSECRET"),
-            rules_url=self.parsed("KEFU_RULES_URL", _http_url, None, "an http(s) URL"),
-            rules_file=self.parsed("KEFU_RULES_FILE", Path, None, "a file path"),
-            rules_ttl=self.parsed("KEFU_RULES_TTL", _non_negative, 60.0, "seconds, 0 or more"),
-            media_root=self.parsed("KEFU_MEDIA_ROOT", _folder, Path.cwd(), "an existing folder"),
+            rules_url=rules.rules_url,
+            rules_file=rules.rules_file,
+            rules_ttl=rules.rules_ttl,
+            media_root=rules.media_root,
             wechat_api_base=self.parsed(
                 "KEFU_WECHAT_API_BASE", _http_url, "https://api.weixin.qq.com", "an http(s) URL"
             ),
             callback_path=self.parsed("KEFU_CALLBACK_PATH", _route, "/wechat/callback", "/a/path"),
-            state_dir=self.parsed("KEFU_STATE_DIR", Path, Path("var"), "a folder path"),
+            state_dir=rules.state_dir,
             max_clock_skew=self.parsed("KEFU_MAX_CLOCK_SKEW", _seconds, 300, "whole seconds >= 0"),
             redis_url=self.parsed("KEFU_REDIS_URL", _redis_url, None, "redis://host:port/db"),
             log_level=self.parsed("KEFU_LOG_LEVEL", _level, "INFO", " | ".join(_LEVELS)),
@@ -105,7 +130,17 @@ class _Reader:
         self.check_rules_source(settings)
         return settings
 
-    def check_rules_source(self, settings: Settings) -> None:
+    def rules_source(self) -> RulesSettings:
+        """The variables that say where the rules come from and what they may name."""
+        return RulesSettings(
+            rules_url=self.parsed("KEFU_RULES_URL", _http_url, None, "an http(s) URL"),
+            rules_file=self.parsed("KEFU_RULES_FILE", Path, None, "a file path"),
+            rules_ttl=self.parsed("KEFU_RULES_TTL", _non_negative, 60.0, "seconds, 0 or more"),
+            media_root=self.parsed("KEFU_MEDIA_ROOT", _folder, Path.cwd(), "an existing folder"),
+            state_dir=self.parsed("KEFU_STATE_DIR", Path, Path("var"), "a folder path"),
+        )
+
+    def check_rules_source(self, settings: Settings | RulesSettings) -> None:
         if settings.rules_url and settings.rules_file:
             self.problems.append("KEFU_RULES_URL and KEFU_RULES_FILE are both set: keep one")
         elif not (self.raw("KEFU_RULES_URL") or self.raw("KEFU_RULES_FILE")):
