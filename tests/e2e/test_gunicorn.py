@@ -1,0 +1,98 @@
+"""kefu under real gunicorn with config/gunicorn.conf.py, talking to the sandbox over HTTP."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from adapters.push_codec import PushFormat
+from adapters.wechat_crypto import signature
+from entrypoints.push_simulator import Mode, PushSimulator
+from entrypoints.sandbox import serve_sandbox
+from entrypoints.sandbox_state import SandboxState
+from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
+from tests.e2e.servers import gunicorn
+from tests.images import png
+
+ACCESS_TOKEN = "sandbox-issued-access-token-0003"
+RULES = {
+    "1": {
+        "type": "link",
+        "title": "点击下载APP",
+        "description": "注册领取红包",
+        "url": "https://example.com/app.html",
+        "thumb_url": "https://example.com/thumb.png",
+    },
+    "3": {"type": "image", "url": "/cms/poster02.png"},
+    "default": {"type": "text", "description": "再见"},
+}
+
+
+@dataclass
+class Running:
+    url: str
+    sandbox: SandboxState
+    process: subprocess.Popen[str]
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[Running]:
+    (tmp_path / "media" / "cms").mkdir(parents=True)
+    (tmp_path / "media" / "cms" / "poster02.png").write_bytes(png())
+    (tmp_path / "rules.json").write_text(json.dumps(RULES, ensure_ascii=False), encoding="utf-8")
+    state = SandboxState(new_id=lambda: ACCESS_TOKEN)
+    with serve_sandbox("127.0.0.1", 0, APPID, APPSECRET, state) as sandbox:
+        settings = {
+            "KEFU_TOKEN": TOKEN,
+            "KEFU_ENCODING_AES_KEY": AES_KEY,
+            "KEFU_APPID": APPID,
+            "KEFU_APPSECRET": APPSECRET,
+            "KEFU_RULES_FILE": str(tmp_path / "rules.json"),
+            "KEFU_MEDIA_ROOT": str(tmp_path / "media"),
+            "KEFU_WECHAT_API_BASE": sandbox.url,
+            "KEFU_STATE_DIR": str(tmp_path / "state"),
+            "KEFU_LOG_LEVEL": "DEBUG",
+        }
+        with gunicorn(settings) as (url, process):
+            yield Running(url, state, process)
+
+
+def test_signed_get_verification_and_an_encrypted_push_under_gunicorn(running: Running):
+    timestamp, nonce = str(int(time.time())), "77"
+    query = {"timestamp": timestamp, "nonce": nonce, "echostr": "echo-4375120948345356249"}
+    query["signature"] = signature(TOKEN, timestamp, nonce)
+    verified = requests.get(f"{running.url}/wechat/callback", params=query, timeout=5)
+    assert (verified.status_code, verified.content) == (200, b"echo-4375120948345356249")
+
+    simulator = PushSimulator(TOKEN, APPID, AES_KEY)
+    for text in ("3", "1", "what?"):
+        push = simulator.build(simulator.text(text, "o_gunicorn"), PushFormat.XML, Mode.SAFE)
+        answer = requests.post(
+            f"{running.url}/wechat/callback", params=push.params, data=push.body, timeout=10
+        )
+        assert (answer.status_code, answer.text) == (200, "success")
+
+    calls = [(c.path, c.errcode) for c in running.sandbox.calls]
+    assert ("/cgi-bin/media/upload", 0) in calls
+    sends = [c for c in running.sandbox.calls if c.path.endswith("/custom/send")]
+    assert [c.errcode for c in sends] == [0, 0, 0]
+
+
+def test_no_secret_in_gunicorn_logs_at_debug(running: Running):
+    simulator = PushSimulator(TOKEN, APPID, AES_KEY)
+    push = simulator.build(simulator.text("3", "o_gunicorn"), PushFormat.JSON, Mode.SAFE)
+    requests.post(f"{running.url}/wechat/callback", params=push.params, data=push.body, timeout=10)
+    running.process.send_signal(signal.SIGTERM)
+    out, err = running.process.communicate(timeout=30)
+    logs = out + err
+    assert "/cgi-bin/media/upload" in logs  # urllib3 logged the request lines at DEBUG
+    for secret in (ACCESS_TOKEN, APPSECRET, AES_KEY, TOKEN):
+        assert secret not in logs

@@ -1,0 +1,118 @@
+"""Two gunicorn services sharing state (one folder, then one Redis) reply once per push."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+import requests
+
+from adapters.push_codec import PushFormat
+from entrypoints.push_simulator import Mode, PushSimulator, SignedPush
+from entrypoints.sandbox import serve_sandbox
+from entrypoints.sandbox_state import SandboxState
+from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
+from tests.e2e.servers import gunicorn
+from tests.images import png
+
+REDIS_URL = os.environ.get("KEFU_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+RULES = {
+    "two": [{"type": "text", "text": "第一条"}, {"type": "text", "text": "第二条"}],
+    "3": {"type": "image", "url": "/cms/poster02.png"},
+    "default": {"type": "text", "text": "再见"},
+}
+
+
+@dataclass
+class Cluster:
+    urls: list[str]
+    sandbox: SandboxState
+    simulator: PushSimulator
+
+    def post(self, url: str, push: SignedPush) -> str:
+        answer = requests.post(
+            f"{url}/wechat/callback", params=push.params, data=push.body, timeout=15
+        )
+        return f"{answer.status_code} {answer.text}"
+
+    def count(self, path: str) -> int:
+        return len([c for c in self.sandbox.calls if c.path == path and c.errcode == 0])
+
+
+def redis_available() -> bool:
+    try:
+        return bool(redis.Redis.from_url(REDIS_URL, socket_timeout=1).ping())
+    except redis.RedisError:
+        if os.environ.get("CI") == "true":
+            raise
+        return False
+
+
+def redis_env() -> dict[str, str]:
+    """Settings for a clean kefu state in the test Redis (a token left by an earlier run would
+    be refused by this run's sandbox and muddle the counts)."""
+    if not redis_available():
+        pytest.skip(f"Redis not reachable at {REDIS_URL}; start one: redis-server --daemonize yes")
+    client = redis.Redis.from_url(REDIS_URL)
+    stale = list(client.scan_iter("kefu:*"))
+    if stale:
+        client.delete(*stale)
+    return {"KEFU_REDIS_URL": REDIS_URL}
+
+
+@pytest.fixture(params=["state folder", "redis"])
+def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
+    (tmp_path / "media" / "cms").mkdir(parents=True)
+    (tmp_path / "media" / "cms" / "poster02.png").write_bytes(png())
+    (tmp_path / "rules.json").write_text(json.dumps(RULES, ensure_ascii=False), encoding="utf-8")
+    shared = redis_env() if request.param == "redis" else {}
+    state = SandboxState()
+    with ExitStack() as stack:
+        sandbox = stack.enter_context(serve_sandbox("127.0.0.1", 0, APPID, APPSECRET, state))
+        settings = {
+            "KEFU_TOKEN": TOKEN,
+            "KEFU_ENCODING_AES_KEY": AES_KEY,
+            "KEFU_APPID": APPID,
+            "KEFU_APPSECRET": APPSECRET,
+            "KEFU_RULES_FILE": str(tmp_path / "rules.json"),
+            "KEFU_MEDIA_ROOT": str(tmp_path / "media"),
+            "KEFU_WECHAT_API_BASE": sandbox.url,
+            "KEFU_STATE_DIR": str(tmp_path / "state"),
+            **shared,
+        }
+        urls = [stack.enter_context(gunicorn(settings))[0] for _ in range(2)]
+        yield Cluster(urls, state, PushSimulator(TOKEN, APPID, AES_KEY))
+
+
+def test_one_push_sent_to_both_services_concurrently_and_repeatedly_replies_once(cluster):
+    push = cluster.simulator.build(cluster.simulator.text("two", "o_a"), PushFormat.JSON, Mode.SAFE)
+    targets = cluster.urls * 3
+    with ThreadPoolExecutor(max_workers=len(targets)) as pool:
+        answers = list(pool.map(lambda url: cluster.post(url, push), targets))
+    for url in cluster.urls * 3:
+        answers.append(cluster.post(url, push))
+    assert answers == ["200 success"] * 12
+    assert [body["text"] for body in cluster.sandbox.sent] == [
+        {"content": "第一条"},
+        {"content": "第二条"},
+    ]
+
+
+def test_twenty_users_asking_for_one_image_cause_one_upload_and_one_token(cluster):
+    pushes = [
+        cluster.simulator.build(cluster.simulator.text("3", f"o_{n}"), PushFormat.XML, Mode.SAFE)
+        for n in range(20)
+    ]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda n: cluster.post(cluster.urls[n % 2], pushes[n]), range(20)))
+    assert answers == ["200 success"] * 20
+    assert cluster.count("/cgi-bin/media/upload") == 1
+    assert len(cluster.sandbox.sent) == 20
+    assert cluster.count("/cgi-bin/stable_token") == 1
