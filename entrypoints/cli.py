@@ -1,13 +1,15 @@
-"""The `kefu` command line (contract section 3)."""
+"""The `kefu` command line (contract section 3): one subcommand per function in COMMANDS."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from entrypoints import demo, rules_cli, simulate
 from entrypoints.bootstrap import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,10 +23,28 @@ def serve(args: argparse.Namespace) -> int:
     os.execv(sys.executable, argv)
 
 
+if TYPE_CHECKING:  # argparse's class takes no type argument at run time
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+
+
+def add_serve_command(subparsers: Subparsers) -> None:
+    subparsers.add_parser("serve", help="run the service under gunicorn").set_defaults(run=serve)
+
+
+# One function per command: each adds its parser and sets `run(args) -> exit status` on it.
+COMMANDS: tuple[Callable[[Subparsers], None], ...] = (
+    add_serve_command,
+    demo.add_command,
+    simulate.add_command,
+    rules_cli.add_rules_commands,
+)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="kefu", description="WeChat Mini Program auto-replies")
-    commands = top.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="run the service under gunicorn").set_defaults(run=serve)
+    subparsers = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add_command in COMMANDS:
+        add_command(subparsers)
     return top
 
 
