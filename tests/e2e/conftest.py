@@ -16,6 +16,7 @@ from entrypoints.bootstrap import start
 from entrypoints.container import Container
 from entrypoints.push_simulator import Mode, PushSimulator, SignedPush
 from entrypoints.settings import Settings
+from tests.documents import CONTRACT_DOCUMENT
 from tests.images import JPEG, png
 
 TOKEN = "kefuTestToken2026"
@@ -26,19 +27,6 @@ ACCESS_TOKEN = "ACCESS-TOKEN-never-logged-0002"
 CMS_URL = "http://127.0.0.1:9/cms/rules"
 WECHAT = "http://127.0.0.1:9"
 POSTER_URL = "https://example.com/cms/poster.jpg"
-
-CONTRACT_DOCUMENT = {
-    "1": {
-        "type": "link",
-        "title": "点击下载APP",
-        "description": "注册领取红包",
-        "url": "https://example.com/app.html",
-        "thumb_url": "https://example.com/thumb.png",
-    },
-    "2": {"type": "image", "url": POSTER_URL},
-    "3": {"type": "image", "url": "/cms/poster02.png"},
-    "default": {"type": "text", "description": "再见"},
-}
 
 
 @dataclass

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,11 +13,12 @@ import requests
 
 from adapters.push_codec import PushFormat
 from adapters.wechat_crypto import signature
+from entrypoints.kefu_process import KefuUnderGunicorn
 from entrypoints.push_simulator import Mode, PushSimulator
 from entrypoints.sandbox import serve_sandbox
 from entrypoints.sandbox_state import SandboxState
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
-from tests.e2e.servers import gunicorn
+from tests.e2e.servers import gunicorn, kefu_settings
 from tests.images import png
 
 ACCESS_TOKEN = "sandbox-issued-access-token-0003"
@@ -40,7 +39,8 @@ RULES = {
 class Running:
     url: str
     sandbox: SandboxState
-    process: subprocess.Popen[str]
+    kefu: KefuUnderGunicorn
+    log: Path
 
 
 @pytest.fixture
@@ -50,19 +50,10 @@ def running(tmp_path: Path) -> Iterator[Running]:
     (tmp_path / "rules.json").write_text(json.dumps(RULES, ensure_ascii=False), encoding="utf-8")
     state = SandboxState(new_id=lambda: ACCESS_TOKEN)
     with serve_sandbox("127.0.0.1", 0, APPID, APPSECRET, state) as sandbox:
-        settings = {
-            "KEFU_TOKEN": TOKEN,
-            "KEFU_ENCODING_AES_KEY": AES_KEY,
-            "KEFU_APPID": APPID,
-            "KEFU_APPSECRET": APPSECRET,
-            "KEFU_RULES_FILE": str(tmp_path / "rules.json"),
-            "KEFU_MEDIA_ROOT": str(tmp_path / "media"),
-            "KEFU_WECHAT_API_BASE": sandbox.url,
-            "KEFU_STATE_DIR": str(tmp_path / "state"),
-            "KEFU_LOG_LEVEL": "DEBUG",
-        }
-        with gunicorn(settings) as (url, process):
-            yield Running(url, state, process)
+        settings = kefu_settings(tmp_path, sandbox.url, KEFU_LOG_LEVEL="DEBUG")
+        log = tmp_path / "kefu.log"
+        with gunicorn(settings, log) as kefu:
+            yield Running(kefu.url, state, kefu, log)
 
 
 def test_signed_get_verification_and_an_encrypted_push_under_gunicorn(running: Running):
@@ -90,9 +81,8 @@ def test_no_secret_in_gunicorn_logs_at_debug(running: Running):
     simulator = PushSimulator(TOKEN, APPID, AES_KEY)
     push = simulator.build(simulator.text("3", "o_gunicorn"), PushFormat.JSON, Mode.SAFE)
     requests.post(f"{running.url}/wechat/callback", params=push.params, data=push.body, timeout=10)
-    running.process.send_signal(signal.SIGTERM)
-    out, err = running.process.communicate(timeout=30)
-    logs = out + err
+    running.kefu.stop()
+    logs = running.log.read_text(encoding="utf-8")
     assert "/cgi-bin/media/upload" in logs  # urllib3 logged the request lines at DEBUG
     for secret in (ACCESS_TOKEN, APPSECRET, AES_KEY, TOKEN):
         assert secret not in logs

@@ -19,7 +19,7 @@ from entrypoints.push_simulator import Mode, PushSimulator, SignedPush
 from entrypoints.sandbox import serve_sandbox
 from entrypoints.sandbox_state import SandboxState
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
-from tests.e2e.servers import gunicorn
+from tests.e2e.servers import gunicorn, kefu_settings
 from tests.images import png
 
 REDIS_URL = os.environ.get("KEFU_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -76,18 +76,9 @@ def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]
     state = SandboxState()
     with ExitStack() as stack:
         sandbox = stack.enter_context(serve_sandbox("127.0.0.1", 0, APPID, APPSECRET, state))
-        settings = {
-            "KEFU_TOKEN": TOKEN,
-            "KEFU_ENCODING_AES_KEY": AES_KEY,
-            "KEFU_APPID": APPID,
-            "KEFU_APPSECRET": APPSECRET,
-            "KEFU_RULES_FILE": str(tmp_path / "rules.json"),
-            "KEFU_MEDIA_ROOT": str(tmp_path / "media"),
-            "KEFU_WECHAT_API_BASE": sandbox.url,
-            "KEFU_STATE_DIR": str(tmp_path / "state"),
-            **shared,
-        }
-        urls = [stack.enter_context(gunicorn(settings))[0] for _ in range(2)]
+        settings = kefu_settings(tmp_path, sandbox.url, **shared)
+        services = [gunicorn(settings, tmp_path / f"kefu{n}.log") for n in range(2)]
+        urls = [stack.enter_context(service).url for service in services]
         yield Cluster(urls, state, PushSimulator(TOKEN, APPID, AES_KEY))
 
 

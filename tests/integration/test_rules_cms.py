@@ -15,20 +15,10 @@ from responses import matchers
 from adapters.rules_cms import HttpCmsRuleSource, RulesFetchError
 from domain.errors import RulesUnavailable
 from domain.replies import ImageRef, ImageReply, LinkReply, TextReply
+from tests.documents import CONTRACT_DOCUMENT
 
 URL = "http://127.0.0.1:8999/cms/rules?token=s3cret"
-EXAMPLE = {
-    "1": {
-        "type": "link",
-        "title": "点击下载APP",
-        "description": "注册领取红包",
-        "url": "https://example.com/app.html",
-        "thumb_url": "https://example.com/thumb.png",
-    },
-    "2": {"type": "image", "url": "https://example.com/cms/poster.jpg"},
-    "3": {"type": "image", "url": "/cms/poster02.png"},
-    "default": {"type": "text", "description": "再见"},
-}
+EXAMPLE = CONTRACT_DOCUMENT
 CHANGED = {**EXAMPLE, "1": {"type": "text", "text": "新的回复"}}
 TTL = 60.0
 

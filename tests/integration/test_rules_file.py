@@ -13,19 +13,9 @@ from adapters.rules_cache import RulesFetchError
 from adapters.rules_file import FileRuleSource
 from domain.errors import RulesUnavailable
 from domain.replies import ImageRef, ImageReply, TextReply
+from tests.documents import CONTRACT_DOCUMENT
 
-EXAMPLE = {
-    "1": {
-        "type": "link",
-        "title": "点击下载APP",
-        "description": "注册领取红包",
-        "url": "https://example.com/app.html",
-        "thumb_url": "https://example.com/thumb.png",
-    },
-    "2": {"type": "image", "url": "https://example.com/cms/poster.jpg"},
-    "3": {"type": "image", "url": "/cms/poster02.png"},
-    "default": {"type": "text", "description": "再见"},
-}
+EXAMPLE = CONTRACT_DOCUMENT
 TTL = 5.0
 _mtimes = itertools.count(1_700_000_000)
 

@@ -21,6 +21,7 @@ from domain.replies import (
 )
 from domain.rules import RuleSet
 from domain.rules_document import ParsedRules, RuleProblem, parse_rules
+from tests.documents import CONTRACT_DOCUMENT
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = (ROOT / "docs" / "rules.md").read_text("utf-8")
@@ -30,18 +31,7 @@ DOC_EXAMPLES: dict[str, object] = {
 }
 
 # Contract section 4, exactly as the CMS serves it today.
-CONTRACT_4 = {
-    "1": {
-        "type": "link",
-        "title": "点击下载APP",
-        "description": "注册领取红包",
-        "url": "https://example.com/app.html",
-        "thumb_url": "https://example.com/thumb.png",
-    },
-    "2": {"type": "image", "url": "https://example.com/cms/poster.jpg"},
-    "3": {"type": "image", "url": "/cms/poster02.png"},
-    "default": {"type": "text", "description": "再见"},
-}
+CONTRACT_4 = CONTRACT_DOCUMENT
 # Contract section 4.1.
 WELCOME = "您好！回复 1 下载 APP，回复 2 查看活动海报，回复 人工 联系客服"
 CONTRACT_4_1 = {

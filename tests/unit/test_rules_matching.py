@@ -6,21 +6,10 @@ from domain.messages import EnterSessionEvent, ImageMessage, OtherMessage, TextM
 from domain.replies import ImageRef, ImageReply, LinkReply, TextReply
 from domain.rules import normalise
 from domain.rules_document import parse_rules
+from tests.documents import CONTRACT_DOCUMENT
 
-CONTRACT_DOCUMENT = {
-    "1": {
-        "type": "link",
-        "title": "点击下载APP",
-        "description": "注册领取红包",
-        "url": "https://example.com/app.html",
-        "thumb_url": "https://example.com/thumb.png",
-    },
-    "2": {"type": "image", "url": "https://example.com/cms/poster.jpg"},
-    "3": {"type": "image", "url": "/cms/poster02.png"},
-    "app": {"type": "text", "text": "下载 APP"},
-    "default": {"type": "text", "description": "再见"},
-}
-RULES = parse_rules(CONTRACT_DOCUMENT).rules
+DOCUMENT = {**CONTRACT_DOCUMENT, "app": {"type": "text", "text": "下载 APP"}}
+RULES = parse_rules(DOCUMENT).rules
 
 
 def text(content: str) -> TextMessage:
@@ -89,7 +78,7 @@ def test_entering_the_chat_replies_only_with_an_enter_rule():
 
 
 def test_wrapped_document_means_the_same():
-    wrapped = parse_rules({"code": 0, "data": CONTRACT_DOCUMENT}).rules
+    wrapped = parse_rules({"code": 0, "data": DOCUMENT}).rules
     assert wrapped.match(text("1")) == RULES.match(text("1"))
     assert wrapped.version == RULES.version
 

@@ -1,0 +1,17 @@
+"""The contract's rules documents (section 4 and 4.1), shared by every test that needs them."""
+
+from __future__ import annotations
+
+# Contract section 4, exactly as the CMS in use today serves it.
+CONTRACT_DOCUMENT: dict[str, object] = {
+    "1": {
+        "type": "link",
+        "title": "点击下载APP",
+        "description": "注册领取红包",
+        "url": "https://example.com/app.html",
+        "thumb_url": "https://example.com/thumb.png",
+    },
+    "2": {"type": "image", "url": "https://example.com/cms/poster.jpg"},
+    "3": {"type": "image", "url": "/cms/poster02.png"},
+    "default": {"type": "text", "description": "再见"},
+}
