@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,7 +17,7 @@ import requests
 
 from adapters.push_codec import PushFormat
 from adapters.wechat_crypto import signature
-from entrypoints.kefu_process import KefuUnderGunicorn
+from entrypoints.kefu_process import KefuUnderGunicorn, free_port
 from entrypoints.push_simulator import Mode, PushSimulator
 from entrypoints.sandbox import serve_sandbox
 from entrypoints.sandbox_state import SandboxState
@@ -86,3 +90,47 @@ def test_no_secret_in_gunicorn_logs_at_debug(running: Running):
     assert "/cgi-bin/media/upload" in logs  # urllib3 logged the request lines at DEBUG
     for secret in (ACCESS_TOKEN, APPSECRET, AES_KEY, TOKEN):
         assert secret not in logs
+
+
+def test_kefu_serve_runs_the_service_under_gunicorn(tmp_path: Path):
+    (tmp_path / "rules.json").write_text(json.dumps(RULES), encoding="utf-8")
+    (tmp_path / "media").mkdir()
+    port = free_port()
+    env = {**os.environ, **kefu_settings(tmp_path, "http://127.0.0.1:9"), "PORT": str(port)}
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "entrypoints.cli", "serve"],
+        env={**env, "WEB_CONCURRENCY": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("kefu serve did not become healthy")
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        _, err = serve.communicate(timeout=30)
+    assert "Booting worker" in err
+
+
+def test_kefu_serve_stops_with_a_line_per_bad_setting(tmp_path: Path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "entrypoints.cli", "serve"],
+        env={**env, "KEFU_TOKEN": "t", "KEFU_RULES_FILE": "r.json"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip() == "kefu: KEFU_APPID is missing: set it to the mini program's AppID"
+    )
