@@ -7,6 +7,9 @@ import re
 from collections.abc import Iterable
 
 MASK = "***"
+# NOTE: literal secrets shorter than this are not masked: replacing every "t" of a 1-letter test
+# token would garble every line. WeChat's Token is 3-32 characters; real ones should be longer.
+MIN_LITERAL = 6
 
 # access_token=... and secret=... in URLs and form bodies, up to the next separator.
 _QUERY_SECRET = re.compile(r"\b((?:access_token|secret)=)[^&\s'\"]+", re.IGNORECASE)
@@ -21,7 +24,7 @@ URLLIB3_LOGGERS = ("urllib3", "urllib3.connectionpool", "urllib3.util.retry")
 
 def redact(text: str, literals: Iterable[str] = ()) -> str:
     """text with token and secret values, and every given literal secret, masked."""
-    for literal in sorted((s for s in literals if s), key=len, reverse=True):
+    for literal in sorted((s for s in literals if len(s) >= MIN_LITERAL), key=len, reverse=True):
         text = text.replace(literal, MASK)
     text = _QUERY_SECRET.sub(rf"\g<1>{MASK}", text)
     return _MAPPED_SECRET.sub(rf"\g<1>{MASK}", text)

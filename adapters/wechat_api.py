@@ -43,6 +43,13 @@ class WeChatUnavailable(DeliveryError):
         super().__init__(f"WeChat API unreachable: {reason}", transient=True)
 
 
+class MissingAppSecret(DeliveryError):
+    """No KEFU_APPSECRET, so no access token, so nothing can be sent."""
+
+    def __init__(self) -> None:
+        super().__init__("KEFU_APPSECRET is not set: no access token to send with", transient=False)
+
+
 class WeChatBadAnswer(DeliveryError):
     """WeChat answered with something that is not the JSON object the call returns."""
 
@@ -78,7 +85,7 @@ class RequestsWeChatApi:
     def __init__(
         self,
         appid: str,
-        appsecret: str,
+        appsecret: str | None,
         base_url: str = "https://api.weixin.qq.com",
         session: requests.Session | None = None,
         timeout: tuple[float, float] = (3.05, 10),
@@ -86,13 +93,13 @@ class RequestsWeChatApi:
         tokens: TokenStore | None = None,
     ) -> None:
         self._appid = appid
-        self._appsecret = appsecret
+        self._appsecret = appsecret or ""
         self._base = base_url.rstrip("/")
         self._session = session if session is not None else requests.Session()
         self._timeout = timeout
         self._tokens = tokens if tokens is not None else TokenCache(clock)
         self._mount_retries()
-        install_redaction(appsecret)
+        install_redaction(self._appsecret)
 
     def send(self, touser: str, message: Outbound) -> None:
         """Deliver one customer-service message. Raises a DeliveryError subclass."""
@@ -147,6 +154,8 @@ class RequestsWeChatApi:
         return self._post(self._base + path, (token,), params=query, headers=headers, **rest)
 
     def _fetch_token(self) -> IssuedToken:
+        if not self._appsecret:
+            raise MissingAppSecret()
         body = {
             "grant_type": "client_credential",
             "appid": self._appid,

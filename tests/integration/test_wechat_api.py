@@ -18,7 +18,7 @@ import requests
 import responses
 from responses import matchers
 
-from adapters.log_redaction import RedactSecrets, install_redaction
+from adapters.log_redaction import RedactSecrets, install_redaction, redact
 from adapters.media_ids import ImageUploader
 from adapters.wechat_api import (
     RequestsWeChatApi,
@@ -455,3 +455,18 @@ def test_installed_redaction_covers_root_handlers_and_urllib3() -> None:
         assert installed in logging.getLogger("urllib3.connectionpool").filters
     finally:
         logging.getLogger().removeHandler(handler)
+
+
+def test_without_an_appsecret_nothing_is_requested_and_the_error_says_why():
+    api = RequestsWeChatApi("wx_no_secret", None, base_url="http://127.0.0.1:9")
+    with (
+        responses.RequestsMock(assert_all_requests_are_fired=True),
+        pytest.raises(DeliveryError, match="KEFU_APPSECRET is not set") as failure,
+    ):
+        api.send("o_user", TextReply("hi"))
+    assert failure.value.transient is False
+
+
+def test_short_literals_are_not_masked_so_log_lines_stay_readable():
+    assert redact("the token t is tiny", ["t"]) == "the token t is tiny"
+    assert redact("secret value abcdef12 here", ["abcdef12"]) == "secret value *** here"
