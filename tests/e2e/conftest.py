@@ -89,8 +89,8 @@ def media_root(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.fixture
-def settings(tmp_path: Path, media_root: Path) -> Settings:
+def safe_mode_settings(media_root: Path, state_dir: Path) -> Settings:
+    """Safe-mode settings with the rules from CMS_URL and WeChat at WECHAT."""
     return Settings(
         token=TOKEN,
         appid=APPID,
@@ -99,8 +99,13 @@ def settings(tmp_path: Path, media_root: Path) -> Settings:
         rules_url=CMS_URL,
         media_root=media_root,
         wechat_api_base=WECHAT,
-        state_dir=tmp_path / "state",
+        state_dir=state_dir,
     )
+
+
+@pytest.fixture
+def settings(tmp_path: Path, media_root: Path) -> Settings:
+    return safe_mode_settings(media_root, tmp_path / "state")
 
 
 def build_service(settings: Settings, rsps: responses.RequestsMock) -> Service:

@@ -12,17 +12,7 @@ from hypothesis import strategies as st
 
 from adapters.push_codec import PushFormat
 from entrypoints.push_simulator import Mode
-from entrypoints.settings import Settings
-from tests.e2e.conftest import (
-    AES_KEY,
-    APPID,
-    APPSECRET,
-    CMS_URL,
-    TOKEN,
-    WECHAT,
-    Service,
-    build_service,
-)
+from tests.e2e.conftest import CMS_URL, Service, build_service, safe_mode_settings
 
 # No default and no keyword the fuzzed text can hit: a push that stays genuine sends nothing either.
 QUIET_RULES = {"only-this-exact-keyword-2026": {"type": "text", "text": "x"}}
@@ -32,19 +22,9 @@ REFUSALS = {400, 403, 413}
 @pytest.fixture(scope="module")
 def quiet_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     root: Path = tmp_path_factory.mktemp("fuzz")
-    configured = Settings(
-        token=TOKEN,
-        appid=APPID,
-        encoding_aes_key=AES_KEY,
-        appsecret=APPSECRET,
-        rules_url=CMS_URL,
-        media_root=root,
-        wechat_api_base=WECHAT,
-        state_dir=root / "state",
-    )
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         rsps.get(CMS_URL, json=QUIET_RULES)
-        yield build_service(configured, rsps)
+        yield build_service(safe_mode_settings(root, root / "state"), rsps)
 
 
 def genuine(service: Service, fmt: PushFormat):

@@ -21,22 +21,13 @@ from entrypoints.kefu_process import KefuUnderGunicorn, free_port
 from entrypoints.push_simulator import Mode, PushSimulator
 from entrypoints.sandbox import serve_sandbox
 from entrypoints.sandbox_state import SandboxState
+from tests.documents import CONTRACT_DOCUMENT
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
 from tests.e2e.servers import gunicorn, kefu_settings
 from tests.images import png
 
 ACCESS_TOKEN = "sandbox-issued-access-token-0003"
-RULES = {
-    "1": {
-        "type": "link",
-        "title": "点击下载APP",
-        "description": "注册领取红包",
-        "url": "https://example.com/app.html",
-        "thumb_url": "https://example.com/thumb.png",
-    },
-    "3": {"type": "image", "url": "/cms/poster02.png"},
-    "default": {"type": "text", "description": "再见"},
-}
+RULES = {key: CONTRACT_DOCUMENT[key] for key in ("1", "3", "default")}
 
 
 @dataclass
