@@ -1,0 +1,94 @@
+"""The real container and app with fakes plugged in through provider overrides."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import falcon.testing
+import pytest
+
+from adapters.push_codec import PushFormat
+from domain.errors import DeliveryError
+from domain.replies import MediaFile, TextReply
+from entrypoints.app import create_app
+from entrypoints.container import Container
+from entrypoints.push_simulator import Mode, PushSimulator
+from entrypoints.settings import Settings
+from tests.documents import CONTRACT_DOCUMENT
+from tests.e2e.conftest import APPID, TOKEN
+from tests.fakes import FakeMessenger, FakeRuleSource, FakeStateStore
+
+
+@dataclass
+class FakeWeChat(FakeMessenger):
+    """The messenger plus the uploader role the API adapter also plays."""
+
+    uploads: list[str] = field(default_factory=list)
+
+    def upload_image(self, media: MediaFile) -> str:
+        self.uploads.append(media.filename)
+        return f"uploaded:{media.filename}"
+
+
+@dataclass
+class Wired:
+    client: falcon.testing.TestClient
+    wechat: FakeWeChat
+    simulator: PushSimulator
+
+    def push(self, text: str, msg_id: int = 1) -> str:
+        fields = self.simulator.text(text, "o_fake", msg_id=msg_id)
+        push = self.simulator.build(fields, PushFormat.JSON, Mode.SAFE)
+        answer = self.client.simulate_post("/wechat/callback", params=push.params, body=push.body)
+        return f"{answer.status_code} {answer.text}"
+
+
+@pytest.fixture
+def container(settings: Settings) -> Container:
+    container = Container(settings=settings)
+    container.state.override(FakeStateStore())
+    container.rules.override(FakeRuleSource(CONTRACT_DOCUMENT))
+    return container
+
+
+def wire(container: Container, wechat: FakeWeChat) -> Wired:
+    container.wechat_api.override(wechat)
+    client = falcon.testing.TestClient(create_app(container))
+    key = container.settings().encoding_aes_key
+    return Wired(client, wechat, PushSimulator(TOKEN, APPID, key))
+
+
+def test_keyword_replies_reach_the_fake_messenger(container):
+    wired = wire(container, FakeWeChat())
+    assert wired.push("hello") == "200 success"
+    assert wired.wechat.sent == [("o_fake", TextReply("再见"))]
+
+
+def test_a_file_image_is_uploaded_through_the_fake_and_sent_by_its_id(container):
+    wired = wire(container, FakeWeChat())
+    assert wired.push("3") == "200 success"
+    assert wired.wechat.uploads == ["poster02.png"]
+    assert wired.wechat.typing == ["o_fake"]
+
+
+def test_a_rules_outage_is_answered_success_and_sends_nothing(container):
+    container.rules.override(FakeRuleSource(None))
+    wired = wire(container, FakeWeChat())
+    assert wired.push("1") == "200 success"
+    assert wired.wechat.sent == []
+
+
+def test_wechat_refusing_every_send_still_answers_success(container):
+    refusal = DeliveryError("45015 out of window", transient=False, code=45015)
+    wired = wire(container, FakeWeChat(failures=[refusal] * 3))
+    assert [wired.push(text, msg_id=n) for n, text in enumerate(("1", "hello", "1"))] == [
+        "200 success"
+    ] * 3
+    assert wired.wechat.sent == []
+
+
+def test_a_broken_state_store_never_costs_a_reply(container):
+    container.state.override(FakeStateStore(broken=True))
+    wired = wire(container, FakeWeChat())
+    assert wired.push("hello") == "200 success"
+    assert len(wired.wechat.sent) == 1
