@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from domain.errors import DeliveryError, KefuError, MediaUnavailable, RulesUnavailable
 from domain.jobs import ReplyJob
-from domain.replies import ImageRef, MediaFile, Outbound
+from domain.replies import ImageRef, Outbound
 from domain.rules import RuleSet
 from domain.rules_document import parse_rules
 
@@ -21,16 +21,6 @@ class FakeRuleSource:
         if self.rules is None:
             raise RulesUnavailable("no rules loaded")
         return self.rules
-
-
-class FakeMediaSource:
-    def __init__(self, files: dict[str, bytes] | None = None) -> None:
-        self.files = files or {}
-
-    def load(self, ref: ImageRef) -> MediaFile:
-        if ref.value not in self.files:
-            raise MediaUnavailable(ref.value, "no such file")
-        return MediaFile(ref.value.rsplit("/", 1)[-1], "image/png", self.files[ref.value])
 
 
 @dataclass
