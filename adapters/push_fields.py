@@ -1,0 +1,102 @@
+"""A push body's top-level fields read from JSON or XML, refusing what WeChat never sends."""
+
+from __future__ import annotations
+
+import enum
+import json
+import xml.etree.ElementTree as ET
+from typing import Any
+
+import defusedxml.ElementTree as SafeET
+from defusedxml import DefusedXmlException
+
+# Pushes are flat; a few events nest a list of objects. Deeper is not WeChat.
+MAX_DEPTH = 8
+
+
+class MalformedPush(Exception):
+    """A body that is not a well-formed WeChat push."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class PushFormat(enum.Enum):
+    JSON = "json"
+    XML = "xml"
+
+
+def body_text(body: str | bytes) -> str:
+    if isinstance(body, str):
+        return body
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedPush("body is not UTF-8") from None
+
+
+def read_fields(text: str, fmt: PushFormat) -> dict[str, object]:
+    return _json_fields(text) if fmt is PushFormat.JSON else _xml_fields(text)
+
+
+def _json_fields(text: str) -> dict[str, object]:
+    try:
+        value = json.loads(text, object_pairs_hook=_unique_keys)
+    except (ValueError, RecursionError) as e:
+        raise MalformedPush(f"invalid JSON: {e}") from None
+    if not isinstance(value, dict):
+        raise MalformedPush("JSON body is not an object")
+    _check_depth(value, 1)
+    return value
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # A repeated key would let a signed field and a used field differ; WeChat never repeats one.
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise MalformedPush("a JSON key is repeated")
+    return result
+
+
+def _check_depth(value: object, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise MalformedPush(f"nested deeper than {MAX_DEPTH} levels")
+    children = (
+        value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    )
+    for child in children:
+        _check_depth(child, depth + 1)
+
+
+def _xml_fields(text: str) -> dict[str, object]:
+    try:
+        root = SafeET.fromstring(text, forbid_dtd=True)
+    except (ET.ParseError, DefusedXmlException) as e:
+        raise MalformedPush(f"invalid XML: {e}") from None
+    if root.tag != "xml":
+        raise MalformedPush("XML root is not <xml>")
+    fields = _xml_value(root, 1)
+    if not isinstance(fields, dict):
+        raise MalformedPush("XML body has no fields")
+    return fields
+
+
+def _xml_value(elem: ET.Element, depth: int) -> object:
+    if depth > MAX_DEPTH:
+        raise MalformedPush(f"nested deeper than {MAX_DEPTH} levels")
+    if len(elem) == 0:
+        return elem.text or ""
+    result: dict[str, object] = {}
+    for child in elem:
+        value = _xml_value(child, depth + 1)
+        if child.tag not in result:
+            result[child.tag] = value
+        elif depth == 1:
+            raise MalformedPush(f"field {child.tag} is repeated")
+        else:  # repeated elements inside an event (e.g. <List>) form a list
+            previous = result[child.tag]
+            result[child.tag] = (
+                [*previous, value] if isinstance(previous, list) else [previous, value]
+            )
+    return result
