@@ -7,13 +7,12 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from functools import partial
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import diskcache
 
-from adapters.state_memory import LOCK_TTL, check_ttl, poll_until
+from adapters.state_locks import LOCK_TTL, TokenLocks, check_ttl
 from domain.errors import KefuError
 
 
@@ -47,14 +46,12 @@ class DiskStateStore:
     ) -> None:
         self._directory = Path(directory)
         self._busy_timeout = busy_timeout
-        self._lock_ttl = lock_ttl
-        self._poll_interval = poll_interval
-        self._clock = clock
-        self._sleep = sleep
-        self._random_bytes = random_bytes
         self._cache: diskcache.Cache | None = None
         self._pid = 0
         self._opening = threading.Lock()
+        self._locks = TokenLocks(
+            self.add, self._delete_if, lock_ttl, poll_interval, clock, sleep, random_bytes
+        )
 
     def add(self, key: str, value: str, ttl: float) -> bool:
         """Set key only when absent (or expired); True when this call set it."""
@@ -76,16 +73,9 @@ class DiskStateStore:
         with self._guard() as cache:
             cache.delete(key)
 
-    @contextmanager
-    def lock(self, name: str, timeout: float) -> Iterator[bool]:
+    def lock(self, name: str, timeout: float) -> AbstractContextManager[bool]:
         """Wait up to `timeout` seconds for the lock; yield whether it is held."""
-        key, token = f"lock:{name}", self._random_bytes(16).hex()
-        held = self._acquire(key, token, timeout)
-        try:
-            yield held
-        finally:
-            if held:
-                self._delete_if(key, token)
+        return self._locks.hold(name, timeout)
 
     def close(self) -> None:
         """Close this process's connection; the next call opens a new one."""
@@ -93,10 +83,6 @@ class DiskStateStore:
             if self._cache is not None and self._pid == os.getpid():
                 self._cache.close()
             self._cache = None
-
-    def _acquire(self, key: str, token: str, timeout: float) -> bool:
-        attempt = partial(self.add, key, token, max(timeout, self._lock_ttl))
-        return poll_until(attempt, timeout, self._clock, self._sleep, self._poll_interval)
 
     def _delete_if(self, key: str, token: str) -> None:
         # The lock may have expired and been won by someone else: leave theirs alone.

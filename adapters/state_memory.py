@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from functools import partial
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
-LOCK_TTL = 10.0
-"""Seconds a lock outlives a holder that never releases it (at least the caller's timeout)."""
+from adapters.state_locks import LOCK_TTL, TokenLocks, check_ttl
+
+__all__ = ["LOCK_TTL", "MemoryStateStore"]
 
 
 class MemoryStateStore:
@@ -30,13 +30,12 @@ class MemoryStateStore:
         random_bytes: Callable[[int], bytes] = os.urandom,
     ) -> None:
         self._clock = clock
-        self._lock_ttl = lock_ttl
-        self._poll_interval = poll_interval
-        self._sleep = sleep
-        self._random_bytes = random_bytes
         self._items: dict[str, tuple[str, float]] = {}
         self._mutex = threading.Lock()
         self._sweep_at = 1024
+        self._locks = TokenLocks(
+            self.add, self._delete_if, lock_ttl, poll_interval, clock, sleep, random_bytes
+        )
 
     def add(self, key: str, value: str, ttl: float) -> bool:
         """Set key only when absent (or expired); True when this call set it."""
@@ -60,20 +59,9 @@ class MemoryStateStore:
         with self._mutex:
             self._items.pop(key, None)
 
-    @contextmanager
-    def lock(self, name: str, timeout: float) -> Iterator[bool]:
+    def lock(self, name: str, timeout: float) -> AbstractContextManager[bool]:
         """Wait up to `timeout` seconds for the lock; yield whether it is held."""
-        key, token = f"lock:{name}", self._random_bytes(16).hex()
-        held = self._acquire(key, token, timeout)
-        try:
-            yield held
-        finally:
-            if held:
-                self._delete_if(key, token)
-
-    def _acquire(self, key: str, token: str, timeout: float) -> bool:
-        attempt = partial(self.add, key, token, max(timeout, self._lock_ttl))
-        return poll_until(attempt, timeout, self._clock, self._sleep, self._poll_interval)
+        return self._locks.hold(name, timeout)
 
     def _delete_if(self, key: str, token: str) -> None:
         # The lock may have expired and been won by someone else: leave theirs alone.
@@ -97,24 +85,3 @@ class MemoryStateStore:
             del self._items[key]
             return None
         return value
-
-
-def check_ttl(ttl: float) -> None:
-    if ttl <= 0:
-        raise ValueError(f"ttl must be positive seconds, got {ttl!r}")
-
-
-def poll_until(
-    attempt: Callable[[], bool],
-    timeout: float,
-    clock: Callable[[], float],
-    sleep: Callable[[float], None],
-    interval: float,
-) -> bool:
-    """Call attempt until it succeeds or `timeout` seconds have passed; whether it succeeded."""
-    deadline = clock() + timeout
-    while not attempt():
-        if clock() >= deadline:
-            return False
-        sleep(interval)
-    return True

@@ -6,13 +6,12 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from functools import partial
+from contextlib import AbstractContextManager, contextmanager
 
 import redis
 from redis.exceptions import RedisError
 
-from adapters.state_memory import LOCK_TTL, check_ttl, poll_until
+from adapters.state_locks import LOCK_TTL, TokenLocks, check_ttl
 from domain.errors import KefuError
 
 
@@ -59,12 +58,10 @@ class RedisStateStore:
             )
         self._client = client
         self._prefix = prefix
-        self._lock_ttl = lock_ttl
-        self._poll_interval = poll_interval
-        self._clock = clock
-        self._sleep = sleep
-        self._random_bytes = random_bytes
         self._delete_if = client.register_script(_DELETE_IF_TOKEN)
+        self._locks = TokenLocks(
+            self.add, self._release, lock_ttl, poll_interval, clock, sleep, random_bytes
+        )
 
     def add(self, key: str, value: str, ttl: float) -> bool:
         """Set key only when absent (or expired); True when this call set it."""
@@ -88,17 +85,9 @@ class RedisStateStore:
         with _guard():
             self._client.delete(self._prefix + key)
 
-    @contextmanager
-    def lock(self, name: str, timeout: float) -> Iterator[bool]:
+    def lock(self, name: str, timeout: float) -> AbstractContextManager[bool]:
         """Wait up to `timeout` seconds for the lock; yield whether it is held."""
-        key, token = f"lock:{name}", self._random_bytes(16).hex()
-        attempt = partial(self.add, key, token, max(timeout, self._lock_ttl))
-        held = poll_until(attempt, timeout, self._clock, self._sleep, self._poll_interval)
-        try:
-            yield held
-        finally:
-            if held:
-                self._release(key, token)
+        return self._locks.hold(name, timeout)
 
     def close(self) -> None:
         """Return this store's connections; the next call opens new ones."""
