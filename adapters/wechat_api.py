@@ -178,7 +178,9 @@ class RequestsWeChatApi:
             )
         except requests.RequestException as failure:
             # `from None`: the cause's text holds the URL, access_token and all.
-            reason = redact(f"{type(failure).__name__}: {failure}", scrub)
+            # The path leads, because the library's text names the URL only for some failures.
+            where = url.removeprefix(self._base)
+            reason = redact(f"{where}: {type(failure).__name__}: {failure}", scrub)
             raise WeChatUnavailable(reason) from None
         return _answer(response, scrub)
 
