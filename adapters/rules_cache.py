@@ -168,6 +168,26 @@ class Refresher:
         if self._gate.claim(force=True):
             self._run()
 
+    def tick(self) -> None:
+        """Refresh here and now if one is due and none is running."""
+        if self._gate.claim():
+            self._run()
+
+    def watch(self, every: float) -> threading.Event:
+        """Tick every `every` seconds from a daemon thread until the returned event is set.
+
+        Pushes alone start refreshes only when they come; after a quiet hour the first push
+        would still get the old rules. The watcher keeps a CMS change in force within the TTL.
+        """
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.wait(every):
+                self.tick()
+
+        threading.Thread(target=loop, name="kefu-rules-watch", daemon=True).start()
+        return stop
+
     def _start(self) -> None:
         try:
             self._spawn(self._run)

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,8 +63,11 @@ class HttpCmsRuleSource:
         timeout: float | tuple[float, float] = (3.05, 10),
         clock: Callable[[], float] = time.monotonic,
         spawn: Spawn = start_daemon,
+        keep_fresh: bool = False,
     ) -> None:
         self._url, self._where = url, _without_secrets(url)
+        self._ttl, self._keep_fresh = ttl, keep_fresh
+        self._watching: threading.Event | None = None
         self._check_image = check_image
         self._session = session or requests.Session()
         self._timeout = timeout
@@ -78,8 +82,19 @@ class HttpCmsRuleSource:
         return self._refresher.current()
 
     def load(self) -> None:
-        """Load the saved copy and fetch the CMS now (at start-up); never raises, logs."""
+        """Load the saved copy and fetch the CMS now (at start-up); never raises, logs.
+
+        With keep_fresh, a daemon thread then refreshes every ttl seconds, pushes or not.
+        """
         self._refresher.load()
+        if self._keep_fresh and self._watching is None:
+            # NOTE: at least 1 s apart, so KEFU_RULES_TTL=0 (fetch on every push) cannot spin.
+            self._watching = self._refresher.watch(max(self._ttl, 1.0))
+
+    def close(self) -> None:
+        """Stop the refresh thread, if one runs."""
+        if self._watching is not None:
+            self._watching.set()
 
     def check(self) -> ParsedRules:
         """Fetch the document now, unconditionally, for `kefu rules check`; RulesFetchError."""

@@ -84,6 +84,7 @@ class Container(containers.DeclarativeContainer):
             ttl=settings.provided.rules_ttl,
             state_dir=settings.provided.state_dir,
             check_image=media_files.provided.containment_problem,
+            keep_fresh=True,
         ),
         file=providers.Singleton(
             FileRuleSource,

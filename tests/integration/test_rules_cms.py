@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -15,6 +17,7 @@ from responses import matchers
 from adapters.rules_cms import HttpCmsRuleSource, RulesFetchError
 from domain.errors import RulesUnavailable
 from domain.replies import ImageRef, ImageReply, LinkReply, TextReply
+from domain.rules import Match
 from tests.documents import CONTRACT_DOCUMENT
 
 URL = "http://127.0.0.1:8999/cms/rules?token=s3cret"
@@ -333,3 +336,19 @@ def test_rules_check_names_what_went_wrong_without_the_url_secret(
     assert caught.value.reason == reason
     assert "s3cret" not in str(caught.value)
     assert isinstance(caught.value, RulesUnavailable)
+
+
+def test_a_cms_change_is_in_force_within_the_ttl_even_when_no_push_comes(tmp_path: Path) -> None:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as cms:
+        cms.get(URL, json=EXAMPLE)
+        source = HttpCmsRuleSource(URL, ttl=0.2, state_dir=tmp_path, keep_fresh=True)
+        source.load()
+        try:
+            cms.replace(responses.GET, URL, json=CHANGED)
+            deadline = time.monotonic() + 5
+            while len(cms.calls) < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)  # nothing asks for the rules meanwhile: the watcher fetches
+            assert len(cms.calls) >= 2
+            assert source.current().match_text("1") == Match("1", (TextReply("新的回复"),))
+        finally:
+            source.close()
