@@ -11,6 +11,7 @@ from adapters.media_urls import HttpMediaSource
 from adapters.rules_cms import HttpCmsRuleSource
 from adapters.rules_file import FileRuleSource
 from adapters.state_disk import DiskStateStore
+from adapters.state_guard import GuardedStateStore
 from adapters.state_redis import RedisStateStore
 from adapters.wechat_api import RequestsWeChatApi
 from adapters.wechat_crypto import AesMessageCrypto
@@ -38,11 +39,15 @@ def _claim_ttl(settings: Settings) -> float:
 class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
 
-    # Shared state: one host's processes share KEFU_STATE_DIR; several hosts share Redis
-    state = providers.Selector(
-        providers.Callable(_state_kind, settings),
-        disk=providers.Singleton(DiskStateStore, directory=settings.provided.state_dir),
-        redis=providers.Singleton(RedisStateStore, url=settings.provided.redis_url),
+    # Shared state: one host's processes share KEFU_STATE_DIR; several hosts share Redis.
+    # Guarded, so an unreachable store fails fast instead of timing out on every call.
+    state = providers.Singleton(
+        GuardedStateStore,
+        store=providers.Selector(
+            providers.Callable(_state_kind, settings),
+            disk=providers.Singleton(DiskStateStore, directory=settings.provided.state_dir),
+            redis=providers.Singleton(RedisStateStore, url=settings.provided.redis_url),
+        ),
     )
     ledger = providers.Singleton(
         PushLedger, store=state, ttl=providers.Callable(_claim_ttl, settings)

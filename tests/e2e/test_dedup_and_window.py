@@ -74,3 +74,12 @@ def test_many_users_asking_for_the_same_image_cause_one_upload(service):
         assert answer.text == "success"
     assert len(service.calls("/cgi-bin/media/upload")) == 1
     assert len(service.sent()) == 20
+
+
+def test_an_unreachable_redis_never_costs_a_reply(settings):
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        mock_wechat(rsps)
+        service = build_service(replace(settings, redis_url="redis://127.0.0.1:1/0"), rsps)
+        for text in ("1", "3", "hello"):
+            assert service.push(text).text == "success"
+        assert len(service.sent()) == 3
