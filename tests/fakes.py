@@ -107,3 +107,16 @@ class FakeStateStore:
         self._check()
         yield self.add(f"lock:{name}", "held", timeout)
         self.values.pop(f"lock:{name}", None)
+
+
+@dataclass
+class FakeClock:
+    """A clock that moves only when the test says so."""
+
+    now: float = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

@@ -25,6 +25,7 @@ from domain.errors import DeliveryError, MediaUnavailable
 from domain.ports import MediaIds, MediaSource, StateStore
 from domain.replies import ImageRef, MediaFile
 from domain.rules_document import ImageCheck
+from tests.fakes import FakeClock
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 32
@@ -49,14 +50,6 @@ class FakeUploader:
         with self._mutex:
             self.uploaded.append(media)
             return f"MEDIA_{len(self.uploaded)}"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class BrokenStore:

@@ -19,22 +19,12 @@ from domain.errors import RulesUnavailable
 from domain.replies import ImageRef, ImageReply, LinkReply, TextReply
 from domain.rules import Match
 from tests.documents import CONTRACT_DOCUMENT
+from tests.fakes import FakeClock
 
 URL = "http://127.0.0.1:8999/cms/rules?token=s3cret"
 EXAMPLE = CONTRACT_DOCUMENT
 CHANGED = {**EXAMPLE, "1": {"type": "text", "text": "新的回复"}}
 TTL = 60.0
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def inline(work: Callable[[], None]) -> None:
@@ -49,7 +39,7 @@ def cms() -> Iterator[responses.RequestsMock]:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(1000.0)
 
 
 @pytest.fixture

@@ -14,21 +14,11 @@ from adapters.rules_file import FileRuleSource
 from domain.errors import RulesUnavailable
 from domain.replies import ImageRef, ImageReply, TextReply
 from tests.documents import CONTRACT_DOCUMENT
+from tests.fakes import FakeClock
 
 EXAMPLE = CONTRACT_DOCUMENT
 TTL = 5.0
 _mtimes = itertools.count(1_700_000_000)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def save(path, content: object) -> None:
@@ -40,7 +30,7 @@ def save(path, content: object) -> None:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(1000.0)
 
 
 @pytest.fixture

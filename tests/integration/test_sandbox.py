@@ -14,23 +14,16 @@ import requests
 
 from entrypoints.sandbox import create_sandbox_app, serve_sandbox
 from entrypoints.sandbox_state import SEND_PATH, SandboxState
+from tests.fakes import FakeClock
 
 APPID, APPSECRET = "wx5ea1b0c0ffee0001", "sandbox-test-appsecret-0001"
 TYPING_PATH, UPLOAD_PATH = "/cgi-bin/message/custom/typing", "/cgi-bin/media/upload"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture
@@ -39,7 +32,7 @@ def slept() -> list[float]:
 
 
 @pytest.fixture
-def state(clock: Clock, slept: list[float]) -> SandboxState:
+def state(clock: FakeClock, slept: list[float]) -> SandboxState:
     return SandboxState(clock=clock, sleep=slept.append)
 
 

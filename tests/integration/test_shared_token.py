@@ -25,6 +25,7 @@ from adapters.wechat_token import IssuedToken, TokenStore
 from adapters.wechat_token_shared import SharedTokenCache
 from domain.ports import StateStore
 from domain.replies import TextReply
+from tests.fakes import FakeClock
 from tests.integration import test_state_stores as stores
 
 APPID = "wx0123456789abcdef"
@@ -36,16 +37,6 @@ REDIS_URL = stores.REDIS_URL
 # The state store suite's fixtures: skip without Redis, fail in CI, clean up the test's keys.
 redis_client, redis_prefix = stores.redis_client, stores.redis_prefix
 NEAR_EXPIRY = LIFETIME - 200  # seconds after the fetch, with less than five minutes left
-
-
-class WallClock:
-    """A wall clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class CountingFetch:
@@ -67,8 +58,8 @@ def never_fetch() -> IssuedToken:
     raise AssertionError("a worker fetched although a valid token was shared")
 
 
-def worker(store: StateStore, clock: WallClock | None = None, **kwargs: float) -> TokenStore:
-    return SharedTokenCache(store, APPID, clock=clock or WallClock(), **kwargs)
+def worker(store: StateStore, clock: FakeClock | None = None, **kwargs: float) -> TokenStore:
+    return SharedTokenCache(store, APPID, clock=clock or FakeClock(), **kwargs)
 
 
 @pytest.fixture
@@ -89,7 +80,7 @@ def test_many_gets_from_many_workers_share_one_fetch(store: MemoryStateStore) ->
 
 
 def test_a_token_is_reused_until_less_than_five_minutes_are_left(store: MemoryStateStore) -> None:
-    clock = WallClock()
+    clock = FakeClock()
     first = worker(store, clock)
     assert first.get(CountingFetch("TOKEN-A")) == "TOKEN-A"
     clock.now += LIFETIME - 301
@@ -99,7 +90,7 @@ def test_a_token_is_reused_until_less_than_five_minutes_are_left(store: MemorySt
 def test_near_expiry_one_worker_renews_while_the_others_keep_the_current_token(
     store: MemoryStateStore,
 ) -> None:
-    clock = WallClock()
+    clock = FakeClock()
     renewer, others = worker(store, clock), [worker(store, clock) for _ in range(3)]
     renewer.get(CountingFetch("TOKEN-A"))
     clock.now += NEAR_EXPIRY
@@ -127,7 +118,7 @@ def test_near_expiry_one_worker_renews_while_the_others_keep_the_current_token(
 def test_a_failed_renewal_keeps_the_current_token_until_it_expires(
     store: MemoryStateStore,
 ) -> None:
-    clock = WallClock()
+    clock = FakeClock()
     cache = worker(store, clock)
     cache.get(CountingFetch("TOKEN-A"))
 
@@ -228,7 +219,7 @@ def test_a_failing_store_still_gives_a_token_and_a_warning_without_it(
 
 
 def test_a_worker_goes_back_to_the_shared_token_once_the_store_recovers() -> None:
-    clock, store = WallClock(), BrokenStore()
+    clock, store = FakeClock(), BrokenStore()
     cache = worker(store, clock, store_retry=30)
     cache.get(CountingFetch("LOCAL"))
     store.broken = False

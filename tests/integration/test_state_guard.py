@@ -9,7 +9,7 @@ import pytest
 from adapters.state_guard import GuardedStateStore, StateStoreDown
 from domain.errors import KefuError
 from domain.ports import StateStore
-from tests.fakes import FakeStateStore
+from tests.fakes import FakeClock, FakeStateStore
 
 
 class CountingStore(FakeStateStore):
@@ -20,16 +20,8 @@ class CountingStore(FakeStateStore):
         return super().get(key)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def guarded(store: FakeStateStore) -> tuple[GuardedStateStore, Clock]:
-    clock = Clock()
+def guarded(store: FakeStateStore) -> tuple[GuardedStateStore, FakeClock]:
+    clock = FakeClock(1000.0)
     return GuardedStateStore(store, retry_after=30, clock=clock), clock
 
 

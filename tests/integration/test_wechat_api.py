@@ -30,6 +30,7 @@ from adapters.wechat_token import IssuedToken, TokenCache
 from domain.errors import DeliveryError
 from domain.ports import WeChatMessenger
 from domain.replies import ImageSend, LinkReply, MediaFile, MiniProgramPageSend, TextReply
+from tests.fakes import FakeClock
 
 BASE = "https://api.weixin.qq.com"
 TOKEN_URL = f"{BASE}/cgi-bin/stable_token"
@@ -44,14 +45,6 @@ TOKEN_REQUEST = {
 }
 OK = {"errcode": 0, "errmsg": "ok"}
 HELLO = TextReply("Hello World")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -77,8 +70,8 @@ def answer_send(
     return answered
 
 
-def api(clock: Clock | None = None, **kwargs: Any) -> RequestsWeChatApi:
-    return RequestsWeChatApi(APPID, SECRET, clock=clock or Clock(), **kwargs)
+def api(clock: FakeClock | None = None, **kwargs: Any) -> RequestsWeChatApi:
+    return RequestsWeChatApi(APPID, SECRET, clock=clock or FakeClock(1000.0), **kwargs)
 
 
 def test_many_sends_share_one_token_fetch(wechat: responses.RequestsMock) -> None:
@@ -93,7 +86,7 @@ def test_many_sends_share_one_token_fetch(wechat: responses.RequestsMock) -> Non
 def test_the_token_is_renewed_once_less_than_five_minutes_remain(
     wechat: responses.RequestsMock,
 ) -> None:
-    clock = Clock()
+    clock = FakeClock(1000.0)
     first = issue_token(wechat, "TOKEN-A")
     answer_send(wechat, "TOKEN-A")
     client = api(clock)
@@ -110,7 +103,7 @@ def test_the_token_is_renewed_once_less_than_five_minutes_remain(
 def test_a_failed_renewal_keeps_the_old_token_only_until_it_expires(
     wechat: responses.RequestsMock,
 ) -> None:
-    clock = Clock()
+    clock = FakeClock(1000.0)
     issue_token(wechat, "TOKEN-A")
     sends = answer_send(wechat, "TOKEN-A")
     client = api(clock)
@@ -128,7 +121,7 @@ def test_a_failed_renewal_keeps_the_old_token_only_until_it_expires(
 def test_a_short_lived_token_is_not_fetched_again_on_every_call(
     wechat: responses.RequestsMock,
 ) -> None:
-    clock = Clock()
+    clock = FakeClock(1000.0)
     fetch = issue_token(wechat, expires_in=300)
     answer_send(wechat)
     client = api(clock)
@@ -307,7 +300,7 @@ def test_only_the_token_fetch_is_retried_by_the_transport() -> None:
 
 def test_invalidating_an_already_replaced_token_keeps_the_new_one() -> None:
     issued = iter([IssuedToken("OLD", 7200), IssuedToken("NEW", 7200)])
-    cache = TokenCache(Clock())
+    cache = TokenCache(FakeClock(1000.0))
     assert cache.get(lambda: next(issued)) == "OLD"
     cache.invalidate("OLD")
     assert cache.get(lambda: next(issued)) == "NEW"
@@ -323,7 +316,7 @@ def test_threads_wanting_a_token_at_once_share_one_fetch() -> None:
         time.sleep(0.05)
         return IssuedToken("SHARED", 7200)
 
-    cache, seen = TokenCache(Clock()), []
+    cache, seen = TokenCache(FakeClock(1000.0)), []
     threads = [
         threading.Thread(target=lambda: seen.append(cache.get(slow_fetch))) for _ in range(8)
     ]
