@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -26,28 +21,13 @@ from adapters.rules_cache import (
     start_daemon,
     usable,
 )
+from adapters.rules_saved import SavedDocument, Validators
 from domain.rules import RuleSet
 from domain.rules_document import ImageCheck, ParsedRules
 
-__all__ = ["HttpCmsRuleSource", "RulesFetchError"]
+__all__ = ["HttpCmsRuleSource", "RulesFetchError", "SavedDocument", "Validators"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Validators:
-    """What the CMS said identifies a document, to ask it whether that is still current."""
-
-    etag: str | None = None
-    last_modified: str | None = None
-
-    @classmethod
-    def of(cls, response: requests.Response) -> Validators:
-        return cls(response.headers.get("ETag"), response.headers.get("Last-Modified"))
-
-    def headers(self) -> dict[str, str]:
-        sent = {"If-None-Match": self.etag, "If-Modified-Since": self.last_modified}
-        return {name: value for name, value in sent.items() if value}
 
 
 class HttpCmsRuleSource:
@@ -140,75 +120,6 @@ class HttpCmsRuleSource:
             return
         self._state.accept(parsed, origin)
         self._validators = validators
-
-
-class SavedDocument:
-    """The last accepted document and its validators under the state folder, written atomically."""
-
-    def __init__(self, folder: Path, url: str) -> None:
-        self.path = folder / "rules.json"
-        self._meta = folder / "rules.meta.json"
-        # A hash, not the URL: its query may hold a CMS token, which stays out of files.
-        self._url_hash = _sha256(url.encode())
-        self._written: tuple[bytes, Validators] | None = None
-
-    def read(self) -> tuple[bytes, Validators] | None:
-        try:
-            raw = self.path.read_bytes()
-        except OSError:
-            return None
-        meta = self._read_meta()
-        if meta.get("url_sha256", self._url_hash) != self._url_hash:
-            return None  # a copy from another CMS is not the document configured now
-        if meta.get("body_sha256") != _sha256(raw):  # stopped between the two writes
-            return raw, Validators()
-        etag, modified = meta.get("etag"), meta.get("last_modified")
-        validators = Validators(_str_or_none(etag), _str_or_none(modified))
-        self._written = (raw, validators)
-        return self._written
-
-    def _read_meta(self) -> dict[str, object]:
-        try:
-            meta = json.loads(self._meta.read_bytes())
-        except (OSError, ValueError):
-            return {}
-        return meta if isinstance(meta, dict) else {}
-
-    def write(self, raw: bytes, validators: Validators) -> None:
-        """Best effort: a full or read-only disk costs the copy, never the rules in force."""
-        if self._written == (raw, validators):
-            return
-        self._written = (raw, validators)
-        meta = {"url_sha256": self._url_hash, "body_sha256": _sha256(raw)}
-        meta |= {"etag": validators.etag or "", "last_modified": validators.last_modified or ""}
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            _replace(self.path, raw)
-            _replace(self._meta, json.dumps(meta).encode())
-        except OSError as exc:
-            log.warning("could not save rules to %s: %s", self.path, exc.strerror or exc)
-
-
-def _replace(path: Path, data: bytes) -> None:
-    # A unique temporary name, since several workers may save at once; os.replace is atomic.
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _str_or_none(value: object) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def _without_secrets(url: str) -> str:
