@@ -2,81 +2,44 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, assert_never
+from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from adapters.log_redaction import install_redaction, redact
+from adapters.wechat_api_errors import (
+    TRANSIENT_ERRCODES,
+    MissingAppSecret,
+    WeChatApiError,
+    WeChatBadAnswer,
+    WeChatUnavailable,
+)
+from adapters.wechat_bodies import message_body, utf8_json
 from adapters.wechat_token import IssuedToken, TokenCache, TokenStore
-from domain.errors import DeliveryError
-from domain.replies import ImageSend, LinkReply, MediaFile, MiniProgramPageSend, Outbound, TextReply
+from domain.replies import MediaFile, Outbound
+
+__all__ = [
+    "JSON_UTF8",
+    "TOKEN_REJECTED",
+    "TRANSIENT_ERRCODES",
+    "MissingAppSecret",
+    "RequestsWeChatApi",
+    "WeChatApiError",
+    "WeChatBadAnswer",
+    "WeChatUnavailable",
+    "message_body",
+    "utf8_json",
+]
 
 log = logging.getLogger(__name__)
 
 TOKEN_REJECTED = frozenset({40001, 40014, 42001})
-TRANSIENT_ERRCODES = frozenset({-1, 45011})
 JSON_UTF8 = {"Content-Type": "application/json; charset=utf-8"}
-
-
-class WeChatApiError(DeliveryError):
-    """WeChat answered with a non-zero errcode, or with an HTTP error status (errcode None)."""
-
-    def __init__(self, errcode: int | None, errmsg: str, *, http_status: int = 200) -> None:
-        what = f"errcode {errcode}" if errcode is not None else f"HTTP {http_status}"
-        transient = errcode in TRANSIENT_ERRCODES or http_status >= 500
-        super().__init__(f"WeChat API {what}: {errmsg}", transient=transient, code=errcode)
-        self.errcode = errcode
-        self.errmsg = errmsg
-        self.http_status = http_status
-
-
-class WeChatUnavailable(DeliveryError):
-    """WeChat could not be reached, or did not answer in time."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(f"WeChat API unreachable: {reason}", transient=True)
-
-
-class MissingAppSecret(DeliveryError):
-    """No KEFU_APPSECRET, so no access token, so nothing can be sent."""
-
-    def __init__(self) -> None:
-        super().__init__("KEFU_APPSECRET is not set: no access token to send with", transient=False)
-
-
-class WeChatBadAnswer(DeliveryError):
-    """WeChat answered with something that is not the JSON object the call returns."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(f"WeChat API answer not understood: {reason}", transient=False)
-
-
-def message_body(touser: str, message: Outbound) -> dict[str, Any]:
-    """The custom/send body for message, keys in WeChat's documented order."""
-    match message:
-        case TextReply(content=content):
-            return {"touser": touser, "msgtype": "text", "text": {"content": content}}
-        case LinkReply(title=title, description=description, url=url, thumb_url=thumb_url):
-            link = {"title": title, "description": description, "url": url, "thumb_url": thumb_url}
-            return {"touser": touser, "msgtype": "link", "link": link}
-        case ImageSend(media_id=media_id):
-            return {"touser": touser, "msgtype": "image", "image": {"media_id": media_id}}
-        case MiniProgramPageSend(title=title, pagepath=pagepath, thumb_media_id=thumb):
-            page = {"title": title, "pagepath": pagepath, "thumb_media_id": thumb}
-            return {"touser": touser, "msgtype": "miniprogrampage", "miniprogrampage": page}
-        case _:
-            assert_never(message)
-
-
-def utf8_json(body: Mapping[str, Any]) -> bytes:
-    # NOTE: \uXXXX escapes reach the user literally (reference P11), so Chinese goes out raw.
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 class RequestsWeChatApi:

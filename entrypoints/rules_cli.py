@@ -6,7 +6,6 @@ import argparse
 import os
 import sys
 import time
-import unicodedata
 from collections.abc import Callable, Mapping
 from typing import TextIO
 
@@ -15,35 +14,40 @@ from adapters.push_codec import PushFormat, encode_transfer
 from adapters.rules_cache import RulesFetchError, rule_count
 from adapters.rules_cms import HttpCmsRuleSource
 from adapters.rules_file import FileRuleSource
-from adapters.wechat_api import message_body, utf8_json
+from adapters.wechat_bodies import message_body, utf8_json
 from domain.messages import TextMessage
 from domain.replies import (
     ImageRef,
     ImageReply,
     ImageSend,
-    LinkReply,
     MiniProgramPageReply,
     MiniProgramPageSend,
     Outbound,
     Reply,
-    TextReply,
     TransferReply,
 )
-from domain.rules_document import ParsedRules, RuleProblem
+from domain.rules_document import ParsedRules
+from entrypoints.rules_table import HEADER, SUMMARY_COLUMNS, format_table, report_rows
 from entrypoints.settings import RulesSettings, SettingsError
+
+__all__ = [
+    "HEADER",
+    "ORIGINAL_ID",
+    "SUMMARY_COLUMNS",
+    "TOUSER",
+    "Clock",
+    "add_rules_commands",
+    "check_rules",
+    "format_table",
+    "match_text",
+    "read_rules",
+    "report_rows",
+    "shown",
+]
 
 TOUSER = "OPENID"
 ORIGINAL_ID = "<original id of the mini program>"
-HEADER = ("keyword", "type", "summary", "problems")
-SUMMARY_COLUMNS = 40
 Clock = Callable[[], float]
-_KINDS: dict[type, str] = {
-    TextReply: "text",
-    LinkReply: "link",
-    ImageReply: "image",
-    MiniProgramPageReply: "miniprogrampage",
-    TransferReply: "transfer",
-}
 
 
 def read_rules(env: Mapping[str, str], *, strict: bool) -> tuple[ParsedRules, FileMediaSource]:
@@ -124,33 +128,6 @@ def shown(reply: Reply, touser: str, clock: Clock = time.time) -> str:
     return "send: " + utf8_json(message_body(touser, outbound)).decode()
 
 
-def report_rows(parsed: ParsedRules) -> list[tuple[str, str, str, str]]:
-    """keyword, type, summary, problems for every key: those in force first, then the rejected."""
-    problems: dict[str, list[RuleProblem]] = {}
-    for problem in parsed.problems:
-        problems.setdefault(problem.key, []).append(problem)
-    rows = []
-    for key in [*(key for key in parsed.summaries if key not in problems), *problems]:
-        replies = parsed.summaries.get(key, ())
-        kind = "+".join(_KINDS[type(reply)] for reply in replies) or "-"
-        summary = _shorten(" / ".join(_summary(reply) for reply in replies))
-        said = "; ".join(_problem_text(problem) for problem in problems.get(key, []))
-        rows.append((key, kind, summary, said))
-    return rows
-
-
-def format_table(rows: list[tuple[str, str, str, str]]) -> str:
-    """Columns aligned as a terminal shows them: CJK characters take two columns."""
-    table = [HEADER, *rows]
-    widths = [max(_width(row[column]) for row in table) for column in range(3)]
-    rule = (*("-" * width for width in widths), "-" * len(HEADER[3]))
-    lines = []
-    for row in [HEADER, rule, *rows]:
-        cells = [cell + " " * (widths[i] - _width(cell)) for i, cell in enumerate(row[:3])]
-        lines.append("  ".join([*cells, row[3]]).rstrip())
-    return "".join(line + "\n" for line in lines)
-
-
 def add_rules_commands(
     subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
     env: Mapping[str, str] = os.environ,
@@ -181,31 +158,3 @@ def _images(reply: Reply) -> list[ImageRef]:
     if isinstance(reply, ImageReply):
         return [reply.image]
     return [reply.thumb] if isinstance(reply, MiniProgramPageReply) else []
-
-
-def _summary(reply: Reply) -> str:
-    if isinstance(reply, TextReply):
-        return " ".join(reply.content.split())
-    if isinstance(reply, LinkReply | MiniProgramPageReply):
-        target = reply.url if isinstance(reply, LinkReply) else reply.pagepath
-        return f"{reply.title} -> {target}"
-    if isinstance(reply, ImageReply):
-        return reply.image.value
-    return "hand over to a human agent"
-
-
-def _problem_text(problem: RuleProblem) -> str:
-    where = f"{problem.field}: " if problem.field else ""
-    return f"{where}{problem.problem} (expected {problem.expected})"
-
-
-def _shorten(text: str) -> str:
-    if _width(text) <= SUMMARY_COLUMNS:
-        return text
-    while _width(text) > SUMMARY_COLUMNS - 1:
-        text = text[:-1]
-    return text + "…"
-
-
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)

@@ -1,0 +1,40 @@
+"""How a call to WeChat's server API failed, as DeliveryErrors that say whether to retry."""
+
+from __future__ import annotations
+
+from domain.errors import DeliveryError
+
+TRANSIENT_ERRCODES = frozenset({-1, 45011})
+
+
+class WeChatApiError(DeliveryError):
+    """WeChat answered with a non-zero errcode, or with an HTTP error status (errcode None)."""
+
+    def __init__(self, errcode: int | None, errmsg: str, *, http_status: int = 200) -> None:
+        what = f"errcode {errcode}" if errcode is not None else f"HTTP {http_status}"
+        transient = errcode in TRANSIENT_ERRCODES or http_status >= 500
+        super().__init__(f"WeChat API {what}: {errmsg}", transient=transient, code=errcode)
+        self.errcode = errcode
+        self.errmsg = errmsg
+        self.http_status = http_status
+
+
+class WeChatUnavailable(DeliveryError):
+    """WeChat could not be reached, or did not answer in time."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"WeChat API unreachable: {reason}", transient=True)
+
+
+class MissingAppSecret(DeliveryError):
+    """No KEFU_APPSECRET, so no access token, so nothing can be sent."""
+
+    def __init__(self) -> None:
+        super().__init__("KEFU_APPSECRET is not set: no access token to send with", transient=False)
+
+
+class WeChatBadAnswer(DeliveryError):
+    """WeChat answered with something that is not the JSON object the call returns."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"WeChat API answer not understood: {reason}", transient=False)
