@@ -6,27 +6,28 @@ import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from domain.errors import RulesDocumentError
-from domain.replies import (
-    ImageRef,
-    ImageReply,
-    LinkReply,
-    MiniProgramPageReply,
-    Reply,
-    TextReply,
-    TransferReply,
-)
+from domain.replies import Reply
+from domain.reply_parsing import MAX_TEXT_BYTES, ImageCheck, InvalidRule, parse_reply
 from domain.rules import DEFAULT_KEY, ENTER_KEY, PATTERN_PREFIX, PatternRule, RuleSet, normalise
+
+__all__ = [
+    "MAX_ENTER_REPLIES",
+    "MAX_REPLIES",
+    "MAX_TEXT_BYTES",
+    "ImageCheck",
+    "ParsedRules",
+    "RuleProblem",
+    "compile_pattern",
+    "parse_rules",
+    "unwrap",
+]
 
 MAX_REPLIES = 5  # WeChat's quota of sends per user message
 MAX_ENTER_REPLIES = 2  # WeChat allows 2 sends in the minute after a user enters the chat
-MAX_TEXT_BYTES = 2048  # NOTE: undocumented; WeChat answers 45002 above this (reference section 10)
-
-# Returns what is wrong with an image reference, or None when it is usable.
-ImageCheck = Callable[[ImageRef], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -50,12 +51,6 @@ class ParsedRules:
     summaries: Mapping[str, tuple[Reply, ...]]
 
 
-class _Invalid(Exception):
-    def __init__(self, field: str, problem: str, expected: str) -> None:
-        super().__init__(problem)
-        self.field, self.problem, self.expected = field, problem, expected
-
-
 def unwrap(document: object) -> Mapping[str, object]:
     """The keyword mapping, whether bare or wrapped as {"data": {...}}."""
     if not isinstance(document, Mapping):
@@ -76,7 +71,7 @@ def parse_rules(document: object, check_image: ImageCheck | None = None) -> Pars
         try:
             _check_key(key)
             parsed[key] = _check_count(key, _parse_replies(value, check_image))
-        except _Invalid as bad:
+        except InvalidRule as bad:
             problems.append(RuleProblem(key, bad.field, bad.problem, bad.expected))
     rules = _build(parsed, problems)
     return ParsedRules(rules, tuple(problems), parsed)
@@ -84,23 +79,23 @@ def parse_rules(document: object, check_image: ImageCheck | None = None) -> Pars
 
 def _check_key(key: str) -> None:
     if key.startswith("@") and key != ENTER_KEY:
-        raise _Invalid("", "unknown special key", f"{ENTER_KEY!r} or a keyword")
+        raise InvalidRule("", "unknown special key", f"{ENTER_KEY!r} or a keyword")
     if key.startswith(PATTERN_PREFIX):
         if not key[len(PATTERN_PREFIX) :].strip():
-            raise _Invalid("", "empty pattern would match every message", "a regex after 're:'")
+            raise InvalidRule("", "empty pattern would match every message", "a regex after 're:'")
         try:
             compile_pattern(key)
         except re.error as exc:
             problem = f"regular expression does not compile: {exc}"
-            raise _Invalid("", problem, "a valid regex") from None
+            raise InvalidRule("", problem, "a valid regex") from None
     elif not normalise(key):
-        raise _Invalid("", "keyword is empty after trimming", "a non-empty keyword")
+        raise InvalidRule("", "keyword is empty after trimming", "a non-empty keyword")
 
 
 def _check_count(key: str, replies: tuple[Reply, ...]) -> tuple[Reply, ...]:
     if key == ENTER_KEY and len(replies) > MAX_ENTER_REPLIES:
         quota = f"at most {MAX_ENTER_REPLIES} (WeChat's quota on entering)"
-        raise _Invalid("", f"{len(replies)} replies", quota)
+        raise InvalidRule("", f"{len(replies)} replies", quota)
     return replies
 
 
@@ -148,66 +143,16 @@ def _version(parsed: Mapping[str, tuple[Reply, ...]]) -> str:
 
 def _parse_replies(value: object, check_image: ImageCheck | None) -> tuple[Reply, ...]:
     if isinstance(value, Mapping):
-        return (_parse_reply(value, "", check_image),)
+        return (parse_reply(value, "", check_image),)
     if not isinstance(value, list):
-        raise _Invalid("", f"got {type(value).__name__}", "a reply object or a list of them")
+        raise InvalidRule("", f"got {type(value).__name__}", "a reply object or a list of them")
     if not value:
-        raise _Invalid("", "empty list", f"1 to {MAX_REPLIES} replies")
+        raise InvalidRule("", "empty list", f"1 to {MAX_REPLIES} replies")
     if len(value) > MAX_REPLIES:
-        raise _Invalid("", f"{len(value)} replies", f"at most {MAX_REPLIES} (WeChat's quota)")
+        raise InvalidRule("", f"{len(value)} replies", f"at most {MAX_REPLIES} (WeChat's quota)")
     replies = []
     for index, item in enumerate(value):
         if not isinstance(item, Mapping):
-            raise _Invalid(f"[{index}]", f"got {type(item).__name__}", "a reply object")
-        replies.append(_parse_reply(item, f"[{index}].", check_image))
+            raise InvalidRule(f"[{index}]", f"got {type(item).__name__}", "a reply object")
+        replies.append(parse_reply(item, f"[{index}].", check_image))
     return tuple(replies)
-
-
-def _parse_reply(rule: Mapping[str, object], at: str, check: ImageCheck | None) -> Reply:
-    kind = rule.get("type")
-    if kind == "text":
-        field = "text" if "text" in rule else "description"
-        content = _required(rule, field, at)
-        if len(content.encode()) > MAX_TEXT_BYTES:
-            size = len(content.encode())
-            raise _Invalid(at + field, f"{size} UTF-8 bytes", f"at most {MAX_TEXT_BYTES}")
-        return TextReply(content)
-    if kind == "link":
-        url = _required(rule, "url", at)
-        if not ImageRef(url).is_url:
-            raise _Invalid(at + "url", f"{url!r} is not a web address", "an http(s) URL")
-        title, desc = _required(rule, "title", at), _required(rule, "description", at)
-        return LinkReply(title, desc, url, _required(rule, "thumb_url", at))
-    if kind == "image":
-        field = "imageurl" if "imageurl" in rule else "url"
-        return ImageReply(_image(rule, field, at, check))
-    if kind == "miniprogrampage":
-        title, pagepath = _required(rule, "title", at), _required(rule, "pagepath", at)
-        return MiniProgramPageReply(title, pagepath, _image(rule, "thumb", at, check))
-    if kind == "transfer":
-        return TransferReply()
-    known = "text, link, image, miniprogrampage or transfer"
-    found = "missing" if kind is None else f"unknown type {kind!r}"
-    raise _Invalid(at + "type", found, known)
-
-
-def _required(rule: Mapping[str, object], field: str, at: str) -> str:
-    value = rule.get(field)
-    if not isinstance(value, str) or not value.strip():
-        found = "missing" if value is None else f"empty or not text ({value!r})"
-        raise _Invalid(at + field, found, "a non-empty string")
-    return value
-
-
-def _image(rule: Mapping[str, object], field: str, at: str, check: ImageCheck | None) -> ImageRef:
-    ref = ImageRef(_required(rule, field, at).strip())
-    if not ref.is_url and re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", ref.value):
-        raise _Invalid(
-            at + field,
-            f"{ref.value!r} is not a web address or a path",
-            "an http(s) URL or a file path",
-        )
-    problem = check(ref) if check is not None else None
-    if problem:
-        raise _Invalid(at + field, problem, "an image under the media root")
-    return ref

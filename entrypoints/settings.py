@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from entrypoints.setting_values import (
+    AES_HINT,
+    LEVELS,
+    aes_key,
+    folder,
+    http_url,
+    level,
+    non_negative,
+    redis_url,
+    route,
+    seconds,
+)
+
 T = TypeVar("T")
-_AES_KEY = re.compile(r"[A-Za-z0-9]{43}")
-_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # Values never echoed in an error line: secrets, and URLs that may carry a password.
 _UNSHOWN = {"KEFU_ENCODING_AES_KEY", "KEFU_REDIS_URL", "KEFU_RULES_URL"}
 
@@ -107,7 +117,7 @@ class _Reader:
     def build(self, cls: type[Settings]) -> Settings:
         token = self.required("KEFU_TOKEN", "the Token from the mini program's 消息推送 page")
         appid = self.required("KEFU_APPID", "the mini program's AppID")
-        encoding_aes_key = self.parsed("KEFU_ENCODING_AES_KEY", _aes_key, None, _AES_HINT)
+        encoding_aes_key = self.parsed("KEFU_ENCODING_AES_KEY", aes_key, None, AES_HINT)
         rules = self.rules_source()
         settings = cls(
             token=token,
@@ -119,13 +129,13 @@ class _Reader:
             rules_ttl=rules.rules_ttl,
             media_root=rules.media_root,
             wechat_api_base=self.parsed(
-                "KEFU_WECHAT_API_BASE", _http_url, "https://api.weixin.qq.com", "an http(s) URL"
+                "KEFU_WECHAT_API_BASE", http_url, "https://api.weixin.qq.com", "an http(s) URL"
             ),
-            callback_path=self.parsed("KEFU_CALLBACK_PATH", _route, "/wechat/callback", "/a/path"),
+            callback_path=self.parsed("KEFU_CALLBACK_PATH", route, "/wechat/callback", "/a/path"),
             state_dir=rules.state_dir,
-            max_clock_skew=self.parsed("KEFU_MAX_CLOCK_SKEW", _seconds, 300, "whole seconds >= 0"),
-            redis_url=self.parsed("KEFU_REDIS_URL", _redis_url, None, "redis://host:port/db"),
-            log_level=self.parsed("KEFU_LOG_LEVEL", _level, "INFO", " | ".join(_LEVELS)),
+            max_clock_skew=self.parsed("KEFU_MAX_CLOCK_SKEW", seconds, 300, "whole seconds >= 0"),
+            redis_url=self.parsed("KEFU_REDIS_URL", redis_url, None, "redis://host:port/db"),
+            log_level=self.parsed("KEFU_LOG_LEVEL", level, "INFO", " | ".join(LEVELS)),
         )
         self.check_rules_source(settings)
         return settings
@@ -133,10 +143,10 @@ class _Reader:
     def rules_source(self) -> RulesSettings:
         """The variables that say where the rules come from and what they may name."""
         return RulesSettings(
-            rules_url=self.parsed("KEFU_RULES_URL", _http_url, None, "an http(s) URL"),
+            rules_url=self.parsed("KEFU_RULES_URL", http_url, None, "an http(s) URL"),
             rules_file=self.parsed("KEFU_RULES_FILE", Path, None, "a file path"),
-            rules_ttl=self.parsed("KEFU_RULES_TTL", _non_negative, 60.0, "seconds, 0 or more"),
-            media_root=self.parsed("KEFU_MEDIA_ROOT", _folder, Path.cwd(), "an existing folder"),
+            rules_ttl=self.parsed("KEFU_RULES_TTL", non_negative, 60.0, "seconds, 0 or more"),
+            media_root=self.parsed("KEFU_MEDIA_ROOT", folder, Path.cwd(), "an existing folder"),
             state_dir=self.parsed("KEFU_STATE_DIR", Path, Path("var"), "a folder path"),
         )
 
@@ -147,60 +157,6 @@ class _Reader:
             self.problems.append(
                 "KEFU_RULES_URL is missing: set it to the CMS rules URL, or set KEFU_RULES_FILE"
             )
-
-
-_AES_HINT = "the 43 letters and digits of the EncodingAESKey"
-
-
-def _aes_key(value: str) -> str:
-    if not _AES_KEY.fullmatch(value):
-        raise ValueError
-    return value
-
-
-def _http_url(value: str) -> str:
-    if not re.match(r"^https?://[^/\s]+", value):
-        raise ValueError
-    return value.rstrip("/")
-
-
-def _redis_url(value: str) -> str:
-    if not re.match(r"^(rediss?|unix)://", value):
-        raise ValueError
-    return value
-
-
-def _non_negative(value: str) -> float:
-    number = float(value)
-    if number < 0 or number != number:
-        raise ValueError
-    return number
-
-
-def _seconds(value: str) -> int:
-    number = int(value)
-    if number < 0:
-        raise ValueError
-    return number
-
-
-def _folder(value: str) -> Path:
-    path = Path(value)
-    if not path.is_dir():
-        raise ValueError
-    return path
-
-
-def _route(value: str) -> str:
-    if not value.startswith("/") or " " in value:
-        raise ValueError
-    return value
-
-
-def _level(value: str) -> str:
-    if value.upper() not in _LEVELS:
-        raise ValueError
-    return value.upper()
 
 
 def log_level_number(settings: Settings) -> int:

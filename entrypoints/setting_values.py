@@ -1,0 +1,61 @@
+"""How each KEFU_ variable's text becomes a value: parsers that raise ValueError when malformed."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+_AES_KEY = re.compile(r"[A-Za-z0-9]{43}")
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+AES_HINT = "the 43 letters and digits of the EncodingAESKey"
+
+
+def aes_key(value: str) -> str:
+    if not _AES_KEY.fullmatch(value):
+        raise ValueError
+    return value
+
+
+def http_url(value: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", value):
+        raise ValueError
+    return value.rstrip("/")
+
+
+def redis_url(value: str) -> str:
+    if not re.match(r"^(rediss?|unix)://", value):
+        raise ValueError
+    return value
+
+
+def non_negative(value: str) -> float:
+    number = float(value)
+    if number < 0 or number != number:
+        raise ValueError
+    return number
+
+
+def seconds(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError
+    return number
+
+
+def folder(value: str) -> Path:
+    path = Path(value)
+    if not path.is_dir():
+        raise ValueError
+    return path
+
+
+def route(value: str) -> str:
+    if not value.startswith("/") or " " in value:
+        raise ValueError
+    return value
+
+
+def level(value: str) -> str:
+    if value.upper() not in LEVELS:
+        raise ValueError
+    return value.upper()
