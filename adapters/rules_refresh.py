@@ -15,8 +15,7 @@ from domain.rules import RuleSet
 if TYPE_CHECKING:  # only for annotations: rules_cache imports this module to re-export it
     from adapters.rules_cache import LastGoodRules
 
-# The rules cache's logger, as before this module was split off it, so log filters still match.
-log = logging.getLogger("adapters.rules_cache")
+log = logging.getLogger(__name__)
 
 # Runs a refresh somewhere: a daemon thread in production, inline in tests.
 Spawn = Callable[[Callable[[], None]], None]

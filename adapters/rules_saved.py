@@ -12,8 +12,7 @@ from pathlib import Path
 
 import requests
 
-# The CMS source's logger, as before this module was split off it, so log filters still match.
-log = logging.getLogger("adapters.rules_cms")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
