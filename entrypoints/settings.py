@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -68,6 +67,24 @@ class Settings:
 
 
 @dataclass(frozen=True)
+class SigningSettings:
+    """What signs and encrypts pushes, so `kefu simulate` needs no rules or API settings."""
+
+    token: str = field(repr=False)
+    appid: str
+    encoding_aes_key: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> SigningSettings:
+        """Read the three variables as Settings does; raise SettingsError on bad ones."""
+        reader = _Reader(env)
+        settings = reader.signing()
+        if reader.problems:
+            raise SettingsError(reader.problems)
+        return settings
+
+
+@dataclass(frozen=True)
 class RulesSettings:
     """Only what `kefu rules` needs, so it runs where KEFU_TOKEN and KEFU_APPID are not set."""
 
@@ -115,14 +132,12 @@ class _Reader:
             return default
 
     def build(self, cls: type[Settings]) -> Settings:
-        token = self.required("KEFU_TOKEN", "the Token from the mini program's 消息推送 page")
-        appid = self.required("KEFU_APPID", "the mini program's AppID")
-        encoding_aes_key = self.parsed("KEFU_ENCODING_AES_KEY", aes_key, None, AES_HINT)
+        signing = self.signing()
         rules = self.rules_source()
         settings = cls(
-            token=token,
-            appid=appid,
-            encoding_aes_key=encoding_aes_key,
+            token=signing.token,
+            appid=signing.appid,
+            encoding_aes_key=signing.encoding_aes_key,
             appsecret=self.raw("KEFU_APPSECRET"),
             rules_url=rules.rules_url,
             rules_file=rules.rules_file,
@@ -139,6 +154,14 @@ class _Reader:
         )
         self.check_rules_source(settings)
         return settings
+
+    def signing(self) -> SigningSettings:
+        """The variables that sign and encrypt pushes."""
+        return SigningSettings(
+            token=self.required("KEFU_TOKEN", "the Token from the mini program's 消息推送 page"),
+            appid=self.required("KEFU_APPID", "the mini program's AppID"),
+            encoding_aes_key=self.parsed("KEFU_ENCODING_AES_KEY", aes_key, None, AES_HINT),
+        )
 
     def rules_source(self) -> RulesSettings:
         """The variables that say where the rules come from and what they may name."""
@@ -157,7 +180,3 @@ class _Reader:
             self.problems.append(
                 "KEFU_RULES_URL is missing: set it to the CMS rules URL, or set KEFU_RULES_FILE"
             )
-
-
-def log_level_number(settings: Settings) -> int:
-    return int(logging.getLevelName(settings.log_level))

@@ -6,68 +6,48 @@ import argparse
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TextIO
 
 from adapters.push_codec import PushFormat
-from adapters.wechat_crypto import CryptoError
 from entrypoints.push_poster import WECHAT_TIMEOUT, NoAnswer, PushPoster
 from entrypoints.push_simulator import Mode, PushSimulator, SignedPush
+from entrypoints.settings import SettingsError, SigningSettings
 
 HELP = "sign (and, with an AES key, encrypt) a push as WeChat would, post it, print the answer"
 DEMO_OPENID = "o_kefu_demo_user_0001"
 
 
 class SimulateError(Exception):
-    """The push cannot be built: `line` says which setting or argument is wrong (no secret)."""
+    """The push cannot be built: one line per setting or argument that is wrong (no secret)."""
 
-    def __init__(self, line: str) -> None:
-        super().__init__(line)
-        self.line = line
+    def __init__(self, *lines: str) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
 
 
-@dataclass(frozen=True)
-class Credentials:
-    """The three settings a push is signed and encrypted with, read from KEFU_ variables."""
-
-    token: str = field(repr=False)
-    appid: str
-    encoding_aes_key: str | None = field(default=None, repr=False)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Credentials:
-        """Raises SimulateError naming the first missing variable."""
-        token, appid = env.get("KEFU_TOKEN", "").strip(), env.get("KEFU_APPID", "").strip()
-        if not token:
-            raise SimulateError(
-                "KEFU_TOKEN is missing: set it to the Token kefu is configured with"
-            )
-        if not appid:
-            raise SimulateError("KEFU_APPID is missing: set it to the mini program's AppID")
-        return cls(token, appid, env.get("KEFU_ENCODING_AES_KEY", "").strip() or None)
-
-    def mode(self, asked: str | None) -> Mode:
-        """The asked mode; by default safe with a key and plaintext without one."""
-        if asked is None:
-            return Mode.SAFE if self.encoding_aes_key else Mode.PLAINTEXT
-        mode = Mode(asked)
-        if mode is not Mode.PLAINTEXT and not self.encoding_aes_key:
-            raise SimulateError(
-                f"KEFU_ENCODING_AES_KEY is missing: --mode {mode.value} encrypts with it"
-            )
-        return mode
+def mode_for(signing: SigningSettings, asked: str | None) -> Mode:
+    """The asked mode; by default safe with a key and plaintext without one."""
+    if asked is None:
+        return Mode.SAFE if signing.encoding_aes_key else Mode.PLAINTEXT
+    mode = Mode(asked)
+    if mode is not Mode.PLAINTEXT and not signing.encoding_aes_key:
+        raise SimulateError(
+            f"KEFU_ENCODING_AES_KEY is missing: --mode {mode.value} encrypts with it"
+        )
+    return mode
 
 
 def build_push(args: argparse.Namespace, env: Mapping[str, str]) -> SignedPush:
     """The push args describe, signed with the credentials in env. Raises SimulateError."""
     _check_text(args)
-    credentials = Credentials.from_env(env)
-    mode = credentials.mode(args.mode)
-    simulator = PushSimulator(credentials.token, credentials.appid, credentials.encoding_aes_key)
     try:
-        return simulator.build(_fields(simulator, args), PushFormat(args.format), mode)
-    except CryptoError as bad:
-        raise SimulateError(f"KEFU_ENCODING_AES_KEY is malformed: {bad}") from None
+        signing = SigningSettings.from_env(env)
+    except SettingsError as bad:
+        raise SimulateError(*bad.problems) from None
+    simulator = PushSimulator(signing.token, signing.appid, signing.encoding_aes_key)
+    return simulator.build(
+        _fields(simulator, args), PushFormat(args.format), mode_for(signing, args.mode)
+    )
 
 
 def _check_text(args: argparse.Namespace) -> None:
@@ -93,7 +73,8 @@ def run(
     try:
         push = build_push(args, env)
     except SimulateError as bad:
-        print(f"kefu simulate: {bad.line}", file=sys.stderr)
+        for line in bad.lines:
+            print(f"kefu simulate: {line}", file=sys.stderr)
         return 2
     poster, failed = PushPoster(args.url, timeout=args.timeout), False
     for _ in range(args.repeat):

@@ -163,9 +163,25 @@ def test_a_missing_setting_is_named_in_one_line_with_exit_2():
 
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        "kefu simulate: KEFU_TOKEN is missing: set it to the Token kefu is configured with"
+        "kefu simulate: KEFU_TOKEN is missing: "
+        "set it to the Token from the mini program's 消息推送 page"
     ]
     assert done.stdout == ""
+
+
+def test_every_bad_setting_gets_its_line_and_a_bad_key_is_not_shown():
+    bad_key = "x" * 42 + "!"
+    done = kefu_simulate(
+        "1", "--url", "http://127.0.0.1:9/", env={"KEFU_ENCODING_AES_KEY": bad_key}
+    )
+
+    assert done.returncode == 2
+    assert [line.split(":")[1].split()[0] for line in done.stderr.splitlines()] == [
+        "KEFU_TOKEN",
+        "KEFU_APPID",
+        "KEFU_ENCODING_AES_KEY",
+    ]
+    assert bad_key not in done.stderr
 
 
 def test_an_encrypted_mode_without_a_key_is_exit_2():
