@@ -15,3 +15,11 @@ CONTRACT_DOCUMENT: dict[str, object] = {
     "3": {"type": "image", "url": "/cms/poster02.png"},
     "default": {"type": "text", "description": "再见"},
 }
+
+# What the link rule "1" above goes out as: the `link` object of message/custom/send.
+CONTRACT_LINK_SEND = {
+    "title": "点击下载APP",
+    "description": "注册领取红包",
+    "url": "https://example.com/app.html",
+    "thumb_url": "https://example.com/thumb.png",
+}

@@ -9,6 +9,7 @@ import pytest
 from adapters.push_codec import PushFormat
 from adapters.wechat_crypto import signature
 from entrypoints.push_simulator import Mode
+from tests.documents import CONTRACT_LINK_SEND
 from tests.e2e.conftest import POSTER_URL, TOKEN
 
 FORMATS = [PushFormat.JSON, PushFormat.XML]
@@ -19,12 +20,7 @@ def link_send() -> dict[str, object]:
     return {
         "touser": "o_user_1",
         "msgtype": "link",
-        "link": {
-            "title": "点击下载APP",
-            "description": "注册领取红包",
-            "url": "https://example.com/app.html",
-            "thumb_url": "https://example.com/thumb.png",
-        },
+        "link": CONTRACT_LINK_SEND,
     }
 
 

@@ -18,6 +18,7 @@ import responses
 from responses import matchers
 
 from entrypoints.rules_cli import add_rules_commands, check_rules, match_text
+from tests.documents import CONTRACT_LINK_SEND
 from tests.images import png
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,12 +34,7 @@ CMS = "http://127.0.0.1:9/cms/rules"
 LINK_BODY = {
     "touser": "OPENID",
     "msgtype": "link",
-    "link": {
-        "title": "点击下载APP",
-        "description": "注册领取红包",
-        "url": "https://example.com/app.html",
-        "thumb_url": "https://example.com/thumb.png",
-    },
+    "link": CONTRACT_LINK_SEND,
 }
 
 
