@@ -8,8 +8,8 @@ from typing import Any
 
 import falcon
 
-from adapters.push_codec import MalformedPush
-from adapters.wechat_crypto import DecryptError, InvalidSignature, WrongAppId
+from adapters.wechat_push.errors import DecryptError, InvalidSignature, WrongAppId
+from adapters.wechat_push.fields import MalformedPush
 from entrypoints.callback import CallbackResource, HealthResource
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 import falcon
 
-from adapters.log_redaction import install_redaction
+from adapters.logs.redaction import install_redaction
 from entrypoints.app import create_app
 from entrypoints.container import Container
 from entrypoints.settings import Settings, SettingsError

@@ -6,8 +6,8 @@ import logging
 
 import falcon
 
-from adapters.push_codec import MalformedPush
-from adapters.wechat_push import WeChatPushGateway
+from adapters.wechat_push.fields import MalformedPush
+from adapters.wechat_push.gateway import WeChatPushGateway
 from domain.answering import AnswerMessage, Transfer
 
 log = logging.getLogger(__name__)

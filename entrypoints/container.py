@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from dependency_injector import containers, providers
 
-from adapters.media_files import FileMediaSource
-from adapters.media_ids import UploadingMediaIds
-from adapters.media_sources import MediaSources
-from adapters.media_urls import HttpMediaSource
-from adapters.rules_cms import HttpCmsRuleSource
-from adapters.rules_file import FileRuleSource
-from adapters.state_disk import DiskStateStore
-from adapters.state_guard import GuardedStateStore
-from adapters.state_redis import RedisStateStore
-from adapters.wechat_api import RequestsWeChatApi
-from adapters.wechat_crypto import AesMessageCrypto
-from adapters.wechat_push import WeChatPushGateway
-from adapters.wechat_token_shared import SharedTokenCache
+from adapters.media.files import FileMediaSource
+from adapters.media.ids import UploadingMediaIds
+from adapters.media.sources import MediaSources
+from adapters.media.urls import HttpMediaSource
+from adapters.rules.cms import HttpCmsRuleSource
+from adapters.rules.file import FileRuleSource
+from adapters.state.disk import DiskStateStore
+from adapters.state.guard import GuardedStateStore
+from adapters.state.redis import RedisStateStore
+from adapters.wechat_api.client import RequestsWeChatApi
+from adapters.wechat_api.shared_tokens import SharedTokenCache
+from adapters.wechat_push.crypto import AesMessageCrypto
+from adapters.wechat_push.gateway import WeChatPushGateway
 from domain.answering import AnswerMessage
 from domain.delivery import DeliverNow, DeliverReplies
 from domain.ledger import CLAIM_TTL, PushLedger

@@ -10,11 +10,11 @@ import falcon.testing
 import pytest
 import responses
 
-from adapters.push_codec import PushFormat
+from adapters.wechat_push.fields import PushFormat
 from entrypoints.app import create_app
 from entrypoints.bootstrap import start
+from entrypoints.cli.push_simulator import Mode, PushSimulator, SignedPush
 from entrypoints.container import Container
-from entrypoints.push_simulator import Mode, PushSimulator, SignedPush
 from entrypoints.settings import Settings
 from tests.documents import CONTRACT_DOCUMENT
 from tests.images import JPEG, png

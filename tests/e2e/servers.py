@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from entrypoints.kefu_process import KefuUnderGunicorn
+from entrypoints.cli.gunicorn_process import KefuUnderGunicorn
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
 
 

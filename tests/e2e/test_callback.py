@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from adapters.push_codec import PushFormat
-from adapters.wechat_crypto import signature
-from entrypoints.push_simulator import Mode
+from adapters.wechat_push.crypto import signature
+from adapters.wechat_push.fields import PushFormat
+from entrypoints.cli.push_simulator import Mode
 from tests.documents import CONTRACT_LINK_SEND
 from tests.e2e.conftest import POSTER_URL, TOKEN
 

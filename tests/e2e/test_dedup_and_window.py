@@ -8,8 +8,8 @@ from dataclasses import replace
 import pytest
 import responses
 
-from adapters.push_codec import PushFormat
-from entrypoints.push_simulator import Mode, PushSimulator
+from adapters.wechat_push.fields import PushFormat
+from entrypoints.cli.push_simulator import Mode, PushSimulator
 from tests.e2e.conftest import APPID, TOKEN, build_service, mock_wechat
 
 

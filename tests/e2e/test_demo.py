@@ -10,8 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from entrypoints.demo_conversation import SCRIPT
-from entrypoints.kefu_process import ROOT
+from entrypoints.cli.gunicorn_process import ROOT
+from entrypoints.demo.conversation import SCRIPT
 
 WELCOME = "kefu  › 您好！回复 1 下载 APP，回复 2 查看活动海报，回复 3 查看二维码"
 # Settings a user may have exported for their real kefu; the demo must not pick any of them up.
@@ -25,7 +25,7 @@ STRAY_SETTINGS = {
 
 def start_demo() -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "entrypoints.cli", "demo"],
+        [sys.executable, "-m", "entrypoints.cli.main", "demo"],
         cwd=ROOT,
         env={**os.environ, **STRAY_SETTINGS, "PYTHONUNBUFFERED": "1"},
         stdout=subprocess.PIPE,

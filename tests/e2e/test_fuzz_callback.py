@@ -10,8 +10,8 @@ import responses
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.push_codec import PushFormat
-from entrypoints.push_simulator import Mode
+from adapters.wechat_push.fields import PushFormat
+from entrypoints.cli.push_simulator import Mode
 from tests.e2e.conftest import CMS_URL, Service, build_service, safe_mode_settings
 
 # No default and no keyword the fuzzed text can hit: a push that stays genuine sends nothing either.

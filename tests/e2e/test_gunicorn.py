@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from adapters.push_codec import PushFormat
-from adapters.wechat_crypto import signature
-from entrypoints.kefu_process import KefuUnderGunicorn, free_port
-from entrypoints.push_simulator import Mode, PushSimulator
-from entrypoints.sandbox import serve_sandbox
-from entrypoints.sandbox_state import SandboxState
+from adapters.wechat_push.crypto import signature
+from adapters.wechat_push.fields import PushFormat
+from entrypoints.cli.gunicorn_process import KefuUnderGunicorn, free_port
+from entrypoints.cli.push_simulator import Mode, PushSimulator
+from entrypoints.sandbox.main import serve_sandbox
+from entrypoints.sandbox.state import SandboxState
 from tests.documents import CONTRACT_DOCUMENT
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
 from tests.e2e.servers import gunicorn, kefu_settings
@@ -89,7 +89,7 @@ def test_kefu_serve_runs_the_service_under_gunicorn(tmp_path: Path):
     port = free_port()
     env = {**os.environ, **kefu_settings(tmp_path, "http://127.0.0.1:9"), "PORT": str(port)}
     serve = subprocess.Popen(
-        [sys.executable, "-m", "entrypoints.cli", "serve"],
+        [sys.executable, "-m", "entrypoints.cli.main", "serve"],
         env={**env, "WEB_CONCURRENCY": "1"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -114,7 +114,7 @@ def test_kefu_serve_runs_the_service_under_gunicorn(tmp_path: Path):
 def test_kefu_serve_stops_with_a_line_per_bad_setting(tmp_path: Path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
     result = subprocess.run(
-        [sys.executable, "-m", "entrypoints.cli", "serve"],
+        [sys.executable, "-m", "entrypoints.cli.main", "serve"],
         env={**env, "KEFU_TOKEN": "t", "KEFU_RULES_FILE": "r.json"},
         capture_output=True,
         text=True,

@@ -7,9 +7,10 @@ import logging
 
 import pytest
 
-from adapters.push_codec import PushFormat, encode_envelope
-from adapters.wechat_crypto import signature
-from entrypoints.push_simulator import Mode, PushSimulator
+from adapters.wechat_push.crypto import signature
+from adapters.wechat_push.encoding import encode_envelope
+from adapters.wechat_push.fields import PushFormat
+from entrypoints.cli.push_simulator import Mode, PushSimulator
 from tests.e2e.conftest import ACCESS_TOKEN, AES_KEY, APPSECRET, TOKEN
 
 

@@ -17,7 +17,7 @@ import requests
 import responses
 from responses import matchers
 
-from entrypoints.rules_cli import add_rules_commands, check_rules, match_text
+from entrypoints.cli.rules import add_rules_commands, check_rules, match_text
 from tests.documents import CONTRACT_LINK_SEND
 from tests.images import png
 
@@ -332,7 +332,7 @@ def test_the_docs_show_samples_of_both_commands():
 def test_the_commands_run_in_a_fresh_process_without_token_or_appid(file_env, document, status):
     env = {"PATH": "/usr/bin:/bin", "PYTHONIOENCODING": "utf-8", **file_env(document)}
     result = subprocess.run(
-        [sys.executable, "-c", "from entrypoints.rules_cli import check_rules as c; exit(c())"],
+        [sys.executable, "-c", "from entrypoints.cli.rules import check_rules as c; exit(c())"],
         env=env,
         cwd=ROOT,
         capture_output=True,

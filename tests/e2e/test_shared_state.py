@@ -14,10 +14,10 @@ import pytest
 import redis
 import requests
 
-from adapters.push_codec import PushFormat
-from entrypoints.push_simulator import Mode, PushSimulator, SignedPush
-from entrypoints.sandbox import serve_sandbox
-from entrypoints.sandbox_state import SandboxState
+from adapters.wechat_push.fields import PushFormat
+from entrypoints.cli.push_simulator import Mode, PushSimulator, SignedPush
+from entrypoints.sandbox.main import serve_sandbox
+from entrypoints.sandbox.state import SandboxState
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
 from tests.e2e.servers import gunicorn, kefu_settings
 from tests.images import png

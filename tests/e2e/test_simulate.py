@@ -14,10 +14,10 @@ from typing import Any, ClassVar
 
 import pytest
 
-from entrypoints.demo_transcript import fetch_calls
-from entrypoints.kefu_process import ROOT, KefuUnderGunicorn, free_port
-from entrypoints.sandbox import SandboxServer, serve_sandbox
-from entrypoints.sandbox_state import SEND_PATH
+from entrypoints.cli.gunicorn_process import ROOT, KefuUnderGunicorn, free_port
+from entrypoints.demo.transcript import fetch_calls
+from entrypoints.sandbox.main import SandboxServer, serve_sandbox
+from entrypoints.sandbox.state import SEND_PATH
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
 
 WELCOME = "您好！回复 1 下载 APP，回复 2 查看活动海报，回复 3 查看二维码"
@@ -79,7 +79,7 @@ def kefu_simulate(
 ) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
     return subprocess.run(
-        [sys.executable, "-m", "entrypoints.cli", "simulate", *args],
+        [sys.executable, "-m", "entrypoints.cli.main", "simulate", *args],
         cwd=ROOT,
         env={**clean, **env},
         capture_output=True,

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 import responses
 
-from adapters.push_codec import PushFormat, parse_envelope
-from adapters.wechat_crypto import AesMessageCrypto, signature
-from entrypoints.push_simulator import APP_ORIGINAL_ID, Mode
+from adapters.wechat_push.crypto import AesMessageCrypto, signature
+from adapters.wechat_push.envelope import parse_envelope
+from adapters.wechat_push.fields import PushFormat
+from entrypoints.cli.push_simulator import APP_ORIGINAL_ID, Mode
 from tests.e2e.conftest import AES_KEY, APPID, TOKEN, build_service, mock_wechat
 from tests.images import png
 

@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 import falcon.testing
 import pytest
 
-from adapters.push_codec import PushFormat
+from adapters.wechat_push.fields import PushFormat
 from domain.errors import DeliveryError
 from domain.replies import MediaFile, TextReply
 from entrypoints.app import create_app
+from entrypoints.cli.push_simulator import Mode, PushSimulator
 from entrypoints.container import Container
-from entrypoints.push_simulator import Mode, PushSimulator
 from entrypoints.settings import Settings
 from tests.documents import CONTRACT_DOCUMENT
 from tests.e2e.conftest import APPID, TOKEN

@@ -12,22 +12,16 @@ from typing import Any
 
 import pytest
 
-from adapters.media_files import FileMediaSource
-from adapters.media_ids import UploadingMediaIds
-from adapters.media_sources import MediaSources
-from adapters.media_urls import HttpMediaSource
-from adapters.state_disk import DiskStateStore
-from adapters.state_redis import RedisStateStore
+from adapters.media.files import FileMediaSource
+from adapters.media.ids import UploadingMediaIds
+from adapters.media.sources import MediaSources
+from adapters.media.urls import HttpMediaSource
+from adapters.state.disk import DiskStateStore
+from adapters.state.redis import RedisStateStore
 from domain.ports import StateStore
 from domain.replies import ImageRef, MediaFile
 from tests.images import png
-
-# The Redis fixtures skip (or fail under CI=true) when no Redis answers, as for the store suite.
-from tests.integration.test_state_stores import (  # noqa: F401
-    REDIS_URL,
-    redis_client,
-    redis_prefix,
-)
+from tests.redis_server import REDIS_URL
 
 PROCESSES = 2
 THREADS = 6

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from adapters.media_files import FileMediaSource, MediaOutsideRoot
-from adapters.media_types import MediaTooLarge, NotAnImage
+from adapters.media.files import FileMediaSource, MediaOutsideRoot
+from adapters.media.types import MediaTooLarge, NotAnImage
 from domain.errors import MediaUnavailable
 from domain.replies import ImageRef, MediaFile
-from domain.rules_document import ImageCheck, parse_rules
+from domain.reply_parsing import ImageCheck
+from domain.rules_document import parse_rules
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 32

@@ -15,16 +15,16 @@ from pathlib import Path
 import pytest
 import responses
 
-from adapters.media_files import FileMediaSource, MediaOutsideRoot
-from adapters.media_ids import UploadingMediaIds, cache_key
-from adapters.media_sources import MediaSources
-from adapters.media_urls import HttpMediaSource
-from adapters.state_memory import MemoryStateStore
-from adapters.state_redis import RedisUnavailable
+from adapters.media.files import FileMediaSource, MediaOutsideRoot
+from adapters.media.ids import UploadingMediaIds, cache_key
+from adapters.media.sources import MediaSources
+from adapters.media.urls import HttpMediaSource
+from adapters.state.memory import MemoryStateStore
+from adapters.state.redis import RedisUnavailable
 from domain.errors import DeliveryError, MediaUnavailable
 from domain.ports import MediaIds, MediaSource, StateStore
 from domain.replies import ImageRef, MediaFile
-from domain.rules_document import ImageCheck
+from domain.reply_parsing import ImageCheck
 from tests.fakes import FakeClock
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
@@ -270,7 +270,7 @@ def test_a_failing_store_still_gives_a_media_id_and_warns_once(
     uploader = FakeUploader()
     ids = UploadingMediaIds(sources, uploader, BrokenStore())
     ref = ImageRef("/cms/poster02.png")
-    with caplog.at_level(logging.WARNING, logger="adapters.media_ids"):
+    with caplog.at_level(logging.WARNING, logger="adapters.media.ids"):
         answers = (ids.media_id_for(ref), ids.media_id_for(ref))
         ids.forget(ref)
     assert answers == ("MEDIA_1", "MEDIA_2")
@@ -282,7 +282,7 @@ def test_a_store_failing_to_write_or_unlock_still_gives_a_media_id(
     sources: MediaSources, caplog: pytest.LogCaptureFixture
 ) -> None:
     ids = UploadingMediaIds(sources, FakeUploader(), WriteOnlyFailingStore())
-    with caplog.at_level(logging.WARNING, logger="adapters.media_ids"):
+    with caplog.at_level(logging.WARNING, logger="adapters.media.ids"):
         assert ids.media_id_for(ImageRef("/cms/poster02.png")) == "MEDIA_1"
     assert "failed writing" in caplog.text
     assert "failed releasing" in caplog.text

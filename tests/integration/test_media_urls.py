@@ -9,8 +9,8 @@ import pytest
 import requests
 import responses
 
-from adapters.media_types import MediaTooLarge, NotAnImage, filename_for, image_type
-from adapters.media_urls import HttpMediaSource
+from adapters.media.types import MediaTooLarge, NotAnImage, filename_for, image_type
+from adapters.media.urls import HttpMediaSource
 from domain.errors import MediaUnavailable
 from domain.replies import ImageRef, MediaFile
 

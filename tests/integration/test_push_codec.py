@@ -8,17 +8,14 @@ from typing import Any
 
 import pytest
 
-from adapters.push_codec import (
-    Envelope,
-    MalformedPush,
-    PushFormat,
+from adapters.wechat_push.encoding import (
     encode_encrypted_reply,
     encode_envelope,
     encode_message,
     encode_transfer,
-    parse_envelope,
-    parse_message,
 )
+from adapters.wechat_push.envelope import Envelope, parse_envelope, parse_message
+from adapters.wechat_push.fields import MalformedPush, PushFormat
 from domain.messages import (
     EnterSessionEvent,
     ImageMessage,

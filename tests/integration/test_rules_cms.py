@@ -14,7 +14,8 @@ import requests
 import responses
 from responses import matchers
 
-from adapters.rules_cms import HttpCmsRuleSource, RulesFetchError
+from adapters.rules.cms import HttpCmsRuleSource
+from adapters.rules.errors import RulesFetchError
 from domain.errors import RulesUnavailable
 from domain.replies import ImageRef, ImageReply, LinkReply, TextReply
 from domain.rules import Match

@@ -9,8 +9,8 @@ import os
 
 import pytest
 
-from adapters.rules_cache import RulesFetchError
-from adapters.rules_file import FileRuleSource
+from adapters.rules.errors import RulesFetchError
+from adapters.rules.file import FileRuleSource
 from domain.errors import RulesUnavailable
 from domain.replies import ImageRef, ImageReply, TextReply
 from tests.documents import CONTRACT_DOCUMENT

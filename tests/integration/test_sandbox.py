@@ -12,8 +12,9 @@ import falcon.testing
 import pytest
 import requests
 
-from entrypoints.sandbox import create_sandbox_app, serve_sandbox
-from entrypoints.sandbox_state import SEND_PATH, SandboxState
+from entrypoints.sandbox.main import serve_sandbox
+from entrypoints.sandbox.routes import create_sandbox_app
+from entrypoints.sandbox.state import SEND_PATH, SandboxState
 from tests.fakes import FakeClock
 
 APPID, APPSECRET = "wx5ea1b0c0ffee0001", "sandbox-test-appsecret-0001"
@@ -374,7 +375,7 @@ def test_the_sandbox_runs_standalone_from_the_command_line():
     command = [
         sys.executable,
         "-m",
-        "entrypoints.sandbox",
+        "entrypoints.sandbox.main",
         "--port",
         "0",
         "--appid",

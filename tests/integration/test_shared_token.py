@@ -17,25 +17,23 @@ import redis
 import responses
 from responses import matchers
 
-from adapters.state_disk import DiskStateStore, DiskStateUnavailable
-from adapters.state_memory import MemoryStateStore
-from adapters.state_redis import RedisStateStore, RedisUnavailable
-from adapters.wechat_api import RequestsWeChatApi, WeChatApiError
-from adapters.wechat_token import IssuedToken, TokenStore
-from adapters.wechat_token_shared import SharedTokenCache
+from adapters.state.disk import DiskStateStore, DiskStateUnavailable
+from adapters.state.memory import MemoryStateStore
+from adapters.state.redis import RedisStateStore, RedisUnavailable
+from adapters.wechat_api.client import RequestsWeChatApi
+from adapters.wechat_api.errors import WeChatApiError
+from adapters.wechat_api.shared_tokens import SharedTokenCache
+from adapters.wechat_api.tokens import IssuedToken, TokenStore
 from domain.ports import StateStore
 from domain.replies import TextReply
 from tests.fakes import FakeClock
-from tests.integration import test_state_stores as stores
+from tests.redis_server import REDIS_URL
 
 APPID = "wx0123456789abcdef"
 SECRET = "appsecret-5f2d9c0e7a1b"
 TOKEN_URL = "https://api.weixin.qq.com/cgi-bin/stable_token"
 SEND_URL = "https://api.weixin.qq.com/cgi-bin/message/custom/send"
 LIFETIME = 7200
-REDIS_URL = stores.REDIS_URL
-# The state store suite's fixtures: skip without Redis, fail in CI, clean up the test's keys.
-redis_client, redis_prefix = stores.redis_client, stores.redis_prefix
 NEAR_EXPIRY = LIFETIME - 200  # seconds after the fetch, with less than five minutes left
 
 

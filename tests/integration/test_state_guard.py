@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from adapters.state_guard import GuardedStateStore, StateStoreDown
+from adapters.state.guard import GuardedStateStore, StateStoreDown
 from domain.errors import KefuError
 from domain.ports import StateStore
 from tests.fakes import FakeClock, FakeStateStore

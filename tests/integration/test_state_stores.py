@@ -6,8 +6,6 @@ import multiprocessing
 import os
 import threading
 import time
-import urllib.parse
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -16,12 +14,12 @@ from pathlib import Path
 import pytest
 import redis
 
-from adapters.state_disk import DiskStateStore, DiskStateUnavailable
-from adapters.state_memory import MemoryStateStore
-from adapters.state_redis import RedisStateStore, RedisUnavailable
+from adapters.state.disk import DiskStateStore, DiskStateUnavailable
+from adapters.state.memory import MemoryStateStore
+from adapters.state.redis import RedisStateStore, RedisUnavailable
 from domain.ports import StateStore
+from tests.redis_server import REDIS_URL
 
-REDIS_URL = os.environ.get("KEFU_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 LOCK_TTL = 0.3  # stores under test let an abandoned lock lapse quickly
 TTL = 0.3
 
@@ -44,42 +42,6 @@ class Harness:
     store: StateStore
     peer: StateStore  # another handle on the same shared state (another worker)
     wait: Callable[[float], None]  # let this much time pass, as the store sees it
-
-
-def _redacted(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
-        return url
-    return parts._replace(netloc=f"***@{parts.hostname}:{parts.port}").geturl()
-
-
-@pytest.fixture
-def redis_client() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(
-        REDIS_URL, decode_responses=True, socket_timeout=1, socket_connect_timeout=1
-    )
-    try:
-        client.ping()
-    except redis.RedisError:
-        client.close()
-        message = (
-            f"Redis not reachable at {_redacted(REDIS_URL)}; start one with: "
-            "redis-server --port 6379 --save '' --daemonize yes"
-        )
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def redis_prefix(redis_client: redis.Redis) -> Iterator[str]:
-    prefix = f"kefu-test:{uuid.uuid4().hex}:"
-    yield prefix
-    keys = list(redis_client.scan_iter(match=prefix + "*"))
-    if keys:
-        redis_client.delete(*keys)
 
 
 @pytest.fixture(params=["memory", "disk", "redis"])

@@ -18,15 +18,11 @@ import requests
 import responses
 from responses import matchers
 
-from adapters.log_redaction import RedactSecrets, install_redaction, redact
-from adapters.media_ids import ImageUploader
-from adapters.wechat_api import (
-    RequestsWeChatApi,
-    WeChatApiError,
-    WeChatBadAnswer,
-    WeChatUnavailable,
-)
-from adapters.wechat_token import IssuedToken, TokenCache
+from adapters.logs.redaction import RedactSecrets, install_redaction, redact
+from adapters.media.ids import ImageUploader
+from adapters.wechat_api.client import RequestsWeChatApi
+from adapters.wechat_api.errors import WeChatApiError, WeChatBadAnswer, WeChatUnavailable
+from adapters.wechat_api.tokens import IssuedToken, TokenCache
 from domain.errors import DeliveryError
 from domain.ports import WeChatMessenger
 from domain.replies import ImageSend, LinkReply, MediaFile, MiniProgramPageSend, TextReply

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from adapters.push_codec import PushFormat, encode_encrypted_reply
-from adapters.wechat_crypto import (
-    AesMessageCrypto,
+from adapters.wechat_push.crypto import AesMessageCrypto, SealedReply, signature
+from adapters.wechat_push.encoding import encode_encrypted_reply
+from adapters.wechat_push.errors import (
     BadAesKey,
     BadCiphertext,
     BadLength,
@@ -20,10 +20,9 @@ from adapters.wechat_crypto import (
     BadPlaintext,
     InvalidSignature,
     NoAesKey,
-    SealedReply,
     WrongAppId,
-    signature,
 )
+from adapters.wechat_push.fields import PushFormat
 
 VECTORS: list[dict[str, Any]] = json.loads(
     (Path(__file__).parents[1] / "fixtures" / "wechat_vectors.json").read_text("utf-8")

@@ -1,0 +1,89 @@
+"""What both rule sources share: decoding and the last good rules (refresh timing re-exported)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from adapters.rules.errors import RulesFetchError
+from domain.errors import RulesDocumentError, RulesUnavailable
+from domain.reply_parsing import ImageCheck
+from domain.rules import RuleSet
+from domain.rules_document import ParsedRules, RuleProblem, parse_rules
+
+log = logging.getLogger(__name__)
+
+
+def decode(raw: bytes, check_image: ImageCheck | None, source: str) -> ParsedRules:
+    """A document's bytes parsed key by key; RulesFetchError when it is no JSON object."""
+    try:
+        return parse_rules(json.loads(raw), check_image)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise RulesFetchError(source, f"not JSON ({exc})") from None
+    except RulesDocumentError as exc:
+        raise RulesFetchError(source, str(exc)) from None
+
+
+def usable(parsed: ParsedRules, source: str) -> ParsedRules:
+    """parsed, unless nothing in it can answer: more likely a CMS error envelope than intent."""
+    if not rule_count(parsed.rules):
+        rejected = len(parsed.problems)
+        raise RulesFetchError(source, f"no usable rules ({rejected} rejected)")
+    return parsed
+
+
+def rule_count(rules: RuleSet) -> int:
+    """Accepted keys, so that this plus the rejected ones is every key of the document."""
+    return len(rules.keywords) + len(rules.patterns) + bool(rules.default) + bool(rules.enter)
+
+
+class LastGoodRules:
+    """The rules in force, kept through failures; logs once per version and per failure episode."""
+
+    def __init__(self, source: str) -> None:
+        self._source = source
+        self._rules: RuleSet | None = None
+        self._logged: tuple[str, tuple[RuleProblem, ...]] | None = None
+        self._failing = False
+        self._why = "not loaded yet"
+
+    @property
+    def rules(self) -> RuleSet | None:
+        return self._rules
+
+    def current(self) -> RuleSet:
+        rules = self._rules
+        if rules is None:
+            raise RulesUnavailable(f"no rules loaded from {self._source}: {self._why}")
+        return rules
+
+    def accept(self, parsed: ParsedRules, origin: str) -> None:
+        self._rules = parsed.rules
+        version = parsed.rules.version
+        if self._logged == (version, parsed.problems):
+            return
+        self._logged = (version, parsed.problems)
+        count, rejected = rule_count(parsed.rules), len(parsed.problems)
+        log.info(
+            "rules version %s: %d keywords, %d rejected (%s)", version, count, rejected, origin
+        )
+        for problem in parsed.problems:
+            log.warning("rules version %s rejected %s", version, problem)
+
+    def succeeded(self) -> None:
+        if self._failing:
+            self._failing = False
+            log.info("rules from %s available again", self._source)
+
+    def fail(self, reason: str) -> None:
+        self._why = reason
+        if self._failing:
+            return
+        self._failing = True
+        if self._rules is None:
+            log.error("rules from %s unavailable: %s; no rules in force", self._source, reason)
+        else:
+            version = self._rules.version
+            log.warning(
+                "rules from %s unavailable: %s; keeping version %s", self._source, reason, version
+            )

@@ -1,0 +1,114 @@
+"""State store in a diskcache directory, shared by every process on one host."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+
+import diskcache
+
+from adapters.state.locks import LOCK_TTL, TokenLocks, check_ttl
+from domain.errors import KefuError
+
+
+class DiskStateUnavailable(KefuError):
+    """The state directory could not be read or written in time (busy, missing, read-only)."""
+
+    def __init__(self, directory: Path, reason: str) -> None:
+        super().__init__(f"state directory {str(directory)!r} unavailable: {reason}")
+        self.directory = directory
+        self.reason = reason
+
+
+class DiskStateStore:
+    """Shared state under `directory` (KEFU_STATE_DIR), safe across threads and processes.
+
+    Every operation is one SQLite transaction inside diskcache, so `add` is atomic between
+    gunicorn workers. Locks live under ``lock:<name>`` and expire after
+    ``max(timeout, lock_ttl)`` seconds, so a crashed holder blocks the others at most that long.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        busy_timeout: float = 5.0,
+        lock_ttl: float = LOCK_TTL,
+        poll_interval: float = 0.01,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        random_bytes: Callable[[int], bytes] = os.urandom,
+    ) -> None:
+        self._directory = Path(directory)
+        self._busy_timeout = busy_timeout
+        self._cache: diskcache.Cache | None = None
+        self._pid = 0
+        self._opening = threading.Lock()
+        self._locks = TokenLocks(
+            self.add, self._delete_if, lock_ttl, poll_interval, clock, sleep, random_bytes
+        )
+
+    def add(self, key: str, value: str, ttl: float) -> bool:
+        """Set key only when absent (or expired); True when this call set it."""
+        check_ttl(ttl)
+        with self._guard() as cache:
+            return bool(cache.add(key, value, expire=ttl))
+
+    def get(self, key: str) -> str | None:
+        with self._guard() as cache:
+            value = cache.get(key)
+        return value if isinstance(value, str) else None
+
+    def set(self, key: str, value: str, ttl: float) -> None:
+        check_ttl(ttl)
+        with self._guard() as cache:
+            cache.set(key, value, expire=ttl)
+
+    def delete(self, key: str) -> None:
+        with self._guard() as cache:
+            cache.delete(key)
+
+    def lock(self, name: str, timeout: float) -> AbstractContextManager[bool]:
+        """Wait up to `timeout` seconds for the lock; yield whether it is held."""
+        return self._locks.hold(name, timeout)
+
+    def close(self) -> None:
+        """Close this process's connection; the next call opens a new one."""
+        with self._opening:
+            if self._cache is not None and self._pid == os.getpid():
+                self._cache.close()
+            self._cache = None
+
+    def _delete_if(self, key: str, token: str) -> None:
+        # The lock may have expired and been won by someone else: leave theirs alone.
+        with self._guard() as cache, cache.transact():
+            if cache.get(key) == token:
+                cache.delete(key)
+
+    @contextmanager
+    def _guard(self) -> Iterator[diskcache.Cache]:
+        try:
+            yield self._open()
+        except diskcache.Timeout as error:
+            raise DiskStateUnavailable(self._directory, "database busy") from error
+        except (OSError, sqlite3.Error) as error:
+            raise DiskStateUnavailable(self._directory, str(error)) from error
+
+    def _open(self) -> diskcache.Cache:
+        # SQLite connections must not cross a fork: gunicorn may build the app in the master,
+        # so each process opens its own cache on first use.
+        cache, pid = self._cache, os.getpid()
+        if cache is not None and self._pid == pid:
+            return cache
+        with self._opening:
+            if self._cache is None or self._pid != pid:
+                self._cache = diskcache.Cache(
+                    str(self._directory), timeout=self._busy_timeout, eviction_policy="none"
+                )
+                self._pid = pid
+            return self._cache

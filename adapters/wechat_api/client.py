@@ -1,0 +1,157 @@
+"""WeChat's server API over requests: access tokens, customer-service sends, image uploads."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from adapters.logs.redaction import install_redaction, redact
+from adapters.wechat_api.bodies import message_body, utf8_json
+from adapters.wechat_api.errors import (
+    MissingAppSecret,
+    WeChatApiError,
+    WeChatBadAnswer,
+    WeChatUnavailable,
+)
+from adapters.wechat_api.tokens import IssuedToken, TokenCache, TokenStore
+from domain.replies import MediaFile, Outbound
+
+log = logging.getLogger(__name__)
+
+TOKEN_REJECTED = frozenset({40001, 40014, 42001})
+JSON_UTF8 = {"Content-Type": "application/json; charset=utf-8"}
+
+
+class RequestsWeChatApi:
+    """The WeChatMessenger and ImageUploader that talk to api.weixin.qq.com."""
+
+    def __init__(
+        self,
+        appid: str,
+        appsecret: str | None,
+        base_url: str = "https://api.weixin.qq.com",
+        session: requests.Session | None = None,
+        timeout: tuple[float, float] = (3.05, 10),
+        clock: Callable[[], float] = time.monotonic,
+        tokens: TokenStore | None = None,
+    ) -> None:
+        self._appid = appid
+        self._appsecret = appsecret or ""
+        self._base = base_url.rstrip("/")
+        self._session = session if session is not None else requests.Session()
+        self._timeout = timeout
+        self._tokens = tokens if tokens is not None else TokenCache(clock)
+        self._mount_retries()
+        install_redaction(self._appsecret)
+
+    def send(self, touser: str, message: Outbound) -> None:
+        """Deliver one customer-service message. Raises a DeliveryError subclass."""
+        self._call("/cgi-bin/message/custom/send", data=utf8_json(message_body(touser, message)))
+
+    def set_typing(self, touser: str) -> None:
+        """Show the typing indicator. Raises a DeliveryError subclass."""
+        # NOTE: UNCONFIRMED path: newer pages say /cgi-bin/message/custom/business/typing, the
+        # Mini Program page and WxJava say /custom/typing; the working send path pairs with it.
+        body = {"touser": touser, "command": "Typing"}
+        self._call("/cgi-bin/message/custom/typing", data=utf8_json(body))
+
+    def upload_image(self, media: MediaFile) -> str:
+        """Upload as temporary media (valid 3 days); the media_id. Raises a DeliveryError."""
+        files = {"media": (media.filename, media.data, media.content_type)}
+        answer = self._call("/cgi-bin/media/upload", params={"type": "image"}, files=files)
+        media_id = answer.get("media_id")
+        if not isinstance(media_id, str) or not media_id:
+            raise WeChatBadAnswer("upload answer has no media_id")
+        return media_id
+
+    def _mount_retries(self) -> None:
+        # Sends and uploads are never retried by the transport: a POST that reached WeChat but
+        # whose answer was lost would go out twice and burn the user's 5-message quota. Only the
+        # token fetch is retried, and only when no connection was made; stable_token with
+        # force_refresh=false hands back the same token, so asking twice is harmless anyway.
+        self._session.mount(f"{self._base}/", HTTPAdapter(max_retries=0))
+        connect_only = Retry(total=2, connect=2, read=0, status=0, other=0, backoff_factor=0.2)
+        self._session.mount(self._token_url, HTTPAdapter(max_retries=connect_only))
+
+    @property
+    def _token_url(self) -> str:
+        return f"{self._base}/cgi-bin/stable_token"
+
+    def _call(self, path: str, **request: Any) -> dict[str, Any]:
+        token = self._tokens.get(self._fetch_token)
+        try:
+            return self._call_with(token, path, **request)
+        except WeChatApiError as failure:
+            if failure.errcode not in TOKEN_REJECTED:
+                raise
+            log.info("WeChat rejected the access token (%s); retrying once", failure.errcode)
+            self._tokens.invalidate(token)
+        return self._call_with(self._tokens.get(self._fetch_token), path, **request)
+
+    def _call_with(
+        self, token: str, path: str, params: Mapping[str, str] | None = None, **rest: Any
+    ) -> dict[str, Any]:
+        # NOTE: WeChat takes access_token only in the query; RedactSecrets keeps it out of logs.
+        query = {"access_token": token, **(params or {})}
+        headers = JSON_UTF8 if "data" in rest else None
+        return self._post(self._base + path, (token,), params=query, headers=headers, **rest)
+
+    def _fetch_token(self) -> IssuedToken:
+        if not self._appsecret:
+            raise MissingAppSecret()
+        body = {
+            "grant_type": "client_credential",
+            "appid": self._appid,
+            "secret": self._appsecret,
+            # NOTE: never true: a forced refresh kills the token every other worker is using.
+            "force_refresh": False,
+        }
+        answer = self._post(self._token_url, (), data=utf8_json(body), headers=JSON_UTF8)
+        value, expires_in = answer.get("access_token"), answer.get("expires_in")
+        if not isinstance(value, str) or not value or not isinstance(expires_in, int | float):
+            raise WeChatBadAnswer("stable_token answer lacks access_token or expires_in")
+        log.debug("fetched an access token valid for %s s", expires_in)
+        return IssuedToken(value, float(expires_in))
+
+    def _post(self, url: str, secrets: tuple[str, ...], **request: Any) -> dict[str, Any]:
+        scrub = (self._appsecret, *secrets)
+        try:
+            response = self._session.post(
+                url, timeout=self._timeout, allow_redirects=False, **request
+            )
+        except requests.RequestException as failure:
+            # `from None`: the cause's text holds the URL, access_token and all.
+            # The path leads, because the library's text names the URL only for some failures.
+            where = url.removeprefix(self._base)
+            reason = redact(f"{where}: {type(failure).__name__}: {failure}", scrub)
+            raise WeChatUnavailable(reason) from None
+        return _answer(response, scrub)
+
+
+def _answer(response: requests.Response, scrub: tuple[str, ...]) -> dict[str, Any]:
+    """The JSON object WeChat answered, or the matching error."""
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = None
+    fields = payload if isinstance(payload, dict) else {}
+    errcode, errmsg = fields.get("errcode", 0), redact(str(fields.get("errmsg", "")), scrub)
+    if not 200 <= response.status_code < 300:
+        code = errcode if isinstance(errcode, int) and errcode != 0 else None
+        raise WeChatApiError(
+            code, errmsg or response.reason or "", http_status=response.status_code
+        )
+    if not isinstance(payload, dict):
+        kind = response.headers.get("Content-Type", "no content type")
+        raise WeChatBadAnswer(f"HTTP {response.status_code} body is not a JSON object ({kind})")
+    if not isinstance(errcode, int):
+        raise WeChatBadAnswer(f"errcode {errcode!r} is not a number")
+    if errcode != 0:
+        raise WeChatApiError(errcode, errmsg)
+    return payload

@@ -1,0 +1,121 @@
+"""WeChat's push protocol end to end: prove a push genuine, open it, and seal a passive reply."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from adapters.wechat_push.crypto import AesMessageCrypto
+from adapters.wechat_push.encoding import encode_encrypted_reply, encode_transfer
+from adapters.wechat_push.envelope import parse_envelope, parse_message
+from adapters.wechat_push.errors import InvalidSignature
+from adapters.wechat_push.fields import MalformedPush, PushFormat
+from domain.answering import Transfer
+from domain.messages import Message
+
+_MAX_PARAM = 128  # query values are short hex, digits or ids; anything longer is not WeChat
+
+
+class PlaintextRefused(InvalidSignature):
+    """A plaintext push while an AES key is configured: its signature does not cover the body."""
+
+
+class StalePush(InvalidSignature):
+    """A push whose timestamp is too far from our clock to be a fresh one from WeChat."""
+
+    def __init__(self, skew: int) -> None:
+        super().__init__(f"push timestamp is {skew} s away from the server clock")
+        self.skew = skew
+
+
+@dataclass(frozen=True)
+class OpenedPush:
+    """A genuine push, decrypted and parsed, with what a passive reply must echo."""
+
+    message: Message
+    format: PushFormat
+    encrypted: bool
+    nonce: str
+
+
+@dataclass(frozen=True)
+class PassiveReply:
+    body: str
+    content_type: str
+
+
+class WeChatPushGateway:
+    """Checks signatures, decrypts and parses pushes; encodes passive replies the same way."""
+
+    def __init__(
+        self,
+        crypto: AesMessageCrypto,
+        max_clock_skew: int = 0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._crypto = crypto
+        self._max_skew = max_clock_skew
+        self._clock = clock
+
+    def verify_url(self, params: Mapping[str, str]) -> str:
+        """The echostr to answer a genuine URL verification with, raw."""
+        timestamp, nonce = self._fresh(params)
+        self._crypto.verify_url_signature(_param(params, "signature"), timestamp, nonce)
+        return params.get("echostr", "")
+
+    def open(self, params: Mapping[str, str], body: bytes) -> OpenedPush:
+        """Raises InvalidSignature (not genuine), MalformedPush or a DecryptError."""
+        timestamp, nonce = self._fresh(params)
+        if params.get("encrypt_type", "raw") != "aes":
+            return self._open_plain(params, body, timestamp, nonce)
+        if not self._crypto.has_key:
+            raise InvalidSignature("encrypted push but KEFU_ENCODING_AES_KEY is not set")
+        envelope = parse_envelope(body)
+        if envelope.encrypt is None:
+            raise MalformedPush("encrypted push without an Encrypt field")
+        signature = _param(params, "msg_signature")
+        self._crypto.verify_msg_signature(signature, timestamp, nonce, envelope.encrypt)
+        # NOTE: compatible mode also carries plaintext fields; only the signed Encrypt is trusted.
+        message = parse_message(self._crypto.decrypt(envelope.encrypt), envelope.format)
+        return OpenedPush(message, envelope.format, True, nonce)
+
+    def _open_plain(
+        self, params: Mapping[str, str], body: bytes, ts: str, nonce: str
+    ) -> OpenedPush:
+        if self._crypto.has_key:
+            raise PlaintextRefused("plaintext push refused: an AES key is configured")
+        self._crypto.verify_url_signature(_param(params, "signature"), ts, nonce)
+        envelope = parse_envelope(body)
+        return OpenedPush(parse_message(body, envelope.format), envelope.format, False, nonce)
+
+    def seal(self, transfer: Transfer, push: OpenedPush) -> PassiveReply:
+        """The transfer_customer_service reply in the push's format, encrypted when it was."""
+        now = int(self._clock())
+        fmt = push.format
+        plain = encode_transfer(fmt, transfer.to_user, transfer.from_user, now)
+        content_type = "application/json" if fmt is PushFormat.JSON else "application/xml"
+        if not push.encrypted:
+            return PassiveReply(plain, content_type)
+        # NOTE: the reply echoes the push's nonce, as the official example does (reference §5).
+        sealed = self._crypto.seal(plain, str(now), push.nonce)
+        body = encode_encrypted_reply(fmt, sealed.encrypt, sealed.msg_signature, now, push.nonce)
+        return PassiveReply(body, content_type)
+
+    def _fresh(self, params: Mapping[str, str]) -> tuple[str, str]:
+        timestamp, nonce = _param(params, "timestamp"), _param(params, "nonce")
+        if not timestamp.isdigit():
+            raise MalformedPush("timestamp is not a number")
+        skew = abs(int(self._clock()) - int(timestamp))
+        if self._max_skew and skew > self._max_skew:
+            raise StalePush(skew)
+        return timestamp, nonce
+
+
+def _param(params: Mapping[str, str], name: str) -> str:
+    value = params.get(name)
+    if not value:
+        raise InvalidSignature(f"query parameter {name} is missing")
+    if len(value) > _MAX_PARAM or not value.isascii():
+        raise MalformedPush(f"query parameter {name} is not in WeChat's form")
+    return value

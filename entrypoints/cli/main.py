@@ -1,0 +1,55 @@
+"""The `kefu` command line (contract section 3): one subcommand per function in COMMANDS."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from entrypoints.bootstrap import load_settings
+from entrypoints.cli import rules, simulate
+from entrypoints.cli.gunicorn_process import GUNICORN_CONF
+from entrypoints.demo import main as demo
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Replace this process with gunicorn serving entrypoints.wsgi:app."""
+    load_settings()  # fail with the settings' own lines before gunicorn starts
+    argv = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "entrypoints.wsgi:app"]
+    os.execv(sys.executable, argv)
+
+
+if TYPE_CHECKING:  # argparse's class takes no type argument at run time
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+
+
+def add_serve_command(subparsers: Subparsers) -> None:
+    subparsers.add_parser("serve", help="run the service under gunicorn").set_defaults(run=serve)
+
+
+# One function per command: each adds its parser and sets `run(args) -> exit status` on it.
+COMMANDS: tuple[Callable[[Subparsers], None], ...] = (
+    add_serve_command,
+    demo.add_command,
+    simulate.add_command,
+    rules.add_rules_commands,
+)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="kefu", description="WeChat Mini Program auto-replies")
+    subparsers = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add_command in COMMANDS:
+        add_command(subparsers)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,147 @@
+"""`kefu rules check` and `kefu rules match TEXT`: the rules document as a CMS editor sees it."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from typing import TextIO
+
+from adapters.media.files import FileMediaSource
+from adapters.rules.cms import HttpCmsRuleSource
+from adapters.rules.errors import RulesFetchError
+from adapters.rules.file import FileRuleSource
+from adapters.rules.last_good import rule_count
+from adapters.wechat_api.bodies import message_body, utf8_json
+from adapters.wechat_push.encoding import encode_transfer
+from adapters.wechat_push.fields import PushFormat
+from domain.messages import TextMessage
+from domain.replies import (
+    ImageRef,
+    ImageReply,
+    ImageSend,
+    MiniProgramPageReply,
+    MiniProgramPageSend,
+    Outbound,
+    Reply,
+    TransferReply,
+)
+from domain.rules_document import ParsedRules
+from entrypoints.cli.rules_table import format_table, report_rows
+from entrypoints.settings import RulesSettings, SettingsError
+
+TOUSER = "OPENID"
+ORIGINAL_ID = "<original id of the mini program>"
+Clock = Callable[[], float]
+
+
+def read_rules(env: Mapping[str, str], *, strict: bool) -> tuple[ParsedRules, FileMediaSource]:
+    """The document from the configured source, fetched now; strict also rejects missing files."""
+    settings = RulesSettings.from_env(env)
+    media = FileMediaSource(settings.media_root)
+    # The service only rejects paths leaving the root (a file may be added later); editors
+    # checking the document want to hear about missing files too.
+    check = media.problem_with if strict else media.containment_problem
+    if settings.rules_url:
+        url, ttl = settings.rules_url, settings.rules_ttl
+        return HttpCmsRuleSource(url, ttl, settings.state_dir, check_image=check).check(), media
+    assert settings.rules_file is not None  # RulesSettings insists on one of the two
+    return FileRuleSource(settings.rules_file, settings.rules_ttl, check_image=check).check(), media
+
+
+def check_rules(
+    env: Mapping[str, str] = os.environ, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
+    """Print one row per key; 0 when all is well, 1 on any problem, 2 when nothing was read."""
+    out = out or sys.stdout
+    try:
+        parsed, _ = read_rules(env, strict=True)
+    except (SettingsError, RulesFetchError) as failure:
+        return _unavailable(failure, err or sys.stderr)
+    rows = report_rows(parsed)
+    out.write(format_table(rows))
+    accepted = rule_count(parsed.rules)
+    rejected = len({problem.key for problem in parsed.problems})
+    print(f"{len(rows)} key(s): {accepted} in force, {rejected} rejected", file=out)
+    if not accepted:
+        print("no usable rules: the service would keep its last good rules", file=out)
+    return 1 if rejected or not accepted else 0
+
+
+def match_text(
+    text: str,
+    env: Mapping[str, str] = os.environ,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    touser: str = TOUSER,
+    clock: Clock = time.time,
+) -> int:
+    """Print the rule text hits and the exact bodies its replies would produce."""
+    out, err = out or sys.stdout, err or sys.stderr
+    try:
+        parsed, media = read_rules(env, strict=False)
+    except (SettingsError, RulesFetchError) as failure:
+        return _unavailable(failure, err)
+    if rejected := len({problem.key for problem in parsed.problems}):
+        print(f"note: {rejected} key(s) rejected; see `kefu rules check`", file=err)
+    message = TextMessage(
+        to_user=ORIGINAL_ID, from_user=touser, create_time=int(clock()), msg_id="0", content=text
+    )
+    match = parsed.rules.match(message)
+    print(f"rule: {match.key}" if match.key is not None else "rule: none (no reply)", file=out)
+    for reply in match.replies:
+        print(shown(reply, touser, clock), file=out)
+        for ref in _images(reply):
+            if problem := media.problem_with(ref):
+                print(f"note: {ref.value}: {problem}; this image cannot be sent yet", file=out)
+    return 0
+
+
+def shown(reply: Reply, touser: str, clock: Clock = time.time) -> str:
+    """One reply as it leaves kefu: a custom/send body, or the passive reply to the push."""
+    if isinstance(reply, TransferReply):
+        passive = encode_transfer(PushFormat.JSON, touser, ORIGINAL_ID, int(clock()))
+        return f"passive reply: {passive}"
+    outbound: Outbound
+    if isinstance(reply, ImageReply):
+        outbound = ImageSend(_media_id(reply.image.value))
+    elif isinstance(reply, MiniProgramPageReply):
+        thumb = _media_id(reply.thumb.value)
+        outbound = MiniProgramPageSend(reply.title, reply.pagepath, thumb)
+    else:
+        outbound = reply
+    return "send: " + utf8_json(message_body(touser, outbound)).decode()
+
+
+def add_rules_commands(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    env: Mapping[str, str] = os.environ,
+) -> None:
+    """Register `rules check` and `rules match TEXT`; each sets `run(args) -> exit status`."""
+    rules = subparsers.add_parser("rules", help="check the rules document or try a text on it")
+    commands = rules.add_subparsers(dest="rules_command", required=True)
+    check = commands.add_parser("check", help="report every problem by key; exit 1 when any")
+    check.set_defaults(run=lambda args: check_rules(env))
+    match = commands.add_parser("match", help="show the rule TEXT hits and what it would send")
+    match.add_argument("text", metavar="TEXT")
+    match.add_argument("--touser", default=TOUSER, help="openid shown in the bodies")
+    match.set_defaults(run=lambda args: match_text(args.text, env, touser=args.touser))
+
+
+def _unavailable(failure: SettingsError | RulesFetchError, err: TextIO) -> int:
+    lines = failure.problems if isinstance(failure, SettingsError) else [str(failure)]
+    for line in lines:
+        print(f"kefu: {line}", file=err)
+    return 2
+
+
+def _media_id(ref: str) -> str:
+    return f"<media id of {ref}>"
+
+
+def _images(reply: Reply) -> list[ImageRef]:
+    if isinstance(reply, ImageReply):
+        return [reply.image]
+    return [reply.thumb] if isinstance(reply, MiniProgramPageReply) else []
