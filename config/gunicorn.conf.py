@@ -33,3 +33,12 @@ def on_starting(server: object) -> None:
     from entrypoints.bootstrap import load_settings
 
     load_settings()
+
+
+def worker_exit(server: object, worker: object) -> None:
+    """Stop the worker's rules watcher and close its state store as it exits."""
+    import sys
+
+    wsgi = sys.modules.get("entrypoints.wsgi")
+    if wsgi is not None:  # a worker that failed to load the app has nothing to stop
+        wsgi.service.stop()

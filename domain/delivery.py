@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from domain.errors import INVALID_MEDIA_ID, DeliveryError, MediaUnavailable
+from domain.errors import DeliveryError, MediaExpired, MediaUnavailable
 from domain.jobs import ReplyJob
 from domain.ledger import PushLedger
 from domain.ports import MediaIds, WeChatMessenger
@@ -79,8 +79,8 @@ class DeliverReplies:
         outbound, reply = part
         try:
             self._messenger.send(touser, outbound)
-        except DeliveryError as failure:
-            if failure.code != INVALID_MEDIA_ID or not needs_upload(reply):
+        except MediaExpired:
+            if not needs_upload(reply):
                 raise
             log.info("WeChat no longer knows a media id; uploading the image again")
             self._forget_media(reply)
@@ -117,26 +117,3 @@ class DeliverReplies:
             self._media.forget(reply.image)
         elif isinstance(reply, MiniProgramPageReply):
             self._media.forget(reply.thumb)
-
-
-class DeliverNow:
-    """The synchronous dispatcher: delivers inside the push request, never raising.
-
-    On a transient failure the push's claim is released, so WeChat's own retry of the push
-    gets another chance; the ledger keeps that retry from repeating parts already sent.
-    """
-
-    def __init__(self, deliver: DeliverReplies, ledger: PushLedger) -> None:
-        self._deliver = deliver
-        self._ledger = ledger
-
-    def dispatch(self, job: ReplyJob) -> None:
-        try:
-            report = self._deliver(job)
-        except Exception:
-            # NOTE: WeChat must get `success` whatever happens here; the failure is only logged.
-            log.exception("delivering replies failed unexpectedly")
-            return
-        if report.failure is not None and report.failure.transient:
-            log.info("released push %s for WeChat's retry", job.key)
-            self._ledger.release(job.key)

@@ -16,10 +16,6 @@ class MediaUnavailable(KefuError):
         self.reason = reason
 
 
-# NOTE: WeChat's errcode for a media id it no longer knows (temporary media lives 3 days).
-INVALID_MEDIA_ID = 40007
-
-
 class DeliveryError(KefuError):
     """WeChat did not take a send. `transient` failures may succeed when tried again.
 
@@ -31,6 +27,13 @@ class DeliveryError(KefuError):
         self.reason = reason
         self.transient = transient
         self.code = code
+
+
+class MediaExpired(DeliveryError):
+    """WeChat no longer knows a media id it issued (temporary media lives 3 days): upload again."""
+
+    def __init__(self, reason: str, *, code: int | None = None) -> None:
+        super().__init__(reason, transient=False, code=code)
 
 
 class RulesUnavailable(KefuError):

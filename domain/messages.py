@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ENTER_SESSION_EVENT = "user_enter_tempsession"
-
 
 @dataclass(frozen=True, kw_only=True)
 class Inbound:
@@ -60,7 +58,7 @@ class EnterSessionEvent(Inbound):
 
     @property
     def event_name(self) -> str:
-        return ENTER_SESSION_EVENT
+        return "enter_session"
 
     @property
     def is_user_message(self) -> bool:

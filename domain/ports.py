@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from typing import Protocol
 
 from domain.jobs import ReplyJob
-from domain.replies import ImageRef, MediaFile, Outbound
+from domain.replies import ImageRef, Outbound
 from domain.rules import RuleSet
 
 
 class RuleSource(Protocol):
     def current(self) -> RuleSet:
         """The rules in force now. Raises RulesUnavailable when there are none at all."""
-        ...
-
-
-class MediaSource(Protocol):
-    def load(self, ref: ImageRef) -> MediaFile:
-        """The bytes an image reference names. Raises MediaUnavailable."""
         ...
 
 
@@ -60,7 +53,3 @@ class StateStore(Protocol):
     def set(self, key: str, value: str, ttl: float) -> None: ...
 
     def delete(self, key: str) -> None: ...
-
-    def lock(self, name: str, timeout: float) -> AbstractContextManager[bool]:
-        """Hold a short exclusive lock across processes; yields False if not won in time."""
-        ...

@@ -8,17 +8,20 @@ from typing import Any
 
 import falcon
 
-from adapters.wechat_push.errors import DecryptError, InvalidSignature, WrongAppId
-from adapters.wechat_push.fields import MalformedPush
+from adapters.wechat_push.errors import DecryptError, InvalidSignature, MalformedPush, WrongAppId
+from adapters.wechat_push.gateway import WeChatPushGateway
+from domain.answering import AnswerMessage
 from entrypoints.callback import CallbackResource, HealthResource
 
 log = logging.getLogger(__name__)
 
 
-def create_app(container: Any) -> falcon.App[falcon.Request, falcon.Response]:
+def create_app(
+    callback_path: str, gateway: WeChatPushGateway, answer: AnswerMessage
+) -> falcon.App[falcon.Request, falcon.Response]:
+    """Routes and error mapping around the push gateway and the answer use case."""
     app = falcon.App()
-    callback = CallbackResource(container.push_gateway(), container.answer())
-    app.add_route(container.settings().callback_path, callback)
+    app.add_route(callback_path, CallbackResource(gateway, answer))
     app.add_route("/healthz", HealthResource())
     app.add_error_handler(InvalidSignature, _refuse(falcon.HTTPForbidden, "not a genuine push"))
     app.add_error_handler(WrongAppId, _refuse(falcon.HTTPForbidden, "push for another AppID"))

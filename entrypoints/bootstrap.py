@@ -1,4 +1,4 @@
-"""Builds the running service from the environment: settings, logging, container, app."""
+"""Builds the running service from the environment: settings, container, resources, app."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import logging
 import os
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import falcon
 
-from adapters.logs.redaction import install_redaction
 from entrypoints.app import create_app
 from entrypoints.container import Container
 from entrypoints.settings import Settings, SettingsError
@@ -27,30 +27,41 @@ def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
         raise SystemExit(2) from None
 
 
-def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s",
-    )
-    logging.getLogger().setLevel(settings.log_level)
-    install_redaction(*settings.secrets)
-
-
 def build_container(settings: Settings) -> Container:
     return Container(settings=settings)
 
 
 def start(container: Container) -> None:
-    """Work done once per process before the first push: load the rules, warn on gaps."""
-    settings = container.settings()
-    if not settings.appsecret:
+    """Start what lives as long as the process: logging, the state store, the rules."""
+    container.init_resources()
+    if not container.settings().appsecret:
         log.warning("KEFU_APPSECRET is not set: pushes are answered but no reply can be sent")
-    container.rules().load()
+
+
+def app_for(container: Container) -> falcon.App[falcon.Request, falcon.Response]:
+    """The Falcon app serving what the container built (after any test overrides)."""
+    return create_app(
+        container.settings().callback_path, container.push_gateway(), container.answer()
+    )
+
+
+@dataclass(frozen=True)
+class Service:
+    """The running service of one process: its container and the app gunicorn serves."""
+
+    container: Container
+    app: falcon.App[falcon.Request, falcon.Response]
+
+    def stop(self) -> None:
+        """Stop the rules watcher and close the state store (gunicorn's worker_exit)."""
+        self.container.shutdown_resources()
+
+
+def build_service(env: Mapping[str, str] = os.environ) -> Service:
+    container = build_container(load_settings(env))
+    start(container)
+    return Service(container, app_for(container))
 
 
 def build_app(env: Mapping[str, str] = os.environ) -> falcon.App[falcon.Request, falcon.Response]:
-    settings = load_settings(env)
-    configure_logging(settings)
-    container = build_container(settings)
-    start(container)
-    return create_app(container)
+    return build_service(env).app

@@ -6,7 +6,7 @@ import logging
 
 import falcon
 
-from adapters.wechat_push.fields import MalformedPush
+from adapters.wechat_push.errors import MalformedPush
 from adapters.wechat_push.gateway import WeChatPushGateway
 from domain.answering import AnswerMessage, Transfer
 

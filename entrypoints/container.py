@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 from dependency_injector import containers, providers
 
+from adapters.logs.setup import configure_logging
 from adapters.media.files import FileMediaSource
 from adapters.media.ids import UploadingMediaIds
 from adapters.media.sources import MediaSources
@@ -12,23 +16,47 @@ from adapters.rules.cms import HttpCmsRuleSource
 from adapters.rules.file import FileRuleSource
 from adapters.state.disk import DiskStateStore
 from adapters.state.guard import GuardedStateStore
+from adapters.state.locks import LockingStore
 from adapters.state.redis import RedisStateStore
+from adapters.state.scoped import ScopedStateStore
 from adapters.wechat_api.client import RequestsWeChatApi
 from adapters.wechat_api.shared_tokens import SharedTokenCache
 from adapters.wechat_push.crypto import AesMessageCrypto
 from adapters.wechat_push.gateway import WeChatPushGateway
 from domain.answering import AnswerMessage
-from domain.delivery import DeliverNow, DeliverReplies
+from domain.delivery import DeliverReplies
+from domain.dispatch import DeliverNow
 from domain.ledger import CLAIM_TTL, PushLedger
 from entrypoints.settings import Settings
+
+RuleSourceAdapter = HttpCmsRuleSource | FileRuleSource
+
+
+def open_state_store(settings: Settings) -> Iterator[LockingStore]:
+    """The shared state: Redis when several hosts share it, else KEFU_STATE_DIR; closed at exit."""
+    store: DiskStateStore | RedisStateStore
+    if settings.redis_url:
+        store = RedisStateStore(settings.redis_url)
+    else:
+        store = DiskStateStore(settings.state_dir)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def serve_rules(source: RuleSourceAdapter) -> Iterator[RuleSourceAdapter]:
+    """The rules loaded once per process; a CMS watcher keeps them fresh until shutdown."""
+    source.load()
+    try:
+        yield source
+    finally:
+        if isinstance(source, HttpCmsRuleSource):
+            source.close()
 
 
 def _rules_kind(settings: Settings) -> str:
     return "cms" if settings.rules_url else "file"
-
-
-def _state_kind(settings: Settings) -> str:
-    return "redis" if settings.redis_url else "disk"
 
 
 def _claim_ttl(settings: Settings) -> float:
@@ -36,17 +64,25 @@ def _claim_ttl(settings: Settings) -> float:
     return max(CLAIM_TTL, 2.0 * settings.max_clock_skew)
 
 
+def _saved_rules_dir(settings: Settings) -> Path:
+    # Scoped like the state keys: another mini program's saved copy never stands in for ours.
+    return settings.state_dir / "rules" / settings.appid
+
+
 class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
 
-    # Shared state: one host's processes share KEFU_STATE_DIR; several hosts share Redis.
-    # Guarded, so an unreachable store fails fast instead of timing out on every call.
+    # Lifetimes: started by the entry point (init_resources), stopped at exit (shutdown_resources).
+    logging = providers.Resource(
+        configure_logging, level=settings.provided.log_level, secrets=settings.provided.secrets
+    )
+    state_backend = providers.Resource(open_state_store, settings=settings)
+
+    # Shared state: every key scoped by AppID, every failure handled by the guard.
     state = providers.Singleton(
         GuardedStateStore,
-        store=providers.Selector(
-            providers.Callable(_state_kind, settings),
-            disk=providers.Singleton(DiskStateStore, directory=settings.provided.state_dir),
-            redis=providers.Singleton(RedisStateStore, url=settings.provided.redis_url),
+        store=providers.Singleton(
+            ScopedStateStore, store=state_backend, scope=settings.provided.appid
         ),
     )
     ledger = providers.Singleton(
@@ -70,7 +106,7 @@ class Container(containers.DeclarativeContainer):
         appid=settings.provided.appid,
         appsecret=settings.provided.appsecret,
         base_url=settings.provided.wechat_api_base,
-        tokens=providers.Singleton(SharedTokenCache, store=state, appid=settings.provided.appid),
+        tokens=providers.Singleton(SharedTokenCache, store=state),
     )
     media_files = providers.Singleton(FileMediaSource, root=settings.provided.media_root)
     media_sources = providers.Singleton(
@@ -80,24 +116,25 @@ class Container(containers.DeclarativeContainer):
         UploadingMediaIds, source=media_sources, uploader=wechat_api, store=state
     )
 
-    # The rules, from the CMS or a file
-    rules = providers.Selector(
+    # The rules, from the CMS or a file; `rules_source` builds one, `rules` is the one in service.
+    rules_source = providers.Selector(
         providers.Callable(_rules_kind, settings),
-        cms=providers.Singleton(
+        cms=providers.Factory(
             HttpCmsRuleSource,
             url=settings.provided.rules_url,
             ttl=settings.provided.rules_ttl,
-            state_dir=settings.provided.state_dir,
+            state_dir=providers.Callable(_saved_rules_dir, settings),
             check_image=media_files.provided.containment_problem,
             keep_fresh=True,
         ),
-        file=providers.Singleton(
+        file=providers.Factory(
             FileRuleSource,
             path=settings.provided.rules_file,
             ttl=settings.provided.rules_ttl,
             check_image=media_files.provided.containment_problem,
         ),
     )
+    rules = providers.Resource(serve_rules, source=rules_source)
 
     # Use cases
     deliver = providers.Factory(

@@ -1,5 +1,6 @@
 """The WSGI app gunicorn loads: `gunicorn -c config/gunicorn.conf.py entrypoints.wsgi:app`."""
 
-from entrypoints.bootstrap import build_app
+from entrypoints.bootstrap import build_service
 
-app = build_app()
+service = build_service()
+app = service.app

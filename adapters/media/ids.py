@@ -6,13 +6,11 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager
-from types import TracebackType
 from typing import Protocol, TypeVar
 
+from adapters.state.locks import LockingStore
 from adapters.state.memory import MemoryStateStore
 from domain.errors import DeliveryError, MediaUnavailable
-from domain.ports import StateStore
 from domain.replies import ImageRef, MediaFile
 
 log = logging.getLogger(__name__)
@@ -45,33 +43,30 @@ class UploadingMediaIds:
     """Uploads each image once and reuses its media id for 60 hours, in every worker.
 
     Ids live in `store` under ``media:<sha256 of the source's fingerprint>``. Workers racing for
-    one image take a lock of that name: one uploads, the others read its id. A failing store
-    costs an upload, never the reply. Without a store, ids are cached in this process only.
+    one image take a lock of that name: one uploads, the others read its id. The store is
+    guarded (adapters/state/guard.py), so a failing one costs an upload, never the reply.
+    Without a store, ids are cached in this process only.
     """
 
     def __init__(
         self,
         source: FingerprintedSource,
         uploader: ImageUploader,
-        store: StateStore | None = None,
+        store: LockingStore | None = None,
         *,
         clock: Callable[[], float] = time.time,
         lock_timeout: float = LOCK_TIMEOUT,
     ) -> None:
         self._source = source
         self._uploader = uploader
-        self._store: StateStore = store if store is not None else MemoryStateStore()
+        self._store: LockingStore = store if store is not None else MemoryStateStore()
         self._clock = clock
         self._lock_timeout = lock_timeout
 
     def media_id_for(self, ref: ImageRef) -> str:
         """A media id showing ref's image. Raises MediaUnavailable, also when the upload fails."""
         key = cache_key(self._source.fingerprint(ref))
-        try:
-            found = self._recall(key)
-        except Exception as failure:  # whatever the store raises, the reply comes first
-            log.warning("media id cache unreadable, uploading %r uncached: %s", ref.value, failure)
-            return self._upload(ref)
+        found = self._recall(key)
         return found if found is not None else self._upload_once(ref, key)
 
     def forget(self, ref: ImageRef) -> None:
@@ -80,17 +75,17 @@ class UploadingMediaIds:
             key = cache_key(self._source.fingerprint(ref))
         except MediaUnavailable:
             return  # gone or changed: no request can reach the old entry through this fingerprint
-        self._quietly("dropping an entry", lambda: self._store.delete(key))
+        self._store.delete(key)
 
     def _upload_once(self, ref: ImageRef, key: str) -> str:
         # Not won in time, upload anyway: a second upload is cheaper than a reply that never comes.
-        with _BestEffortLock(self._store, key, self._lock_timeout):
+        with self._store.lock(key, self._lock_timeout):
             # Checked again inside: the previous holder has usually just uploaded this image.
-            found = self._quietly("reading", lambda: self._recall(key))
+            found = self._recall(key)
             if found is not None:
                 return found
             media_id = self._upload(ref)
-            self._quietly("writing", lambda: self._remember(key, media_id))
+            self._remember(key, media_id)
             return media_id
 
     def _upload(self, ref: ImageRef) -> str:
@@ -114,48 +109,7 @@ class UploadingMediaIds:
     def _remember(self, key: str, media_id: str) -> None:
         self._store.set(key, f"{self._clock():.3f} {media_id}", MEDIA_TTL)
 
-    def _quietly(self, doing: str, call: Callable[[], T]) -> T | None:
-        try:
-            return call()
-        except Exception as failure:  # whatever the store raises, the reply comes first
-            log.warning("media id cache failed %s, going on without it: %s", doing, failure)
-            return None
-
 
 def cache_key(fingerprint: str) -> str:
     """The state-store key for an image: hashed, so any URL or path makes a short key."""
     return "media:" + hashlib.sha256(fingerprint.encode()).hexdigest()
-
-
-class _BestEffortLock:
-    """store.lock(name), except that a failing store means waiting for nobody, not an error."""
-
-    def __init__(self, store: StateStore, name: str, timeout: float) -> None:
-        self._store = store
-        self._name = name
-        self._timeout = timeout
-        self._held: AbstractContextManager[bool] | None = None
-
-    def __enter__(self) -> bool:
-        try:
-            lock = self._store.lock(self._name, timeout=self._timeout)
-            won = lock.__enter__()
-        except Exception as failure:
-            log.warning("media id cache cannot lock, uploading unguarded: %s", failure)
-            return False
-        self._held = lock
-        return won
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        if self._held is None:
-            return
-        try:
-            self._held.__exit__(kind, error, trace)
-        except Exception as failure:
-            # The lock lapses by itself; whatever the body returned or raised stands.
-            log.warning("media id cache failed releasing its lock: %s", failure)

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import requests
 
 from adapters.media.types import MAX_MEDIA_BYTES, MediaTooLarge, filename_for, require_image
+from adapters.timeouts import HTTP_TIMEOUT
 from domain.errors import MediaUnavailable
 from domain.replies import ImageRef, MediaFile
 
@@ -21,7 +22,7 @@ class HttpMediaSource:
     def __init__(
         self,
         session: requests.Session | None = None,
-        timeout: tuple[float, float] = (3.05, 10),
+        timeout: tuple[float, float] = HTTP_TIMEOUT,
         max_bytes: int = MAX_MEDIA_BYTES,
         max_seconds: float = 30.0,
         clock: Callable[[], float] = time.monotonic,

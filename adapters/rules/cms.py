@@ -15,6 +15,7 @@ from adapters.rules.errors import RulesFetchError
 from adapters.rules.last_good import LastGoodRules, decode, usable
 from adapters.rules.refresh import Refresher, RefreshGate, Spawn, start_daemon
 from adapters.rules.saved import SavedDocument, Validators
+from adapters.timeouts import HTTP_TIMEOUT
 from domain.reply_parsing import ImageCheck
 from domain.rules import RuleSet
 from domain.rules_document import ParsedRules
@@ -32,7 +33,7 @@ class HttpCmsRuleSource:
         state_dir: Path | None,
         check_image: ImageCheck | None = None,
         session: requests.Session | None = None,
-        timeout: float | tuple[float, float] = (3.05, 10),
+        timeout: float | tuple[float, float] = HTTP_TIMEOUT,
         clock: Callable[[], float] = time.monotonic,
         spawn: Spawn = start_daemon,
         keep_fresh: bool = False,

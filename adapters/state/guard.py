@@ -1,4 +1,4 @@
-"""A state store that, once its backend fails, fails fast for a while instead of timing out."""
+"""The one policy for a failing state store: carry on as if it were empty, and fail fast."""
 
 from __future__ import annotations
 
@@ -6,85 +6,114 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import TypeVar
 
+from adapters.state.locks import LockingStore
 from domain.errors import KefuError
-from domain.ports import StateStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# NOTE: each caller (claims, the token, media ids) already carries on without the store; what
-# an unreachable Redis must not cost is its socket timeout on every call of every push, which
-# would push answers past WeChat's 5 seconds and bring its retries.
-RETRY_AFTER = 30.0
-
-
-class StateStoreDown(KefuError):
-    """The store failed recently and is not being asked again yet."""
+# NOTE: what an unreachable Redis must not cost is its socket timeout on every call of every
+# push (answers past WeChat's 5 seconds bring its retries); what a recovered one must not cost
+# is a long wait before claims are shared again. So one caller probes every few seconds.
+PROBE_EVERY = 2.0
 
 
 class GuardedStateStore:
-    """Wraps a StateStore; after a failure every call fails at once for `retry_after` seconds."""
+    """Wraps a store so that its failures never reach the callers; they see an empty store.
+
+    A failed call answers as an empty store would: `get` None, `add` True (the caller owns the
+    key: a push is handled rather than lost), `set` and `delete` nothing, `lock` not won. While
+    the store is down, calls do not reach it, except one probe every `probe_every` seconds; the
+    first success closes the outage. One warning when an outage starts, one line when it ends.
+    """
 
     def __init__(
         self,
-        store: StateStore,
-        retry_after: float = RETRY_AFTER,
+        store: LockingStore,
+        probe_every: float = PROBE_EVERY,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
-        self._retry_after = retry_after
+        self._probe_every = probe_every
         self._clock = clock
-        self._down_until: float | None = None
         self._mutex = threading.Lock()
+        self._down = False
+        self._next_probe = 0.0
+        self._probing = False
+
+    @property
+    def available(self) -> bool:
+        """False while an outage is going on (for readiness checks)."""
+        return not self._down
 
     def add(self, key: str, value: str, ttl: float) -> bool:
-        return self._call(lambda: self._store.add(key, value, ttl))
+        return self._call(lambda: self._store.add(key, value, ttl), True)
 
     def get(self, key: str) -> str | None:
-        return self._call(lambda: self._store.get(key))
+        return self._call(lambda: self._store.get(key), None)
 
     def set(self, key: str, value: str, ttl: float) -> None:
-        self._call(lambda: self._store.set(key, value, ttl))
+        self._call(lambda: self._store.set(key, value, ttl), None)
 
     def delete(self, key: str) -> None:
-        self._call(lambda: self._store.delete(key))
+        self._call(lambda: self._store.delete(key), None)
 
     @contextmanager
     def lock(self, name: str, timeout: float) -> Iterator[bool]:
-        with ExitStack() as stack:
-            held = self._call(lambda: stack.enter_context(self._store.lock(name, timeout)))
-            yield held
+        held: AbstractContextManager[bool] | None = None
 
-    def _call(self, action: Callable[[], T]) -> T:
-        self._check()
+        def take() -> bool:
+            nonlocal held
+            candidate = self._store.lock(name, timeout)
+            won = candidate.__enter__()
+            held = candidate
+            return won
+
+        won = self._call(take, False)
+        try:
+            yield won
+        finally:
+            if held is not None:
+                # A lock that cannot be given back lapses by itself; the body's outcome stands.
+                self._call(lambda: held.__exit__(None, None, None), None)
+
+    def _call(self, action: Callable[[], T], when_down: T) -> T:
+        if not self._may_call():
+            return when_down
         try:
             result = action()
         except KefuError as failure:
-            self._trip(failure)
-            raise
-        self._recovered()
+            self._failed(failure)
+            return when_down
+        self._succeeded()
         return result
 
-    def _check(self) -> None:
+    def _may_call(self) -> bool:
         with self._mutex:
-            down_until = self._down_until
-        if down_until is not None and self._clock() < down_until:
-            raise StateStoreDown("state store failed recently; not asked again yet")
+            if not self._down:
+                return True
+            if self._probing or self._clock() < self._next_probe:
+                return False
+            self._probing = True
+            return True
 
-    def _trip(self, failure: KefuError) -> None:
+    def _failed(self, failure: KefuError) -> None:
         with self._mutex:
-            first = self._down_until is None
-            self._down_until = self._clock() + self._retry_after
-        if first:
+            starts, self._down, self._probing = not self._down, True, False
+            self._next_probe = self._clock() + self._probe_every
+        if starts:
+            # The store's errors name the store (path, host), never the values kept in it.
             log.warning(
-                "state store unavailable (%s); not asked for %g s", failure, self._retry_after
+                "state store unavailable (%s); carrying on without it, trying again every %g s",
+                failure,
+                self._probe_every,
             )
 
-    def _recovered(self) -> None:
+    def _succeeded(self) -> None:
         with self._mutex:
-            was_down, self._down_until = self._down_until is not None, None
-        if was_down:
+            ended, self._down, self._probing = self._down, False, False
+        if ended:
             log.info("state store available again")

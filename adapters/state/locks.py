@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from functools import partial
+from typing import Protocol
+
+from domain.ports import StateStore
 
 LOCK_TTL = 10.0
 """Seconds a lock outlives a holder that never releases it (at least the caller's timeout)."""
+
+
+class LockingStore(StateStore, Protocol):
+    """A state store that also holds short locks across processes (adapters use them)."""
+
+    def lock(self, name: str, timeout: float) -> AbstractContextManager[bool]:
+        """Wait up to `timeout` seconds for the lock; yield whether it is held."""
+        ...
 
 
 class TokenLocks:

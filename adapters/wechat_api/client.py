@@ -11,13 +11,15 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from adapters.logs.redaction import install_redaction, redact
+from adapters.logs.redaction import redact
+from adapters.timeouts import HTTP_TIMEOUT
 from adapters.wechat_api.bodies import message_body, utf8_json
 from adapters.wechat_api.errors import (
     MissingAppSecret,
     WeChatApiError,
     WeChatBadAnswer,
     WeChatUnavailable,
+    api_error,
 )
 from adapters.wechat_api.tokens import IssuedToken, TokenCache, TokenStore
 from domain.replies import MediaFile, Outbound
@@ -37,7 +39,7 @@ class RequestsWeChatApi:
         appsecret: str | None,
         base_url: str = "https://api.weixin.qq.com",
         session: requests.Session | None = None,
-        timeout: tuple[float, float] = (3.05, 10),
+        timeout: tuple[float, float] = HTTP_TIMEOUT,
         clock: Callable[[], float] = time.monotonic,
         tokens: TokenStore | None = None,
     ) -> None:
@@ -48,7 +50,6 @@ class RequestsWeChatApi:
         self._timeout = timeout
         self._tokens = tokens if tokens is not None else TokenCache(clock)
         self._mount_retries()
-        install_redaction(self._appsecret)
 
     def send(self, touser: str, message: Outbound) -> None:
         """Deliver one customer-service message. Raises a DeliveryError subclass."""
@@ -153,5 +154,5 @@ def _answer(response: requests.Response, scrub: tuple[str, ...]) -> dict[str, An
     if not isinstance(errcode, int):
         raise WeChatBadAnswer(f"errcode {errcode!r} is not a number")
     if errcode != 0:
-        raise WeChatApiError(errcode, errmsg)
+        raise api_error(errcode, errmsg)
     return payload

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from domain.errors import DeliveryError
+from domain.errors import DeliveryError, MediaExpired
 
 TRANSIENT_ERRCODES = frozenset({-1, 45011})
+# NOTE: WeChat's errcode for a media id it no longer knows (temporary media lives 3 days).
+INVALID_MEDIA_ID = 40007
 
 
 class WeChatApiError(DeliveryError):
@@ -38,3 +40,10 @@ class WeChatBadAnswer(DeliveryError):
 
     def __init__(self, reason: str) -> None:
         super().__init__(f"WeChat API answer not understood: {reason}", transient=False)
+
+
+def api_error(errcode: int | None, errmsg: str, *, http_status: int = 200) -> DeliveryError:
+    """The error for WeChat's answer: MediaExpired for a lost media id, else WeChatApiError."""
+    if errcode == INVALID_MEDIA_ID:
+        return MediaExpired(f"WeChat API errcode {errcode}: {errmsg}", code=errcode)
+    return WeChatApiError(errcode, errmsg, http_status=http_status)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 from collections.abc import Callable
 
+from adapters.state.locks import LockingStore
 from adapters.wechat_api.tokens import (
     REFRESH_MARGIN,
-    STORE_RETRY_AFTER,
     TOKEN_LOCK_TIMEOUT,
     Fetch,
     HeldToken,
@@ -18,69 +17,40 @@ from adapters.wechat_api.tokens import (
     TokenCache,
     hold_token,
 )
-from domain.errors import DeliveryError, KefuError
-from domain.ports import StateStore
+from domain.errors import DeliveryError
 
 log = logging.getLogger(__name__)
+
+TOKEN_KEY = "token"
 
 
 class SharedTokenCache:
     """The TokenStore kept in a StateStore, so all workers on all hosts share one token.
 
-    The token sits under ``token:<appid>`` as JSON with wall-clock times, because processes
-    compare them (hosts' clocks need only agree to well within `margin`). One worker fetches at
+    The token sits under ``token`` (the container scopes every key by AppID) as JSON with
+    wall-clock times, because processes compare them (hosts' clocks need only agree to well
+    within `margin`). One worker fetches at
     a time under the lock of the same name; when less than `margin` is left, one worker renews
-    it while the others keep using it. When the store fails, an in-process TokenCache stands in
-    for `store_retry` seconds: a broken store never stops a send.
+    it while the others keep using it. The store is guarded (adapters/state/guard.py): when it
+    fails it looks empty and no lock is won, and this worker's own TokenCache stands in.
     """
 
     def __init__(
         self,
-        store: StateStore,
-        appid: str,
+        store: LockingStore,
         clock: Callable[[], float] = time.time,
         margin: float = REFRESH_MARGIN,
         lock_timeout: float = TOKEN_LOCK_TIMEOUT,
-        store_retry: float = STORE_RETRY_AFTER,
     ) -> None:
         self._store = store
-        self._key = f"token:{appid}"
+        self._key = TOKEN_KEY
         self._clock = clock
         self._margin = margin
         self._lock_timeout = lock_timeout
-        self._store_retry = store_retry
-        self._fallback = TokenCache(clock, margin)
-        self._store_down_until = -math.inf
+        self._own = TokenCache(clock, margin)
 
     def get(self, fetch: Fetch) -> str:
         """A token believed valid, fetched by one worker at a time. Raises what fetch raises."""
-        if self._clock() < self._store_down_until:
-            return self._fallback.get(fetch)
-        watched = _Watched(fetch)
-        try:
-            return self._shared(watched)
-        except KefuError as failure:
-            if failure is watched.error:
-                raise
-            self._store_failed(failure)
-        return self._fallback.get(fetch)
-
-    def invalidate(self, token: str) -> None:
-        """Drop the shared token if it is still `token`; a replacement stays."""
-        self._fallback.invalidate(token)
-        if self._clock() < self._store_down_until:
-            return
-        try:
-            # Compared even if the lock was not won in time (its holder is stuck): at worst a
-            # replacement landing in between is dropped, which costs one fetch of the same token.
-            with self._store.lock(self._key, self._lock_timeout):
-                held = self._read()
-                if held is not None and held.value == token:
-                    self._store.delete(self._key)
-        except KefuError as failure:
-            self._store_failed(failure)
-
-    def _shared(self, fetch: Fetch) -> str:
         held = self._read()
         if held is not None and self._clock() < held.refresh_at:
             return held.value
@@ -95,8 +65,19 @@ class SharedTokenCache:
         fetched = self._read()
         if fetched is not None:
             return fetched.value
-        log.warning("no access token after waiting %.1f s for another worker", self._lock_timeout)
-        return self._fetch_and_publish(fetch, self._clock())
+        # No shared token and no lock: the store is down, or a holder is stuck. This worker's
+        # own copy stands in, fetched once per lifetime rather than once per send.
+        return self._own.get(lambda: self._fetch_alone(fetch))
+
+    def invalidate(self, token: str) -> None:
+        """Drop the shared token if it is still `token`; a replacement stays."""
+        self._own.invalidate(token)
+        # Compared even if the lock was not won in time (its holder is stuck): at worst a
+        # replacement landing in between is dropped, which costs one fetch of the same token.
+        with self._store.lock(self._key, self._lock_timeout):
+            held = self._read()
+            if held is not None and held.value == token:
+                self._store.delete(self._key)
 
     def _fetch_unless_fresh(self, fetch: Fetch) -> str:
         # Another worker may have fetched while this one waited for the lock.
@@ -111,12 +92,23 @@ class SharedTokenCache:
             log.warning("access token renewal failed, using the current one: %s", failure)
             return held.value
 
+    def _fetch_alone(self, fetch: Fetch) -> IssuedToken:
+        # INFO: a store that is down was already reported by its guard, once.
+        log.info("no shared access token within %.1f s; fetching one here", self._lock_timeout)
+        issued = fetch()
+        held = hold_token(issued, self._clock(), self._margin)
+        self._publish(held)
+        return issued
+
     def _fetch_and_publish(self, fetch: Fetch, since: float) -> str:
         held = hold_token(fetch(), since, self._margin)
+        self._publish(held)
+        return held.value
+
+    def _publish(self, held: HeldToken) -> None:
         ttl = held.expires_at - self._clock()
         if ttl > 0:
             self._store.set(self._key, _encode(held), ttl)
-        return held.value
 
     def _read(self) -> HeldToken | None:
         raw = self._store.get(self._key)
@@ -124,30 +116,6 @@ class SharedTokenCache:
         if raw is not None and held is None:
             log.warning("ignoring an unreadable shared access token entry")
         return held if held is not None and self._clock() < held.expires_at else None
-
-    def _store_failed(self, failure: KefuError) -> None:
-        # The store's errors name the store (path, host), never the values kept in it.
-        log.warning(
-            "state store failed (%s); this worker keeps its own access token for %.0f s",
-            failure,
-            self._store_retry,
-        )
-        self._store_down_until = self._clock() + self._store_retry
-
-
-class _Watched:
-    """fetch, remembering what it raised, so its errors are told apart from the store's."""
-
-    def __init__(self, fetch: Fetch) -> None:
-        self._fetch = fetch
-        self.error: BaseException | None = None
-
-    def __call__(self) -> IssuedToken:
-        try:
-            return self._fetch()
-        except BaseException as error:
-            self.error = error
-            raise
 
 
 def _encode(held: HeldToken) -> str:

@@ -16,10 +16,9 @@ log = logging.getLogger(__name__)
 # NOTE: stable_token hands out a new token 5 minutes before the old one expires (reference
 # section 9), so asking again inside that window gets the successor, not the same token.
 REFRESH_MARGIN = 300.0
-TOKEN_LOCK_TIMEOUT = 5.0
-"""Seconds a worker waits for another one's fetch: a normal stable_token call takes well under 1."""
-STORE_RETRY_AFTER = 30.0
-"""Seconds a worker uses its own token after the state store failed, before trying it again."""
+TOKEN_LOCK_TIMEOUT = 2.0
+"""Seconds a worker waits for another one's fetch: a normal stable_token call takes well under 1,
+and a lock held by someone stuck must not cost every push much more than that."""
 
 
 @dataclass(frozen=True)

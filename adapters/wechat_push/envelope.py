@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from adapters.wechat_push.fields import MalformedPush, PushFormat, body_text, read_fields
+from adapters.wechat_push.errors import MalformedPush
+from adapters.wechat_push.fields import PushFormat, body_text, read_fields
 from adapters.wechat_push.messages import message_from_fields
 from domain.messages import Message
 

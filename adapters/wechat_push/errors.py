@@ -1,14 +1,36 @@
-"""Why a WeChat signature check, decryption or key failed; no message carries a secret."""
+"""Why a push was refused: not WeChat's, not well-formed, or not decryptable; no secret shown."""
 
 from __future__ import annotations
 
+from domain.errors import KefuError
 
-class CryptoError(Exception):
+
+class MalformedPush(KefuError):
+    """A body that is not a well-formed WeChat push."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class CryptoError(KefuError):
     """Base of every failure in WeChat message signing and encryption."""
 
 
 class InvalidSignature(CryptoError):
     """A `signature` or `msg_signature` does not match: the request is not from WeChat."""
+
+
+class PlaintextRefused(InvalidSignature):
+    """A plaintext push while an AES key is configured: its signature does not cover the body."""
+
+
+class StalePush(InvalidSignature):
+    """A push whose timestamp is too far from our clock to be a fresh one from WeChat."""
+
+    def __init__(self, skew: int) -> None:
+        super().__init__(f"push timestamp is {skew} s away from the server clock")
+        self.skew = skew
 
 
 class BadAesKey(CryptoError):

@@ -10,16 +10,10 @@ from typing import Any
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
+from adapters.wechat_push.errors import MalformedPush
+
 # Pushes are flat; a few events nest a list of objects. Deeper is not WeChat.
 MAX_DEPTH = 8
-
-
-class MalformedPush(Exception):
-    """A body that is not a well-formed WeChat push."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class PushFormat(enum.Enum):

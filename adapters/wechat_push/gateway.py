@@ -9,24 +9,12 @@ from dataclasses import dataclass
 from adapters.wechat_push.crypto import AesMessageCrypto
 from adapters.wechat_push.encoding import encode_encrypted_reply, encode_transfer
 from adapters.wechat_push.envelope import parse_envelope, parse_message
-from adapters.wechat_push.errors import InvalidSignature
-from adapters.wechat_push.fields import MalformedPush, PushFormat
+from adapters.wechat_push.errors import InvalidSignature, MalformedPush, PlaintextRefused, StalePush
+from adapters.wechat_push.fields import PushFormat
 from domain.answering import Transfer
 from domain.messages import Message
 
 _MAX_PARAM = 128  # query values are short hex, digits or ids; anything longer is not WeChat
-
-
-class PlaintextRefused(InvalidSignature):
-    """A plaintext push while an AES key is configured: its signature does not cover the body."""
-
-
-class StalePush(InvalidSignature):
-    """A push whose timestamp is too far from our clock to be a fresh one from WeChat."""
-
-    def __init__(self, skew: int) -> None:
-        super().__init__(f"push timestamp is {skew} s away from the server clock")
-        self.skew = skew
 
 
 @dataclass(frozen=True)

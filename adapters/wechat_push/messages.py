@@ -6,9 +6,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from adapters.wechat_push.fields import MalformedPush
+from adapters.wechat_push.errors import MalformedPush
 from domain.messages import (
-    ENTER_SESSION_EVENT,
     EnterSessionEvent,
     ImageMessage,
     Message,
@@ -17,6 +16,8 @@ from domain.messages import (
     TextMessage,
 )
 
+# The event WeChat pushes when a user enters the customer-service chat.
+ENTER_SESSION_EVENT = "user_enter_tempsession"
 _DIGITS = re.compile(r"[0-9]{1,19}")  # int64 at most; also keeps int() away from huge text
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from adapters.wechat_push.crypto import AesMessageCrypto, signature
 from adapters.wechat_push.encoding import encode_envelope, encode_message
 from adapters.wechat_push.fields import PushFormat
-from domain.messages import ENTER_SESSION_EVENT
+from adapters.wechat_push.messages import ENTER_SESSION_EVENT
 
 APP_ORIGINAL_ID = "gh_kefu_simulated"
 

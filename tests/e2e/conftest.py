@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -11,8 +13,7 @@ import pytest
 import responses
 
 from adapters.wechat_push.fields import PushFormat
-from entrypoints.app import create_app
-from entrypoints.bootstrap import start
+from entrypoints.bootstrap import app_for, start
 from entrypoints.cli.push_simulator import Mode, PushSimulator, SignedPush
 from entrypoints.container import Container
 from entrypoints.settings import Settings
@@ -108,23 +109,30 @@ def settings(tmp_path: Path, media_root: Path) -> Settings:
     return safe_mode_settings(media_root, tmp_path / "state")
 
 
-def build_service(settings: Settings, rsps: responses.RequestsMock) -> Service:
+@contextmanager
+def running_service(settings: Settings, rsps: responses.RequestsMock) -> Iterator[Service]:
+    """The service as a worker runs it, its resources stopped again when the test is done."""
     container = Container(settings=settings)
     start(container)
-    client = falcon.testing.TestClient(create_app(container))
-    simulator = PushSimulator(TOKEN, APPID, settings.encoding_aes_key)
-    return Service(client, rsps, simulator, settings)
+    try:
+        client = falcon.testing.TestClient(app_for(container))
+        simulator = PushSimulator(TOKEN, APPID, settings.encoding_aes_key)
+        yield Service(client, rsps, simulator, settings)
+    finally:
+        container.shutdown_resources()
 
 
 @pytest.fixture
 def service(settings: Settings):
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         mock_wechat(rsps)
-        yield build_service(settings, rsps)
+        with running_service(settings, rsps) as service:
+            yield service
 
 
 @pytest.fixture
 def plaintext_service(settings: Settings):
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         mock_wechat(rsps)
-        yield build_service(replace(settings, encoding_aes_key=None), rsps)
+        with running_service(replace(settings, encoding_aes_key=None), rsps) as service:
+            yield service

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from dataclasses import replace
 
 import pytest
@@ -10,7 +11,7 @@ import responses
 
 from adapters.wechat_push.fields import PushFormat
 from entrypoints.cli.push_simulator import Mode, PushSimulator
-from tests.e2e.conftest import APPID, TOKEN, build_service, mock_wechat
+from tests.e2e.conftest import APPID, TOKEN, mock_wechat, running_service
 
 
 def test_a_push_retried_three_times_gets_one_reply(service):
@@ -45,9 +46,9 @@ def test_a_retry_after_wechat_failed_transiently_is_answered(service):
     ("skew", "age", "status"), [(300, 301, 403), (300, -400, 403), (300, 299, 200)]
 )
 def test_pushes_outside_the_clock_window_are_refused(settings, skew, age, status, caplog):
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+    with ExitStack() as stack, responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         mock_wechat(rsps)
-        service = build_service(replace(settings, max_clock_skew=skew), rsps)
+        service = stack.enter_context(running_service(replace(settings, max_clock_skew=skew), rsps))
         then = time.time() - age
         simulator = PushSimulator(TOKEN, APPID, settings.encoding_aes_key, clock=lambda: then)
         push = simulator.build(simulator.text("1", "o_user_1"), PushFormat.JSON, Mode.SAFE)
@@ -58,9 +59,9 @@ def test_pushes_outside_the_clock_window_are_refused(settings, skew, age, status
 
 
 def test_a_zero_skew_setting_accepts_any_timestamp(settings):
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+    with ExitStack() as stack, responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         mock_wechat(rsps)
-        service = build_service(replace(settings, max_clock_skew=0), rsps)
+        service = stack.enter_context(running_service(replace(settings, max_clock_skew=0), rsps))
         simulator = PushSimulator(TOKEN, APPID, settings.encoding_aes_key, clock=lambda: 1714112445)
         push = simulator.build(simulator.text("1", "o_user_1"), PushFormat.JSON, Mode.SAFE)
         assert service.send(push).text == "success"
@@ -77,9 +78,11 @@ def test_many_users_asking_for_the_same_image_cause_one_upload(service):
 
 
 def test_an_unreachable_redis_never_costs_a_reply(settings):
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+    with ExitStack() as stack, responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         mock_wechat(rsps)
-        service = build_service(replace(settings, redis_url="redis://127.0.0.1:1/0"), rsps)
+        service = stack.enter_context(
+            running_service(replace(settings, redis_url="redis://127.0.0.1:1/0"), rsps)
+        )
         for text in ("1", "3", "hello"):
             assert service.push(text).text == "success"
         assert len(service.sent()) == 3

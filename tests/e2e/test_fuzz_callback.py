@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from adapters.wechat_push.fields import PushFormat
 from entrypoints.cli.push_simulator import Mode
-from tests.e2e.conftest import CMS_URL, Service, build_service, safe_mode_settings
+from tests.e2e.conftest import CMS_URL, Service, running_service, safe_mode_settings
 
 # No default and no keyword the fuzzed text can hit: a push that stays genuine sends nothing either.
 QUIET_RULES = {"only-this-exact-keyword-2026": {"type": "text", "text": "x"}}
@@ -24,7 +24,8 @@ def quiet_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]
     root: Path = tmp_path_factory.mktemp("fuzz")
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         rsps.get(CMS_URL, json=QUIET_RULES)
-        yield build_service(safe_mode_settings(root, root / "state"), rsps)
+        with running_service(safe_mode_settings(root, root / "state"), rsps) as service:
+            yield service
 
 
 def genuine(service: Service, fmt: PushFormat):

@@ -15,7 +15,7 @@ from adapters.wechat_push.crypto import AesMessageCrypto, signature
 from adapters.wechat_push.envelope import parse_envelope
 from adapters.wechat_push.fields import PushFormat
 from entrypoints.cli.push_simulator import APP_ORIGINAL_ID, Mode
-from tests.e2e.conftest import AES_KEY, APPID, TOKEN, build_service, mock_wechat
+from tests.e2e.conftest import AES_KEY, APPID, TOKEN, mock_wechat, running_service
 from tests.images import png
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,14 +45,16 @@ def rich_media(media_root: Path) -> Path:
 def rich(settings, rich_media):
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         mock_wechat(rsps, RICH)
-        yield build_service(settings, rsps)
+        with running_service(settings, rsps) as service:
+            yield service
 
 
 @pytest.fixture
 def rich_plaintext(settings, rich_media):
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         mock_wechat(rsps, RICH)
-        yield build_service(replace(settings, encoding_aes_key=None), rsps)
+        with running_service(replace(settings, encoding_aes_key=None), rsps) as service:
+            yield service
 
 
 def text_send(content: str) -> dict[str, object]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import falcon.testing
@@ -10,7 +11,7 @@ import pytest
 from adapters.wechat_push.fields import PushFormat
 from domain.errors import DeliveryError
 from domain.replies import MediaFile, TextReply
-from entrypoints.app import create_app
+from entrypoints.bootstrap import app_for, start
 from entrypoints.cli.push_simulator import Mode, PushSimulator
 from entrypoints.container import Container
 from entrypoints.settings import Settings
@@ -44,16 +45,20 @@ class Wired:
 
 
 @pytest.fixture
-def container(settings: Settings) -> Container:
+def container(settings: Settings) -> Iterator[Container]:
     container = Container(settings=settings)
-    container.state.override(FakeStateStore())
+    container.state_backend.override(FakeStateStore())
     container.rules.override(FakeRuleSource(CONTRACT_DOCUMENT))
-    return container
+    yield container
+    # Nothing stays overridden or running for the next test.
+    container.shutdown_resources()
+    container.reset_override()
 
 
 def wire(container: Container, wechat: FakeWeChat) -> Wired:
     container.wechat_api.override(wechat)
-    client = falcon.testing.TestClient(create_app(container))
+    start(container)
+    client = falcon.testing.TestClient(app_for(container))
     key = container.settings().encoding_aes_key
     return Wired(client, wechat, PushSimulator(TOKEN, APPID, key))
 
@@ -88,7 +93,7 @@ def test_wechat_refusing_every_send_still_answers_success(container):
 
 
 def test_a_broken_state_store_never_costs_a_reply(container):
-    container.state.override(FakeStateStore(broken=True))
+    container.state_backend.override(FakeStateStore(broken=True))
     wired = wire(container, FakeWeChat())
     assert wired.push("hello") == "200 success"
     assert len(wired.wechat.sent) == 1

@@ -17,8 +17,8 @@ from adapters.media.ids import UploadingMediaIds
 from adapters.media.sources import MediaSources
 from adapters.media.urls import HttpMediaSource
 from adapters.state.disk import DiskStateStore
+from adapters.state.locks import LockingStore
 from adapters.state.redis import RedisStateStore
-from domain.ports import StateStore
 from domain.replies import ImageRef, MediaFile
 from tests.images import png
 from tests.redis_server import REDIS_URL
@@ -45,7 +45,7 @@ class LoggingUploader:
 def _push_in_threads(
     kind: str, where: str, prefix: str, root: str, log: str, start: Any, results: Any
 ) -> None:
-    store: StateStore = (
+    store: LockingStore = (
         DiskStateStore(Path(where)) if kind == "disk" else RedisStateStore(where, prefix=prefix)
     )
     sources = MediaSources(FileMediaSource(Path(root)), HttpMediaSource())

@@ -16,13 +16,15 @@ import pytest
 import responses
 
 from adapters.media.files import FileMediaSource, MediaOutsideRoot
-from adapters.media.ids import UploadingMediaIds, cache_key
+from adapters.media.ids import FingerprintedSource, UploadingMediaIds, cache_key
 from adapters.media.sources import MediaSources
 from adapters.media.urls import HttpMediaSource
+from adapters.state.guard import GuardedStateStore
+from adapters.state.locks import LockingStore
 from adapters.state.memory import MemoryStateStore
 from adapters.state.redis import RedisUnavailable
 from domain.errors import DeliveryError, MediaUnavailable
-from domain.ports import MediaIds, MediaSource, StateStore
+from domain.ports import MediaIds
 from domain.replies import ImageRef, MediaFile
 from domain.reply_parsing import ImageCheck
 from tests.fakes import FakeClock
@@ -97,7 +99,7 @@ def web() -> Iterator[responses.RequestsMock]:
 
 
 def test_the_adapters_fit_the_domain_ports(sources: MediaSources) -> None:
-    source: MediaSource = sources
+    source: FingerprintedSource = sources
     ids: MediaIds = UploadingMediaIds(sources, FakeUploader(), MemoryStateStore())
     assert source.load(ImageRef("/cms/poster02.png")).data == PNG
     check: ImageCheck = sources.problem_with
@@ -147,7 +149,7 @@ def test_an_image_that_cannot_be_loaded_is_never_uploaded(sources: MediaSources)
 
 
 def cached_ids(
-    sources: MediaSources, uploader: FakeUploader, store: StateStore | None = None
+    sources: MediaSources, uploader: FakeUploader, store: LockingStore | None = None
 ) -> UploadingMediaIds:
     return UploadingMediaIds(sources, uploader, store or MemoryStateStore())
 
@@ -268,24 +270,23 @@ def test_a_failing_store_still_gives_a_media_id_and_warns_once(
     sources: MediaSources, caplog: pytest.LogCaptureFixture
 ) -> None:
     uploader = FakeUploader()
-    ids = UploadingMediaIds(sources, uploader, BrokenStore())
+    ids = UploadingMediaIds(sources, uploader, GuardedStateStore(BrokenStore()))
     ref = ImageRef("/cms/poster02.png")
-    with caplog.at_level(logging.WARNING, logger="adapters.media.ids"):
+    with caplog.at_level(logging.WARNING):
         answers = (ids.media_id_for(ref), ids.media_id_for(ref))
         ids.forget(ref)
     assert answers == ("MEDIA_1", "MEDIA_2")
-    assert [record.levelname for record in caplog.records] == ["WARNING"] * 3
+    assert [record.levelname for record in caplog.records] == ["WARNING"]
     assert "redis unavailable" in caplog.text
 
 
 def test_a_store_failing_to_write_or_unlock_still_gives_a_media_id(
     sources: MediaSources, caplog: pytest.LogCaptureFixture
 ) -> None:
-    ids = UploadingMediaIds(sources, FakeUploader(), WriteOnlyFailingStore())
-    with caplog.at_level(logging.WARNING, logger="adapters.media.ids"):
+    ids = UploadingMediaIds(sources, FakeUploader(), GuardedStateStore(WriteOnlyFailingStore()))
+    with caplog.at_level(logging.WARNING):
         assert ids.media_id_for(ImageRef("/cms/poster02.png")) == "MEDIA_1"
-    assert "failed writing" in caplog.text
-    assert "failed releasing" in caplog.text
+    assert "OOM command not allowed" in caplog.text
 
 
 def test_a_failed_upload_is_not_remembered(sources: MediaSources) -> None:

@@ -15,7 +15,8 @@ from adapters.wechat_push.encoding import (
     encode_transfer,
 )
 from adapters.wechat_push.envelope import Envelope, parse_envelope, parse_message
-from adapters.wechat_push.fields import MalformedPush, PushFormat
+from adapters.wechat_push.errors import MalformedPush
+from adapters.wechat_push.fields import PushFormat
 from domain.messages import (
     EnterSessionEvent,
     ImageMessage,

@@ -18,13 +18,14 @@ import responses
 from responses import matchers
 
 from adapters.state.disk import DiskStateStore, DiskStateUnavailable
+from adapters.state.guard import GuardedStateStore
+from adapters.state.locks import LockingStore
 from adapters.state.memory import MemoryStateStore
 from adapters.state.redis import RedisStateStore, RedisUnavailable
 from adapters.wechat_api.client import RequestsWeChatApi
 from adapters.wechat_api.errors import WeChatApiError
 from adapters.wechat_api.shared_tokens import SharedTokenCache
 from adapters.wechat_api.tokens import IssuedToken, TokenStore
-from domain.ports import StateStore
 from domain.replies import TextReply
 from tests.fakes import FakeClock
 from tests.redis_server import REDIS_URL
@@ -56,8 +57,8 @@ def never_fetch() -> IssuedToken:
     raise AssertionError("a worker fetched although a valid token was shared")
 
 
-def worker(store: StateStore, clock: FakeClock | None = None, **kwargs: float) -> TokenStore:
-    return SharedTokenCache(store, APPID, clock=clock or FakeClock(), **kwargs)
+def worker(store: LockingStore, clock: FakeClock | None = None, **kwargs: float) -> TokenStore:
+    return SharedTokenCache(store, clock=clock or FakeClock(), **kwargs)
 
 
 @pytest.fixture
@@ -133,15 +134,16 @@ def test_a_failed_renewal_keeps_the_current_token_until_it_expires(
 def test_workers_that_wait_in_vain_for_a_fetch_fetch_themselves(
     store: MemoryStateStore, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO)
     fetch = CountingFetch("TOKEN-A")
-    with store.lock(f"token:{APPID}", timeout=1) as stuck:  # a worker that hangs mid-fetch
+    with store.lock("token", timeout=1) as stuck:  # a worker that hangs mid-fetch
         assert stuck
         began = time.monotonic()
         assert worker(store, lock_timeout=0.2).get(fetch) == "TOKEN-A"
         assert 0.2 <= time.monotonic() - began < 2
     assert worker(store).get(never_fetch) == "TOKEN-A"
     assert fetch.calls == 1
-    assert "waiting" in caplog.text
+    assert "no shared access token within 0.2 s" in caplog.text
     assert "TOKEN-A" not in caplog.text
 
 
@@ -165,7 +167,7 @@ def test_a_rejected_current_token_is_replaced_for_every_worker(store: MemoryStat
 
 
 def test_an_unreadable_shared_entry_is_replaced_by_a_fresh_token(store: MemoryStateStore) -> None:
-    store.set(f"token:{APPID}", "not json", 60)
+    store.set("token", "not json", 60)
     assert worker(store).get(CountingFetch("TOKEN-A")) == "TOKEN-A"
     assert worker(store).get(never_fetch) == "TOKEN-A"
 
@@ -204,7 +206,7 @@ class BrokenStore:
 def test_a_failing_store_still_gives_a_token_and_a_warning_without_it(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    fetch, store = CountingFetch("TOKEN-A", "TOKEN-B"), BrokenStore()
+    fetch, store = CountingFetch("TOKEN-A", "TOKEN-B"), GuardedStateStore(BrokenStore())
     cache = worker(store)
     assert [cache.get(fetch) for _ in range(5)] == ["TOKEN-A"] * 5
     cache.invalidate("TOKEN-A")
@@ -217,11 +219,11 @@ def test_a_failing_store_still_gives_a_token_and_a_warning_without_it(
 
 
 def test_a_worker_goes_back_to_the_shared_token_once_the_store_recovers() -> None:
-    clock, store = FakeClock(), BrokenStore()
-    cache = worker(store, clock, store_retry=30)
+    clock, backend = FakeClock(), BrokenStore()
+    cache = worker(GuardedStateStore(backend, probe_every=30, clock=clock), clock)
     cache.get(CountingFetch("LOCAL"))
-    store.broken = False
-    worker(store, clock).get(CountingFetch("SHARED"))
+    backend.broken = False
+    worker(backend, clock).get(CountingFetch("SHARED"))
     assert cache.get(never_fetch) == "LOCAL"
     clock.now += 31
     assert cache.get(never_fetch) == "SHARED"
@@ -245,8 +247,8 @@ def test_a_token_fetch_failure_is_raised_once_and_not_taken_for_a_store_failure(
 # --- two RequestsWeChatApi instances (two workers) against `responses` ---
 
 
-def api(store: StateStore) -> RequestsWeChatApi:
-    return RequestsWeChatApi(APPID, SECRET, tokens=SharedTokenCache(store, APPID))
+def api(store: LockingStore) -> RequestsWeChatApi:
+    return RequestsWeChatApi(APPID, SECRET, tokens=SharedTokenCache(store))
 
 
 @pytest.fixture
@@ -294,7 +296,7 @@ def test_a_token_one_api_worker_replaced_after_40001_serves_the_other(
 
 
 def _gets_in_process(kind: str, where: str, prefix: str, record: str, barrier, results) -> None:
-    store: StateStore = (
+    store: LockingStore = (
         DiskStateStore(Path(where)) if kind == "disk" else RedisStateStore(where, prefix=prefix)
     )
 
@@ -304,7 +306,7 @@ def _gets_in_process(kind: str, where: str, prefix: str, record: str, barrier, r
         time.sleep(0.2)  # a slow fetch gives the others every chance to fetch too
         return IssuedToken(f"TOKEN-{os.getpid()}", LIFETIME)
 
-    cache = SharedTokenCache(store, APPID)
+    cache = SharedTokenCache(store)
     barrier.wait(timeout=60)
     results.put({cache.get(recording_fetch) for _ in range(30)})
 
@@ -339,7 +341,7 @@ def test_processes_sharing_one_redis_fetch_exactly_one_token(
     fetchers = record.read_text().split()
     assert len(fetchers) == 1
     assert seen == {f"TOKEN-{fetchers[0]}"}
-    ttl = redis_client.pttl(f"{redis_prefix}token:{APPID}")
+    ttl = redis_client.pttl(f"{redis_prefix}token")
     assert (LIFETIME - 60) * 1000 < ttl <= LIFETIME * 1000  # the entry lives as long as the token
 
 
@@ -349,9 +351,9 @@ def test_an_unusable_state_dir_still_gives_a_token(tmp_path: Path) -> None:
     store = DiskStateStore(not_a_dir)
     with pytest.raises(DiskStateUnavailable):
         store.get("probe")
-    assert worker(store).get(CountingFetch("TOKEN-A")) == "TOKEN-A"
+    assert worker(GuardedStateStore(store)).get(CountingFetch("TOKEN-A")) == "TOKEN-A"
 
 
 def test_an_unreachable_redis_still_gives_a_token() -> None:
     store = RedisStateStore("redis://127.0.0.1:1/0", socket_timeout=0.5)
-    assert worker(store).get(CountingFetch("TOKEN-A")) == "TOKEN-A"
+    assert worker(GuardedStateStore(store)).get(CountingFetch("TOKEN-A")) == "TOKEN-A"

@@ -15,9 +15,9 @@ import pytest
 import redis
 
 from adapters.state.disk import DiskStateStore, DiskStateUnavailable
+from adapters.state.locks import LockingStore
 from adapters.state.memory import MemoryStateStore
 from adapters.state.redis import RedisStateStore, RedisUnavailable
-from domain.ports import StateStore
 from tests.redis_server import REDIS_URL
 
 LOCK_TTL = 0.3  # stores under test let an abandoned lock lapse quickly
@@ -39,8 +39,8 @@ class OffsetClock:
 
 @dataclass(frozen=True)
 class Harness:
-    store: StateStore
-    peer: StateStore  # another handle on the same shared state (another worker)
+    store: LockingStore
+    peer: LockingStore  # another handle on the same shared state (another worker)
     wait: Callable[[float], None]  # let this much time pass, as the store sees it
 
 
@@ -104,7 +104,7 @@ def test_only_one_holder_at_a_time_is_inside_the_lock(harness: Harness) -> None:
     inside, most_inside, held = [0], [0], []
     count = threading.Lock()
 
-    def work(store: StateStore) -> None:
+    def work(store: LockingStore) -> None:
         for _ in range(5):
             with store.lock("refresh", timeout=5) as won:
                 held.append(won)
@@ -156,7 +156,7 @@ def test_a_slow_holder_releasing_late_leaves_the_new_holders_lock_alone(harness:
 
 
 def _race_to_add(kind: str, where: str, prefix: str, barrier, results) -> None:
-    store: StateStore = (
+    store: LockingStore = (
         DiskStateStore(Path(where)) if kind == "disk" else RedisStateStore(where, prefix=prefix)
     )
     barrier.wait(timeout=60)

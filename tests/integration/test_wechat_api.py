@@ -378,6 +378,7 @@ def test_no_secret_reaches_the_logs_even_at_debug(
     local: LocalServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    install_redaction(SECRET)  # as the container's logging resource does in every process
     client = local_api(local)
     client.send("OPENID", HELLO)
     assert "/cgi-bin/message/custom/send?access_token=***" in caplog.text

@@ -1,7 +1,8 @@
 """The use case: a message in, the right replies delivered, failures absorbed."""
 
 from domain.answering import Acknowledge, AnswerMessage, Transfer
-from domain.delivery import DeliverNow, DeliverReplies
+from domain.delivery import DeliverReplies
+from domain.dispatch import DeliverNow
 from domain.errors import DeliveryError
 from domain.ledger import PushLedger
 from domain.messages import EnterSessionEvent, TextMessage

@@ -1,10 +1,13 @@
 """WeChat's retries of one push send nothing twice; transient failures let the retry finish."""
 
+from adapters.state.guard import GuardedStateStore
 from domain.answering import AnswerMessage, Transfer
-from domain.delivery import DeliverNow, DeliverReplies
-from domain.errors import DeliveryError
+from domain.delivery import DeliverReplies
+from domain.dispatch import DeliverNow
+from domain.errors import DeliveryError, MediaExpired
 from domain.ledger import PushLedger
 from domain.messages import TextMessage
+from domain.ports import StateStore
 from domain.replies import ImageSend, TextReply
 from tests.fakes import FakeMediaIds, FakeMessenger, FakeRuleSource, FakeStateStore
 
@@ -16,7 +19,7 @@ DOCUMENT = {
 }
 TRANSIENT = DeliveryError("WeChat -1 system error", transient=True, code=-1)
 REJECTED = DeliveryError("45015 out of window", transient=False, code=45015)
-MEDIA_GONE = DeliveryError("40007 invalid media_id", transient=False, code=40007)
+MEDIA_GONE = MediaExpired("40007 invalid media_id")
 
 
 def push(content: str, msg_id: str = "1001") -> TextMessage:
@@ -26,9 +29,7 @@ def push(content: str, msg_id: str = "1001") -> TextMessage:
 class Kefu:
     """One worker's use case; workers built on the same store share what they claimed."""
 
-    def __init__(
-        self, store: FakeStateStore, messenger: FakeMessenger, media: FakeMediaIds
-    ) -> None:
+    def __init__(self, store: StateStore, messenger: FakeMessenger, media: FakeMediaIds) -> None:
         ledger = PushLedger(store)
         dispatcher = DeliverNow(DeliverReplies(media, messenger, ledger), ledger)
         self.answer = AnswerMessage(FakeRuleSource(DOCUMENT), dispatcher, ledger)
@@ -93,7 +94,8 @@ def test_a_retry_of_a_transfer_still_gets_the_passive_answer():
 def test_an_unreachable_store_never_costs_a_reply():
     store, messenger, media = setup()
     store.broken = True
-    Kefu(store, messenger, media).answer(push("two"))
+    # The one "store failed" policy is the guard's: the container wraps every store in it.
+    Kefu(GuardedStateStore(store), messenger, media).answer(push("two"))
     assert len(messenger.sent) == 2
 
 
