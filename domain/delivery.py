@@ -9,15 +9,7 @@ from domain.errors import DeliveryError, MediaExpired, MediaUnavailable
 from domain.jobs import ReplyJob
 from domain.ledger import PushLedger
 from domain.ports import MediaIds, WeChatMessenger
-from domain.replies import (
-    ImageReply,
-    ImageSend,
-    MiniProgramPageReply,
-    MiniProgramPageSend,
-    Outbound,
-    Reply,
-    TransferReply,
-)
+from domain.replies import Outbound, Reply, TransferReply, images_of, outbound_for
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +26,7 @@ class DeliveryReport:
 
 
 def needs_upload(reply: Reply) -> bool:
-    return isinstance(reply, ImageReply | MiniProgramPageReply)
+    return bool(images_of(reply))
 
 
 class DeliverReplies:
@@ -104,16 +96,8 @@ class DeliverReplies:
         return ready
 
     def _resolve(self, reply: Reply) -> Outbound:
-        if isinstance(reply, ImageReply):
-            return ImageSend(self._media.media_id_for(reply.image))
-        if isinstance(reply, MiniProgramPageReply):
-            thumb = self._media.media_id_for(reply.thumb)
-            return MiniProgramPageSend(reply.title, reply.pagepath, thumb)
-        assert not isinstance(reply, TransferReply)
-        return reply
+        return outbound_for(reply, self._media.media_id_for)
 
     def _forget_media(self, reply: Reply) -> None:
-        if isinstance(reply, ImageReply):
-            self._media.forget(reply.image)
-        elif isinstance(reply, MiniProgramPageReply):
-            self._media.forget(reply.thumb)
+        for image in images_of(reply):
+            self._media.forget(image)

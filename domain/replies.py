@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -63,6 +64,24 @@ class MiniProgramPageSend:
 
 # What message/custom/send takes: text and link replies go out as they are.
 Outbound = TextReply | LinkReply | ImageSend | MiniProgramPageSend
+
+
+def images_of(reply: Reply) -> tuple[ImageRef, ...]:
+    """The images a reply needs uploaded before it can be sent."""
+    if isinstance(reply, ImageReply):
+        return (reply.image,)
+    return (reply.thumb,) if isinstance(reply, MiniProgramPageReply) else ()
+
+
+def outbound_for(reply: Reply, media_id: Callable[[ImageRef], str]) -> Outbound:
+    """What a reply sends through the API, its images named by `media_id` (which may raise)."""
+    if isinstance(reply, ImageReply):
+        return ImageSend(media_id(reply.image))
+    if isinstance(reply, MiniProgramPageReply):
+        return MiniProgramPageSend(reply.title, reply.pagepath, media_id(reply.thumb))
+    if isinstance(reply, TransferReply):
+        raise ValueError("a transfer is a passive answer to the push, never a send")
+    return reply
 
 
 @dataclass(frozen=True)

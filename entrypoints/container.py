@@ -27,7 +27,7 @@ from domain.answering import AnswerMessage
 from domain.delivery import DeliverReplies
 from domain.dispatch import DeliverNow
 from domain.ledger import CLAIM_TTL, PushLedger
-from entrypoints.settings import Settings
+from entrypoints.settings import RulesSettings, Settings
 
 RuleSourceAdapter = HttpCmsRuleSource | FileRuleSource
 
@@ -55,7 +55,7 @@ def serve_rules(source: RuleSourceAdapter) -> Iterator[RuleSourceAdapter]:
             source.close()
 
 
-def _rules_kind(settings: Settings) -> str:
+def _rules_kind(settings: RulesSettings) -> str:
     return "cms" if settings.rules_url else "file"
 
 
@@ -67,6 +67,34 @@ def _claim_ttl(settings: Settings) -> float:
 def _saved_rules_dir(settings: Settings) -> Path:
     # Scoped like the state keys: another mini program's saved copy never stands in for ours.
     return settings.state_dir / "rules" / settings.appid
+
+
+class RulesContainer(containers.DeclarativeContainer):
+    """The rule sources and the files rules name: all `kefu rules` needs, no WeChat settings."""
+
+    settings = providers.Dependency(instance_of=RulesSettings)
+    # Where the CMS copy last accepted is saved; none for a one-off check.
+    saved_dir: providers.Provider[Path | None] = providers.Object(None)
+
+    media_files = providers.Singleton(FileMediaSource, root=settings.provided.media_root)
+    # A new source per call: the service keeps one (`Container.rules`), the CLI checks once.
+    source = providers.Selector(
+        providers.Callable(_rules_kind, settings),
+        cms=providers.Factory(
+            HttpCmsRuleSource,
+            url=settings.provided.rules_url,
+            ttl=settings.provided.rules_ttl,
+            state_dir=saved_dir,
+            check_image=media_files.provided.containment_problem,
+            keep_fresh=True,
+        ),
+        file=providers.Factory(
+            FileRuleSource,
+            path=settings.provided.rules_file,
+            ttl=settings.provided.rules_ttl,
+            check_image=media_files.provided.containment_problem,
+        ),
+    )
 
 
 class Container(containers.DeclarativeContainer):
@@ -100,6 +128,14 @@ class Container(containers.DeclarativeContainer):
         WeChatPushGateway, crypto=crypto, max_clock_skew=settings.provided.max_clock_skew
     )
 
+    # The rules in service, from the CMS or a file, and the files they name
+    rules_parts = providers.Container(
+        RulesContainer,
+        settings=settings.provided.rules_settings,
+        saved_dir=providers.Callable(_saved_rules_dir, settings),
+    )
+    rules = providers.Resource(serve_rules, source=rules_parts.source)
+
     # WeChat's server API and the media it needs
     wechat_api = providers.Singleton(
         RequestsWeChatApi,
@@ -108,33 +144,12 @@ class Container(containers.DeclarativeContainer):
         base_url=settings.provided.wechat_api_base,
         tokens=providers.Singleton(SharedTokenCache, store=state),
     )
-    media_files = providers.Singleton(FileMediaSource, root=settings.provided.media_root)
     media_sources = providers.Singleton(
-        MediaSources, files=media_files, web=providers.Singleton(HttpMediaSource)
+        MediaSources, files=rules_parts.media_files, web=providers.Singleton(HttpMediaSource)
     )
     media_ids = providers.Singleton(
         UploadingMediaIds, source=media_sources, uploader=wechat_api, store=state
     )
-
-    # The rules, from the CMS or a file; `rules_source` builds one, `rules` is the one in service.
-    rules_source = providers.Selector(
-        providers.Callable(_rules_kind, settings),
-        cms=providers.Factory(
-            HttpCmsRuleSource,
-            url=settings.provided.rules_url,
-            ttl=settings.provided.rules_ttl,
-            state_dir=providers.Callable(_saved_rules_dir, settings),
-            check_image=media_files.provided.containment_problem,
-            keep_fresh=True,
-        ),
-        file=providers.Factory(
-            FileRuleSource,
-            path=settings.provided.rules_file,
-            ttl=settings.provided.rules_ttl,
-            check_image=media_files.provided.containment_problem,
-        ),
-    )
-    rules = providers.Resource(serve_rules, source=rules_source)
 
     # Use cases
     deliver = providers.Factory(

@@ -53,6 +53,13 @@ class Settings:
     log_level: str = "INFO"
 
     @property
+    def rules_settings(self) -> RulesSettings:
+        """The part of the settings that says where the rules come from."""
+        return RulesSettings(
+            self.rules_url, self.rules_file, self.rules_ttl, self.media_root, self.state_dir
+        )
+
+    @property
     def secrets(self) -> tuple[str, ...]:
         return tuple(s for s in (self.token, self.encoding_aes_key, self.appsecret) if s)
 

@@ -10,26 +10,16 @@ from collections.abc import Callable, Mapping
 from typing import TextIO
 
 from adapters.media.files import FileMediaSource
-from adapters.rules.cms import HttpCmsRuleSource
 from adapters.rules.errors import RulesFetchError
-from adapters.rules.file import FileRuleSource
 from adapters.rules.last_good import rule_count
 from adapters.wechat_api.bodies import message_body, utf8_json
 from adapters.wechat_push.encoding import encode_transfer
 from adapters.wechat_push.fields import PushFormat
 from domain.messages import TextMessage
-from domain.replies import (
-    ImageRef,
-    ImageReply,
-    ImageSend,
-    MiniProgramPageReply,
-    MiniProgramPageSend,
-    Outbound,
-    Reply,
-    TransferReply,
-)
+from domain.replies import ImageRef, Reply, TransferReply, images_of, outbound_for
 from domain.rules_document import ParsedRules
 from entrypoints.cli.rules_table import format_table, report_rows
+from entrypoints.container import RulesContainer
 from entrypoints.settings import RulesSettings, SettingsError
 
 TOUSER = "OPENID"
@@ -39,16 +29,12 @@ Clock = Callable[[], float]
 
 def read_rules(env: Mapping[str, str], *, strict: bool) -> tuple[ParsedRules, FileMediaSource]:
     """The document from the configured source, fetched now; strict also rejects missing files."""
-    settings = RulesSettings.from_env(env)
-    media = FileMediaSource(settings.media_root)
+    rules = RulesContainer(settings=RulesSettings.from_env(env))
+    media = rules.media_files()
     # The service only rejects paths leaving the root (a file may be added later); editors
     # checking the document want to hear about missing files too.
     check = media.problem_with if strict else media.containment_problem
-    if settings.rules_url:
-        url, ttl = settings.rules_url, settings.rules_ttl
-        return HttpCmsRuleSource(url, ttl, settings.state_dir, check_image=check).check(), media
-    assert settings.rules_file is not None  # RulesSettings insists on one of the two
-    return FileRuleSource(settings.rules_file, settings.rules_ttl, check_image=check).check(), media
+    return rules.source(check_image=check).check(), media
 
 
 def check_rules(
@@ -93,7 +79,7 @@ def match_text(
     print(f"rule: {match.key}" if match.key is not None else "rule: none (no reply)", file=out)
     for reply in match.replies:
         print(shown(reply, touser, clock), file=out)
-        for ref in _images(reply):
+        for ref in images_of(reply):
             if problem := media.problem_with(ref):
                 print(f"note: {ref.value}: {problem}; this image cannot be sent yet", file=out)
     return 0
@@ -104,14 +90,7 @@ def shown(reply: Reply, touser: str, clock: Clock = time.time) -> str:
     if isinstance(reply, TransferReply):
         passive = encode_transfer(PushFormat.JSON, touser, ORIGINAL_ID, int(clock()))
         return f"passive reply: {passive}"
-    outbound: Outbound
-    if isinstance(reply, ImageReply):
-        outbound = ImageSend(_media_id(reply.image.value))
-    elif isinstance(reply, MiniProgramPageReply):
-        thumb = _media_id(reply.thumb.value)
-        outbound = MiniProgramPageSend(reply.title, reply.pagepath, thumb)
-    else:
-        outbound = reply
+    outbound = outbound_for(reply, _media_id)
     return "send: " + utf8_json(message_body(touser, outbound)).decode()
 
 
@@ -137,11 +116,5 @@ def _unavailable(failure: SettingsError | RulesFetchError, err: TextIO) -> int:
     return 2
 
 
-def _media_id(ref: str) -> str:
-    return f"<media id of {ref}>"
-
-
-def _images(reply: Reply) -> list[ImageRef]:
-    if isinstance(reply, ImageReply):
-        return [reply.image]
-    return [reply.thumb] if isinstance(reply, MiniProgramPageReply) else []
+def _media_id(ref: ImageRef) -> str:
+    return f"<media id of {ref.value}>"
