@@ -44,14 +44,14 @@ class DeliverReplies:
             if not self._ledger.delivered(job.key, str(slot))
         ]
         if any(needs_upload(reply) for _, reply in pending):
-            self._show_typing(job.touser)
+            self._show_typing(job.to_user)
         sent = 0
         for slot, reply in pending:
             for sub, part in enumerate(self._prepare(reply, job.fallback)):
                 if self._ledger.delivered(job.key, f"{slot}.{sub}"):
                     continue
                 try:
-                    self._send(job.touser, part)
+                    self._send(job.to_user, part)
                 except DeliveryError as failure:
                     log.warning("send to user failed after %d part(s): %s", sent, failure)
                     return DeliveryReport(sent, failure)
@@ -60,23 +60,23 @@ class DeliverReplies:
             self._ledger.mark_delivered(job.key, str(slot))
         return DeliveryReport(sent)
 
-    def _show_typing(self, touser: str) -> None:
+    def _show_typing(self, to_user: str) -> None:
         try:
-            self._messenger.set_typing(touser)
+            self._messenger.set_typing(to_user)
         except DeliveryError as failure:
             # NOTE: typing is a courtesy (WeChat refuses it outside 30 s of the user's message).
             log.info("typing indicator not shown: %s", failure)
 
-    def _send(self, touser: str, part: _Part) -> None:
+    def _send(self, to_user: str, part: _Part) -> None:
         outbound, reply = part
         try:
-            self._messenger.send(touser, outbound)
+            self._messenger.send(to_user, outbound)
         except MediaExpired:
             if not needs_upload(reply):
                 raise
             log.info("WeChat no longer knows a media id; uploading the image again")
             self._forget_media(reply)
-            self._messenger.send(touser, self._resolve(reply))
+            self._messenger.send(to_user, self._resolve(reply))
 
     def _prepare(self, reply: Reply, fallback: tuple[Reply, ...]) -> list[_Part]:
         """The sends for one reply; an image that cannot be had is replaced by the fallback."""

@@ -16,6 +16,6 @@ class ReplyJob:
     """
 
     key: str
-    touser: str
+    to_user: str
     replies: tuple[Reply, ...]
     fallback: tuple[Reply, ...] = ()

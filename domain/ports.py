@@ -26,11 +26,11 @@ class MediaIds(Protocol):
 
 
 class WeChatMessenger(Protocol):
-    def send(self, touser: str, message: Outbound) -> None:
+    def send(self, to_user: str, message: Outbound) -> None:
         """Deliver one customer-service message. Raises DeliveryError."""
         ...
 
-    def set_typing(self, touser: str) -> None:
+    def set_typing(self, to_user: str) -> None:
         """Show the user that the agent is typing. Raises DeliveryError."""
         ...
 

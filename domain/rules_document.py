@@ -11,20 +11,8 @@ from dataclasses import dataclass
 
 from domain.errors import RulesDocumentError
 from domain.replies import Reply
-from domain.reply_parsing import MAX_TEXT_BYTES, ImageCheck, InvalidRule, parse_reply
+from domain.reply_parsing import ImageCheck, InvalidRule, parse_reply
 from domain.rules import DEFAULT_KEY, ENTER_KEY, PATTERN_PREFIX, PatternRule, RuleSet, normalise
-
-__all__ = [
-    "MAX_ENTER_REPLIES",
-    "MAX_REPLIES",
-    "MAX_TEXT_BYTES",
-    "ImageCheck",
-    "ParsedRules",
-    "RuleProblem",
-    "compile_pattern",
-    "parse_rules",
-    "unwrap",
-]
 
 MAX_REPLIES = 5  # WeChat's quota of sends per user message
 MAX_ENTER_REPLIES = 2  # WeChat allows 2 sends in the minute after a user enters the chat

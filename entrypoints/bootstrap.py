@@ -55,6 +55,7 @@ class Service:
     def stop(self) -> None:
         """Stop the rules watcher and close the state store (gunicorn's worker_exit)."""
         self.container.shutdown_resources()
+        log.info("stopped: rules watcher and state store closed")
 
 
 def build_service(env: Mapping[str, str] = os.environ) -> Service:

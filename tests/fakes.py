@@ -50,18 +50,18 @@ class FakeMessenger:
     typing_failure: DeliveryError | None = None
     attempts: int = 0
 
-    def send(self, touser: str, message: Outbound) -> None:
+    def send(self, to_user: str, message: Outbound) -> None:
         self.attempts += 1
         if self.failures:
             raise self.failures.pop(0)
         if self.attempts in self.fail_at:
             raise self.fail_at[self.attempts]
-        self.sent.append((touser, message))
+        self.sent.append((to_user, message))
 
-    def set_typing(self, touser: str) -> None:
+    def set_typing(self, to_user: str) -> None:
         if self.typing_failure is not None:
             raise self.typing_failure
-        self.typing.append(touser)
+        self.typing.append(to_user)
 
 
 @dataclass

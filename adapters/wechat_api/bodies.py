@@ -9,19 +9,19 @@ from typing import Any, assert_never
 from domain.replies import ImageSend, LinkReply, MiniProgramPageSend, Outbound, TextReply
 
 
-def message_body(touser: str, message: Outbound) -> dict[str, Any]:
+def message_body(to_user: str, message: Outbound) -> dict[str, Any]:
     """The custom/send body for message, keys in WeChat's documented order."""
     match message:
         case TextReply(content=content):
-            return {"touser": touser, "msgtype": "text", "text": {"content": content}}
+            return {"touser": to_user, "msgtype": "text", "text": {"content": content}}
         case LinkReply(title=title, description=description, url=url, thumb_url=thumb_url):
             link = {"title": title, "description": description, "url": url, "thumb_url": thumb_url}
-            return {"touser": touser, "msgtype": "link", "link": link}
+            return {"touser": to_user, "msgtype": "link", "link": link}
         case ImageSend(media_id=media_id):
-            return {"touser": touser, "msgtype": "image", "image": {"media_id": media_id}}
+            return {"touser": to_user, "msgtype": "image", "image": {"media_id": media_id}}
         case MiniProgramPageSend(title=title, pagepath=pagepath, thumb_media_id=thumb):
             page = {"title": title, "pagepath": pagepath, "thumb_media_id": thumb}
-            return {"touser": touser, "msgtype": "miniprogrampage", "miniprogrampage": page}
+            return {"touser": to_user, "msgtype": "miniprogrampage", "miniprogrampage": page}
         case _:
             assert_never(message)
 

@@ -51,15 +51,15 @@ class RequestsWeChatApi:
         self._tokens = tokens if tokens is not None else TokenCache(clock)
         self._mount_retries()
 
-    def send(self, touser: str, message: Outbound) -> None:
+    def send(self, to_user: str, message: Outbound) -> None:
         """Deliver one customer-service message. Raises a DeliveryError subclass."""
-        self._call("/cgi-bin/message/custom/send", data=utf8_json(message_body(touser, message)))
+        self._call("/cgi-bin/message/custom/send", data=utf8_json(message_body(to_user, message)))
 
-    def set_typing(self, touser: str) -> None:
+    def set_typing(self, to_user: str) -> None:
         """Show the typing indicator. Raises a DeliveryError subclass."""
         # NOTE: UNCONFIRMED path: newer pages say /cgi-bin/message/custom/business/typing, the
         # Mini Program page and WxJava say /custom/typing; the working send path pairs with it.
-        body = {"touser": touser, "command": "Typing"}
+        body = {"touser": to_user, "command": "Typing"}
         self._call("/cgi-bin/message/custom/typing", data=utf8_json(body))
 
     def upload_image(self, media: MediaFile) -> str:

@@ -14,7 +14,7 @@ from entrypoints.cli.push_simulator import SignedPush
 WECHAT_TIMEOUT = 5.0
 
 
-class NoAnswer(Exception):
+class NoResponse(Exception):
     """The push got no HTTP answer: unreachable, or slower than WeChat waits."""
 
     def __init__(self, reason: str) -> None:
@@ -23,7 +23,7 @@ class NoAnswer(Exception):
 
 
 @dataclass(frozen=True)
-class Answer:
+class PushResponse:
     status: int
     reason: str
     latency_ms: float
@@ -50,8 +50,8 @@ class PushPoster:
         self._url, self._timeout, self._clock = url, timeout, clock
         self._session = session if session is not None else requests.Session()
 
-    def post(self, push: SignedPush) -> Answer:
-        """The answer to one post of push. Raises NoAnswer."""
+    def post(self, push: SignedPush) -> PushResponse:
+        """The answer to one post of push. Raises NoResponse."""
         started = self._clock()
         try:
             response = self._session.post(
@@ -63,10 +63,10 @@ class PushPoster:
                 allow_redirects=False,
             )
         except requests.Timeout:
-            raise NoAnswer(
+            raise NoResponse(
                 f"timed out after {self._timeout:g} s (WeChat gives up and retries)"
             ) from None
         except requests.RequestException as failure:
-            raise NoAnswer(f"cannot reach {self._url} ({type(failure).__name__})") from None
+            raise NoResponse(f"cannot reach {self._url} ({type(failure).__name__})") from None
         latency = (self._clock() - started) * 1000
-        return Answer(response.status_code, response.reason or "", latency, response.text)
+        return PushResponse(response.status_code, response.reason or "", latency, response.text)

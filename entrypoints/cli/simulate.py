@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import TextIO
 
 from adapters.wechat_push.fields import PushFormat
-from entrypoints.cli.push_poster import WECHAT_TIMEOUT, NoAnswer, PushPoster
+from entrypoints.cli.push_poster import WECHAT_TIMEOUT, NoResponse, PushPoster
 from entrypoints.cli.push_simulator import Mode, PushSimulator, SignedPush
 from entrypoints.settings import SettingsError, SigningSettings
 
@@ -80,7 +80,7 @@ def run(
     for _ in range(args.repeat):
         try:
             answer = poster.post(push)
-        except NoAnswer as missing:
+        except NoResponse as missing:
             print(f"no answer: {missing.reason}", file=out, flush=True)
             failed = True
             continue

@@ -10,7 +10,7 @@ from typing import TextIO
 import requests
 
 from adapters.wechat_push.fields import PushFormat
-from entrypoints.cli.push_poster import NoAnswer, PushPoster
+from entrypoints.cli.push_poster import NoResponse, PushPoster
 from entrypoints.cli.push_simulator import Mode, PushSimulator
 from entrypoints.demo.transcript import NOTE, USER, Call, fetch_calls, what_the_user_saw
 from entrypoints.sandbox.state import SEND_PATH
@@ -71,7 +71,7 @@ class Conversation:
         )
         try:
             answer = self._poster.post(push)
-        except NoAnswer as missing:
+        except NoResponse as missing:
             self._print(f"{NOTE} (push got no answer: {missing.reason})")
             return False
         self._print(f"{NOTE} (push answered {answer.line()})")

@@ -10,7 +10,7 @@ import falcon.media
 from entrypoints.sandbox.checks import parse_json
 from entrypoints.sandbox.records import Call, Fault
 from entrypoints.sandbox.state import SEND_PATH, SandboxState
-from entrypoints.sandbox.wechat import Answer, Check, FakeWeChat
+from entrypoints.sandbox.wechat import ApiAnswer, Check, FakeWeChat
 
 TYPING_PATH = "/cgi-bin/message/custom/typing"
 
@@ -47,15 +47,15 @@ class WeChatEndpoint:
         self._state.record(Call(req.path, req.method, answer.errcode, answer.body, kept))
         resp.media = answer.response()
 
-    def _decide(self, req: falcon.Request, raw: bytes, fault: Fault | None) -> Answer:
+    def _decide(self, req: falcon.Request, raw: bytes, fault: Fault | None) -> ApiAnswer:
         # Refused before the check, a call still shows what it tried to send (unless secret).
         shown = parse_json(raw)[1] if self._keep_raw else {}
         if fault is not None and fault.errcode is not None:
-            return Answer(fault.errcode, shown)
+            return ApiAnswer(fault.errcode, shown)
         if self._method is not None and req.method != self._method:
-            return Answer(43002, shown)
+            return ApiAnswer(43002, shown)
         if self._needs_token and (code := self._state.check_token(req.get_param("access_token"))):
-            return Answer(code, shown)
+            return ApiAnswer(code, shown)
         return self._check(req, raw)
 
 

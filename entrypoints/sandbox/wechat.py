@@ -15,7 +15,7 @@ from entrypoints.sandbox.state import SandboxState
 
 
 @dataclass(frozen=True)
-class Answer:
+class ApiAnswer:
     errcode: int
     body: Mapping[str, object] = field(default_factory=dict)  # what the call record shows
     payload: Mapping[str, object] | None = None  # the whole response, when not errcode/errmsg
@@ -26,7 +26,7 @@ class Answer:
         return {"errcode": self.errcode, "errmsg": errmsg(self.errcode)}
 
 
-Check = Callable[[falcon.Request, bytes], Answer]
+Check = Callable[[falcon.Request, bytes], ApiAnswer]
 
 
 class FakeWeChat:
@@ -35,7 +35,7 @@ class FakeWeChat:
     def __init__(self, appid: str, appsecret: str, state: SandboxState) -> None:
         self._appid, self._secret, self._state = appid, appsecret, state
 
-    def stable_token(self, req: falcon.Request, raw: bytes) -> Answer:
+    def stable_token(self, req: falcon.Request, raw: bytes) -> ApiAnswer:
         code, data = parse_json(raw)
         force = data.get("force_refresh") is True
         body = {
@@ -44,17 +44,17 @@ class FakeWeChat:
             "force_refresh": force,
         }
         if code := code or self._credentials(data):
-            return Answer(code, body)
+            return ApiAnswer(code, body)
         token, expires_in = self._state.issue_stable(force)
-        return Answer(0, body, {"access_token": token, "expires_in": expires_in})
+        return ApiAnswer(0, body, {"access_token": token, "expires_in": expires_in})
 
-    def token(self, req: falcon.Request, raw: bytes) -> Answer:
+    def token(self, req: falcon.Request, raw: bytes) -> ApiAnswer:
         data = {name: req.get_param(name) for name in ("grant_type", "appid", "secret")}
         body = {"grant_type": data["grant_type"], "appid": data["appid"]}
         if code := self._credentials(data):
-            return Answer(code, body)
+            return ApiAnswer(code, body)
         token, expires_in = self._state.issue_plain()
-        return Answer(0, body, {"access_token": token, "expires_in": expires_in})
+        return ApiAnswer(0, body, {"access_token": token, "expires_in": expires_in})
 
     def _credentials(self, data: Mapping[str, object]) -> int:
         appid, secret = data.get("appid"), data.get("secret")
@@ -70,13 +70,13 @@ class FakeWeChat:
         # the current stable_token page lists 40125 invalid appsecret, which kefu must also handle.
         return 0 if hmac.compare_digest(secret.encode(), self._secret.encode()) else 40125
 
-    def upload(self, req: falcon.Request, raw: bytes) -> Answer:
+    def upload(self, req: falcon.Request, raw: bytes) -> ApiAnswer:
         media_type = req.get_param("type")
         if media_type != "image":
-            return Answer(40004, {"type": media_type})
+            return ApiAnswer(40004, {"type": media_type})
         found = _media_part(req)
         if found is None:
-            return Answer(41005, {"type": media_type})
+            return ApiAnswer(41005, {"type": media_type})
         media = self._state.add_media(*found)
         payload = {
             "errcode": 0,
@@ -85,15 +85,15 @@ class FakeWeChat:
             "media_id": media.media_id,
             "created_at": media.created_at,
         }
-        return Answer(0, asdict(media) | {"type": "image"}, payload)
+        return ApiAnswer(0, asdict(media) | {"type": "image"}, payload)
 
-    def send(self, req: falcon.Request, raw: bytes) -> Answer:
+    def send(self, req: falcon.Request, raw: bytes) -> ApiAnswer:
         code, message = parse_json(raw)
-        return Answer(code or check_send(message, self._state.knows_media), message)
+        return ApiAnswer(code or check_send(message, self._state.knows_media), message)
 
-    def typing(self, req: falcon.Request, raw: bytes) -> Answer:
+    def typing(self, req: falcon.Request, raw: bytes) -> ApiAnswer:
         code, message = parse_json(raw)
-        return Answer(code or check_typing(message), message)
+        return ApiAnswer(code or check_typing(message), message)
 
 
 def _media_part(req: falcon.Request) -> tuple[str, str, int] | None:

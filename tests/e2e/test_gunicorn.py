@@ -83,6 +83,11 @@ def test_no_secret_in_gunicorn_logs_at_debug(running: Running):
         assert secret not in logs
 
 
+def test_a_worker_stops_its_resources_when_gunicorn_stops(running: Running):
+    running.kefu.stop()
+    assert "stopped: rules watcher and state store closed" in running.log.read_text("utf-8")
+
+
 def test_kefu_serve_runs_the_service_under_gunicorn(tmp_path: Path):
     (tmp_path / "rules.json").write_text(json.dumps(RULES), encoding="utf-8")
     (tmp_path / "media").mkdir()

@@ -127,7 +127,7 @@ def test_job_carries_the_push_identity_and_the_default_as_fallback():
     AnswerMessage(FakeRuleSource(DOCUMENT), dispatcher, fresh_ledger())(text("2"))
     (job,) = dispatcher.jobs
     assert job.key == "msg:42:user-1:7"
-    assert job.touser == "user-1"
+    assert job.to_user == "user-1"
     assert job.fallback == (TextReply("再见"),)
 
 
