@@ -65,9 +65,10 @@ class HttpCmsRuleSource:
             self._watching = self._refresher.watch(max(self._ttl, 1.0))
 
     def close(self) -> None:
-        """Stop the refresh thread, if one runs."""
+        """Stop the refresh thread, if one runs, and close the connection pool."""
         if self._watching is not None:
             self._watching.set()
+        self._session.close()
 
     def check(self) -> ParsedRules:
         """Fetch the document now, unconditionally, for `kefu rules check`; RulesFetchError."""

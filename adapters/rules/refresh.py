@@ -7,13 +7,10 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from adapters.rules.errors import RulesFetchError
+from adapters.rules.last_good import LastGoodRules
 from domain.rules import RuleSet
-
-if TYPE_CHECKING:  # only for annotations: rules_cache imports this module to re-export it
-    from adapters.rules.last_good import LastGoodRules
 
 log = logging.getLogger(__name__)
 
