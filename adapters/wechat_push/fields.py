@@ -14,6 +14,28 @@ from adapters.wechat_push.errors import MalformedPush
 
 # Pushes are flat; a few events nest a list of objects. Deeper is not WeChat.
 MAX_DEPTH = 8
+# The top-level fields kefu reads or trusts: one of them twice would let two readers of the same
+# body disagree, so repeating one is refused. Any other field may repeat (it becomes a list).
+RELIED_ON = frozenset(
+    {
+        "ToUserName",
+        "FromUserName",
+        "CreateTime",
+        "MsgType",
+        "Event",
+        "MsgId",
+        "Content",
+        "Encrypt",
+        "PicUrl",
+        "MediaId",
+        "Title",
+        "AppId",
+        "PagePath",
+        "ThumbUrl",
+        "ThumbMediaId",
+        "SessionFrom",
+    }
+)
 
 
 class PushFormat(enum.Enum):
@@ -86,9 +108,11 @@ def _xml_value(elem: ET.Element, depth: int) -> object:
         value = _xml_value(child, depth + 1)
         if child.tag not in result:
             result[child.tag] = value
-        elif depth == 1:
+        elif depth == 1 and child.tag in RELIED_ON:
             raise MalformedPush(f"field {child.tag} is repeated")
-        else:  # repeated elements inside an event (e.g. <List>) form a list
+        else:
+            # NOTE: repeated elements form a list: inside events (<List>) and at the top level
+            # too, where the logistics add_express_path event repeats <Actions> (reference 12b).
             previous = result[child.tag]
             result[child.tag] = (
                 [*previous, value] if isinstance(previous, list) else [previous, value]
