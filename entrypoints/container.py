@@ -21,8 +21,9 @@ from adapters.state.redis import RedisStateStore
 from adapters.state.scoped import ScopedStateStore
 from adapters.wechat_api.client import RequestsWeChatApi
 from adapters.wechat_api.shared_tokens import SharedTokenCache
-from adapters.wechat_push.crypto import AesMessageCrypto
 from adapters.wechat_push.gateway import WeChatPushGateway
+from adapters.wechat_push.keyring import KeyRing
+from adapters.wechat_push.previous_use import PreviousUseLog
 from domain.answering import AnswerMessage
 from domain.delivery import DeliverReplies
 from domain.dispatch import DeliverNow
@@ -119,10 +120,13 @@ class Container(containers.DeclarativeContainer):
 
     # The push protocol
     crypto = providers.Singleton(
-        AesMessageCrypto,
+        KeyRing,
         token=settings.provided.token,
         encoding_aes_key=settings.provided.encoding_aes_key,
         appid=settings.provided.appid,
+        previous_token=settings.provided.token_previous,
+        previous_key=settings.provided.encoding_aes_key_previous,
+        on_previous=providers.Singleton(PreviousUseLog, store=state),
     )
     push_gateway = providers.Singleton(
         WeChatPushGateway, crypto=crypto, max_clock_skew=settings.provided.max_clock_skew

@@ -23,7 +23,12 @@ from entrypoints.setting_values import (
 
 T = TypeVar("T")
 # Values never echoed in an error line: secrets, and URLs that may carry a password.
-_UNSHOWN = {"KEFU_ENCODING_AES_KEY", "KEFU_REDIS_URL", "KEFU_RULES_URL"}
+_UNSHOWN = {
+    "KEFU_ENCODING_AES_KEY",
+    "KEFU_ENCODING_AES_KEY_PREVIOUS",
+    "KEFU_REDIS_URL",
+    "KEFU_RULES_URL",
+}
 
 
 class SettingsError(Exception):
@@ -51,6 +56,9 @@ class Settings:
     max_clock_skew: int = 300
     redis_url: str | None = None
     log_level: str = "INFO"
+    # During a rotation: the Token and key in use before the last change in the console.
+    token_previous: str | None = field(default=None, repr=False)
+    encoding_aes_key_previous: str | None = field(default=None, repr=False)
 
     @property
     def rules_settings(self) -> RulesSettings:
@@ -61,7 +69,14 @@ class Settings:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        return tuple(s for s in (self.token, self.encoding_aes_key, self.appsecret) if s)
+        values = (
+            self.token,
+            self.encoding_aes_key,
+            self.appsecret,
+            self.token_previous,
+            self.encoding_aes_key_previous,
+        )
+        return tuple(s for s in values if s)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -158,9 +173,21 @@ class _Reader:
             max_clock_skew=self.parsed("KEFU_MAX_CLOCK_SKEW", seconds, 300, "whole seconds >= 0"),
             redis_url=self.parsed("KEFU_REDIS_URL", redis_url, None, "redis://host:port/db"),
             log_level=self.parsed("KEFU_LOG_LEVEL", level, "INFO", " | ".join(LEVELS)),
+            token_previous=self.raw("KEFU_TOKEN_PREVIOUS"),
+            encoding_aes_key_previous=self.parsed(
+                "KEFU_ENCODING_AES_KEY_PREVIOUS", aes_key, None, AES_HINT
+            ),
         )
         self.check_rules_source(settings)
+        self.check_previous(settings)
         return settings
+
+    def check_previous(self, settings: Settings) -> None:
+        if settings.encoding_aes_key_previous and not settings.encoding_aes_key:
+            self.problems.append(
+                "KEFU_ENCODING_AES_KEY_PREVIOUS is set but KEFU_ENCODING_AES_KEY is not: "
+                "set the current key too, or drop the previous one"
+            )
 
     def signing(self) -> SigningSettings:
         """The variables that sign and encrypt pushes."""

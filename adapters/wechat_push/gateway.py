@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from adapters.wechat_push.crypto import AesMessageCrypto
 from adapters.wechat_push.encoding import encode_encrypted_reply, encode_transfer
 from adapters.wechat_push.envelope import parse_envelope, parse_message
 from adapters.wechat_push.errors import InvalidSignature, MalformedPush, PlaintextRefused, StalePush
 from adapters.wechat_push.fields import PushFormat
+from adapters.wechat_push.keyring import KeyRing
 from domain.answering import Transfer
 from domain.messages import Message
 
@@ -25,6 +26,8 @@ class OpenedPush:
     format: PushFormat
     encrypted: bool
     nonce: str
+    # The Token and key that opened the push seal its passive reply (None when plaintext).
+    sealer: AesMessageCrypto | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ class WeChatPushGateway:
 
     def __init__(
         self,
-        crypto: AesMessageCrypto,
+        crypto: KeyRing,
         max_clock_skew: int = 0,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -63,17 +66,17 @@ class WeChatPushGateway:
         if envelope.encrypt is None:
             raise MalformedPush("encrypted push without an Encrypt field")
         signature = _param(params, "msg_signature")
-        self._crypto.verify_msg_signature(signature, timestamp, nonce, envelope.encrypt)
+        opened = self._crypto.open(signature, timestamp, nonce, envelope.encrypt)
         # NOTE: compatible mode also carries plaintext fields; only the signed Encrypt is trusted.
-        message = parse_message(self._crypto.decrypt(envelope.encrypt), envelope.format)
-        return OpenedPush(message, envelope.format, True, nonce)
+        message = parse_message(opened.text, envelope.format)
+        return OpenedPush(message, envelope.format, True, nonce, opened.sealer)
 
     def _open_plain(
         self, params: Mapping[str, str], body: bytes, ts: str, nonce: str
     ) -> OpenedPush:
         if self._crypto.has_key:
             raise PlaintextRefused("plaintext push refused: an AES key is configured")
-        self._crypto.verify_url_signature(_param(params, "signature"), ts, nonce)
+        self._crypto.verify_plain_push(_param(params, "signature"), ts, nonce)
         envelope = parse_envelope(body)
         return OpenedPush(parse_message(body, envelope.format), envelope.format, False, nonce)
 
@@ -83,10 +86,10 @@ class WeChatPushGateway:
         fmt = push.format
         plain = encode_transfer(fmt, transfer.to_user, transfer.from_user, now)
         content_type = "application/json" if fmt is PushFormat.JSON else "application/xml"
-        if not push.encrypted:
+        if push.sealer is None:
             return PassiveReply(plain, content_type)
         # NOTE: the reply echoes the push's nonce, as the official example does (reference §5).
-        sealed = self._crypto.seal(plain, str(now), push.nonce)
+        sealed = push.sealer.seal(plain, str(now), push.nonce)
         body = encode_encrypted_reply(fmt, sealed.encrypt, sealed.msg_signature, now, push.nonce)
         return PassiveReply(body, content_type)
 

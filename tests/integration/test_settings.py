@@ -81,3 +81,29 @@ def test_the_wsgi_module_stops_with_one_line_per_problem(tmp_path: Path):
         "kefu: KEFU_RULES_TTL='-1' is malformed: expected seconds, 0 or more",
         "kefu: KEFU_RULES_URL is missing: set it to the CMS rules URL, or set KEFU_RULES_FILE",
     ]
+
+
+def test_previous_token_and_key_are_read_and_kept_out_of_the_repr_and_logs():
+    old_key = KEY[::-1]
+    env = {
+        **GOOD,
+        "KEFU_ENCODING_AES_KEY": KEY,
+        "KEFU_ENCODING_AES_KEY_PREVIOUS": old_key,
+        "KEFU_TOKEN_PREVIOUS": "oldtok",
+    }
+    settings = Settings.from_env(env)
+    assert (settings.token_previous, settings.encoding_aes_key_previous) == ("oldtok", old_key)
+    assert old_key not in repr(settings) and "oldtok" not in repr(settings)
+    assert {"oldtok", old_key} <= set(settings.secrets)
+
+
+def test_a_bad_previous_key_is_reported_without_showing_it():
+    env = {**GOOD, "KEFU_ENCODING_AES_KEY": KEY, "KEFU_ENCODING_AES_KEY_PREVIOUS": KEY[:-2]}
+    (line,) = problems(env)
+    assert line.startswith("KEFU_ENCODING_AES_KEY_PREVIOUS is malformed")
+    assert KEY[:20] not in line
+
+
+def test_a_previous_key_without_a_current_one_is_an_error():
+    (line,) = problems({**GOOD, "KEFU_ENCODING_AES_KEY_PREVIOUS": KEY})
+    assert line.startswith("KEFU_ENCODING_AES_KEY_PREVIOUS is set but KEFU_ENCODING_AES_KEY is not")
