@@ -47,3 +47,14 @@ def api_error(errcode: int | None, errmsg: str, *, http_status: int = 200) -> De
     if errcode == INVALID_MEDIA_ID:
         return MediaExpired(f"WeChat API errcode {errcode}: {errmsg}", code=errcode)
     return WeChatApiError(errcode, errmsg, http_status=http_status)
+
+
+class UnverifiedAnswer(DeliveryError):
+    """An answer in API security mode whose signature or encryption does not check out.
+
+    Not transient: the call may have reached WeChat, so sending it again could deliver it twice,
+    and a wrong certificate or key does not heal by itself.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"WeChat API answer to {path} refused: {reason}", transient=False)
