@@ -19,7 +19,9 @@ from adapters.state.guard import GuardedStateStore
 from adapters.state.locks import LockingStore
 from adapters.state.redis import RedisStateStore
 from adapters.state.scoped import ScopedStateStore
+from adapters.wechat_api.api_keys import load_api_keys
 from adapters.wechat_api.client import RequestsWeChatApi
+from adapters.wechat_api.security import ApiSecurity
 from adapters.wechat_api.shared_tokens import SharedTokenCache
 from adapters.wechat_push.gateway import WeChatPushGateway
 from adapters.wechat_push.keyring import KeyRing
@@ -58,6 +60,16 @@ def serve_rules(source: RuleSourceAdapter) -> Iterator[RuleSourceAdapter]:
 
 def _rules_kind(settings: RulesSettings) -> str:
     return "cms" if settings.rules_url else "file"
+
+
+def _api_security(settings: Settings) -> ApiSecurity | None:
+    mode = settings.api_security
+    if mode is None:
+        return None
+    keys = load_api_keys(
+        mode.aes_key, mode.aes_sn, mode.rsa_key_file, mode.rsa_sn, mode.cert_file, mode.cert_sn
+    )
+    return ApiSecurity(settings.appid, keys)
 
 
 def _claim_ttl(settings: Settings) -> float:
@@ -147,6 +159,7 @@ class Container(containers.DeclarativeContainer):
         appsecret=settings.provided.appsecret,
         base_url=settings.provided.wechat_api_base,
         tokens=providers.Singleton(SharedTokenCache, store=state),
+        security=providers.Singleton(_api_security, settings),
     )
     media_sources = providers.Singleton(
         MediaSources, files=rules_parts.media_files, web=providers.Singleton(HttpMediaSource)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from adapters.wechat_api.api_keys import ApiKeysError, load_api_keys
 from entrypoints.setting_values import (
     AES_HINT,
     LEVELS,
@@ -28,7 +29,16 @@ _UNSHOWN = {
     "KEFU_ENCODING_AES_KEY_PREVIOUS",
     "KEFU_REDIS_URL",
     "KEFU_RULES_URL",
+    "KEFU_API_AES_KEY",
 }
+API_SECURITY = (
+    "KEFU_API_AES_KEY",
+    "KEFU_API_AES_SN",
+    "KEFU_API_RSA_KEY_FILE",
+    "KEFU_API_RSA_SN",
+    "KEFU_API_CERT_FILE",
+    "KEFU_API_CERT_SN",
+)
 
 
 class SettingsError(Exception):
@@ -37,6 +47,18 @@ class SettingsError(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
+
+
+@dataclass(frozen=True)
+class ApiSecuritySettings:
+    """WeChat's API security mode (API安全): the six KEFU_API_* settings, all present."""
+
+    aes_key: str = field(repr=False)
+    aes_sn: str
+    rsa_key_file: Path
+    rsa_sn: str
+    cert_file: Path
+    cert_sn: str
 
 
 @dataclass(frozen=True)
@@ -59,6 +81,7 @@ class Settings:
     # During a rotation: the Token and key in use before the last change in the console.
     token_previous: str | None = field(default=None, repr=False)
     encoding_aes_key_previous: str | None = field(default=None, repr=False)
+    api_security: ApiSecuritySettings | None = None
 
     @property
     def rules_settings(self) -> RulesSettings:
@@ -75,6 +98,7 @@ class Settings:
             self.appsecret,
             self.token_previous,
             self.encoding_aes_key_previous,
+            self.api_security.aes_key if self.api_security else None,
         )
         return tuple(s for s in values if s)
 
@@ -177,10 +201,32 @@ class _Reader:
             encoding_aes_key_previous=self.parsed(
                 "KEFU_ENCODING_AES_KEY_PREVIOUS", aes_key, None, AES_HINT
             ),
+            api_security=self.api_security(),
         )
         self.check_rules_source(settings)
         self.check_previous(settings)
         return settings
+
+    def api_security(self) -> ApiSecuritySettings | None:
+        """The six KEFU_API_* settings: all or none, their keys readable; one line if not."""
+        values = {name: self.raw(name) for name in API_SECURITY}
+        missing = [name for name, value in values.items() if value is None]
+        if len(missing) == len(API_SECURITY):
+            return None
+        if missing:
+            self.problems.append(
+                f"API security mode needs all six KEFU_API_* settings or none: "
+                f"{', '.join(missing)} missing"
+            )
+            return None
+        aes, aes_sn, rsa_file, rsa_sn, cert_file, cert_sn = (v or "" for v in values.values())
+        found = ApiSecuritySettings(aes, aes_sn, Path(rsa_file), rsa_sn, Path(cert_file), cert_sn)
+        try:
+            load_api_keys(aes, aes_sn, Path(rsa_file), rsa_sn, Path(cert_file), cert_sn)
+        except ApiKeysError as unusable:
+            self.problems.append(f"API security mode: {unusable}")
+            return None
+        return found
 
     def check_previous(self, settings: Settings) -> None:
         if settings.encoding_aes_key_previous and not settings.encoding_aes_key:

@@ -21,6 +21,7 @@ from adapters.wechat_api.errors import (
     WeChatUnavailable,
     api_error,
 )
+from adapters.wechat_api.security import ApiSecurity
 from adapters.wechat_api.tokens import IssuedToken, TokenCache, TokenStore
 from domain.replies import MediaFile, Outbound
 
@@ -28,6 +29,14 @@ log = logging.getLogger(__name__)
 
 TOKEN_REJECTED = frozenset({40001, 40014, 42001})
 JSON_UTF8 = {"Content-Type": "application/json; charset=utf-8"}
+SEND_PATH = "/cgi-bin/message/custom/send"
+TYPING_PATH = "/cgi-bin/message/custom/business/typing"
+OLD_TYPING_PATH = "/cgi-bin/message/custom/typing"
+# NOTE: WeChat documents no one errcode for "this API does not exist here". 48001 (api
+# unauthorized: not an API this account type may call), 40066 (invalid url) and HTTP 404 are
+# what a path it does not serve gets; none of them is transient, so falling back on them never
+# hides an outage. -1 and 5xx are never a reason to fall back (UNCONFIRMED, reference 12b).
+NO_SUCH_API = frozenset({48001, 40066})
 
 
 class RequestsWeChatApi:
@@ -42,25 +51,37 @@ class RequestsWeChatApi:
         timeout: tuple[float, float] = HTTP_TIMEOUT,
         clock: Callable[[], float] = time.monotonic,
         tokens: TokenStore | None = None,
+        security: ApiSecurity | None = None,
     ) -> None:
+        """security: API security mode (API安全), for the calls it covers, when configured."""
         self._appid = appid
         self._appsecret = appsecret or ""
         self._base = base_url.rstrip("/")
         self._session = session if session is not None else requests.Session()
         self._timeout = timeout
         self._tokens = tokens if tokens is not None else TokenCache(clock)
+        self._security = security
+        self._typing_path = TYPING_PATH
         self._mount_retries()
 
     def send(self, to_user: str, message: Outbound) -> None:
         """Deliver one customer-service message. Raises a DeliveryError subclass."""
-        self._call("/cgi-bin/message/custom/send", data=utf8_json(message_body(to_user, message)))
+        self._call(SEND_PATH, body=message_body(to_user, message))
 
     def set_typing(self, to_user: str) -> None:
         """Show the typing indicator. Raises a DeliveryError subclass."""
-        # NOTE: UNCONFIRMED path: newer pages say /cgi-bin/message/custom/business/typing, the
-        # Mini Program page and WxJava say /custom/typing; the working send path pairs with it.
+        # NOTE: the current typing page says mini programs call business/typing; older pages and
+        # WxJava say custom/typing. The first answer "no such API" switches this process over.
         body = {"touser": to_user, "command": "Typing"}
-        self._call("/cgi-bin/message/custom/typing", data=utf8_json(body))
+        path = self._typing_path
+        try:
+            self._call(path, body=body)
+        except WeChatApiError as failure:
+            if path == OLD_TYPING_PATH or not _no_such_api(failure):
+                raise
+            log.info("WeChat has no %s here (%s); using %s", path, failure, OLD_TYPING_PATH)
+            self._typing_path = OLD_TYPING_PATH
+            self._call(OLD_TYPING_PATH, body=body)
 
     def upload_image(self, media: MediaFile) -> str:
         """Upload as temporary media (valid 3 days); the media_id. Raises a DeliveryError."""
@@ -100,8 +121,7 @@ class RequestsWeChatApi:
     ) -> dict[str, Any]:
         # NOTE: WeChat takes access_token only in the query; RedactSecrets keeps it out of logs.
         query = {"access_token": token, **(params or {})}
-        headers = JSON_UTF8 if "data" in rest else None
-        return self._post(self._base + path, (token,), params=query, headers=headers, **rest)
+        return self._post(self._base + path, (token,), params=query, **rest)
 
     def _fetch_token(self) -> IssuedToken:
         if not self._appsecret:
@@ -113,15 +133,29 @@ class RequestsWeChatApi:
             # NOTE: never true: a forced refresh kills the token every other worker is using.
             "force_refresh": False,
         }
-        answer = self._post(self._token_url, (), data=utf8_json(body), headers=JSON_UTF8)
+        answer = self._post(self._token_url, (), body=body)
         value, expires_in = answer.get("access_token"), answer.get("expires_in")
         if not isinstance(value, str) or not value or not isinstance(expires_in, int | float):
             raise WeChatBadAnswer("stable_token answer lacks access_token or expires_in")
         log.debug("fetched an access token valid for %s s", expires_in)
         return IssuedToken(value, float(expires_in))
 
-    def _post(self, url: str, secrets: tuple[str, ...], **request: Any) -> dict[str, Any]:
+    def _post(
+        self,
+        url: str,
+        secrets: tuple[str, ...],
+        body: Mapping[str, Any] | None = None,
+        **request: Any,
+    ) -> dict[str, Any]:
+        """POST body as JSON (sealed in API security mode) or `request` as is (uploads)."""
         scrub = (self._appsecret, *secrets)
+        sealed = body is not None and self._security is not None
+        if body is not None and self._security is not None:
+            # NOTE: the upload is the one call kefu makes that the mode does not cover.
+            request_body = self._security.seal(url, body)
+            request.update(data=request_body.body, headers={**JSON_UTF8, **request_body.headers})
+        elif body is not None:
+            request.update(data=utf8_json(body), headers=JSON_UTF8)
         try:
             response = self._session.post(
                 url, timeout=self._timeout, allow_redirects=False, **request
@@ -132,15 +166,26 @@ class RequestsWeChatApi:
             where = url.removeprefix(self._base)
             reason = redact(f"{where}: {type(failure).__name__}: {failure}", scrub)
             raise WeChatUnavailable(reason) from None
+        if sealed and self._security is not None and 200 <= response.status_code < 300:
+            opened = self._security.open(url, response.headers, response.content)
+            return _answer(response, scrub, opened)
         return _answer(response, scrub)
 
 
-def _answer(response: requests.Response, scrub: tuple[str, ...]) -> dict[str, Any]:
-    """The JSON object WeChat answered, or the matching error."""
-    try:
-        payload = response.json()
-    except ValueError:
-        payload = None
+def _no_such_api(failure: WeChatApiError) -> bool:
+    return failure.errcode in NO_SUCH_API or failure.http_status == 404
+
+
+def _answer(
+    response: requests.Response, scrub: tuple[str, ...], opened: object = None
+) -> dict[str, Any]:
+    """The JSON object WeChat answered (`opened` when it came sealed), or the matching error."""
+    payload = opened
+    if payload is None:
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
     fields = payload if isinstance(payload, dict) else {}
     errcode, errmsg = fields.get("errcode", 0), redact(str(fields.get("errmsg", "")), scrub)
     if not 200 <= response.status_code < 300:

@@ -12,9 +12,8 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-from entrypoints.sandbox.routes import (
-    create_sandbox_app,
-)
+from entrypoints.sandbox.routes import create_sandbox_app
+from entrypoints.sandbox.security import SandboxSecurity
 from entrypoints.sandbox.state import SandboxState
 
 
@@ -64,11 +63,20 @@ class SandboxServer:
 
 
 def serve_sandbox(
-    host: str, port: int, appid: str, appsecret: str, state: SandboxState | None = None
+    host: str,
+    port: int,
+    appid: str,
+    appsecret: str,
+    state: SandboxState | None = None,
+    *,
+    security: SandboxSecurity | None = None,
+    business_typing: bool = True,
 ) -> SandboxServer:
     """Serve a sandbox on host:port (0 picks a free port) until .stop()."""
     state = SandboxState() if state is None else state
-    app = create_sandbox_app(appid, appsecret, state)
+    app = create_sandbox_app(
+        appid, appsecret, state, security=security, business_typing=business_typing
+    )
     server = make_server(host, port, _buffered(app), _ThreadingWSGIServer, _QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="wechat-sandbox", daemon=True)
     thread.start()
@@ -83,10 +91,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--appid", default=os.environ.get("KEFU_APPID"))
     parser.add_argument("--appsecret", default=os.environ.get("KEFU_APPSECRET"))
+    parser.add_argument(
+        "--no-business-typing",
+        action="store_true",
+        help="answer /cgi-bin/message/custom/business/typing as an API that does not exist",
+    )
     args = parser.parse_args(argv)
     if not args.appid or not args.appsecret:
         parser.error("--appid and --appsecret (or KEFU_APPID and KEFU_APPSECRET) are required")
-    server = serve_sandbox(args.host, args.port, args.appid, args.appsecret)
+    server = serve_sandbox(
+        args.host,
+        args.port,
+        args.appid,
+        args.appsecret,
+        business_typing=not args.no_business_typing,
+    )
     print(f"WeChat sandbox on {server.url}  (calls: {server.url}/sandbox/calls)", flush=True)
     try:
         server.wait()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+TAMPERINGS = ("data", "signature", "certificate")
+
 
 @dataclass(frozen=True)
 class Call:
@@ -15,6 +17,7 @@ class Call:
     errcode: int
     body: Mapping[str, object] = field(default_factory=dict)
     raw: str | None = None  # the body text exactly as sent; never kept for calls carrying secrets
+    sealed: bool = False  # came encrypted and signed (API security mode); raw is then the plaintext
 
     def as_json(self) -> dict[str, object]:
         body = dict(self.body)
@@ -24,21 +27,27 @@ class Call:
             "errcode": self.errcode,
             "body": body,
             "raw": self.raw,
+            "sealed": self.sealed,
         }
 
 
 @dataclass(frozen=True)
 class Fault:
-    """Misbehaviour for the next `times` calls to `path`: stall first, then answer `errcode`."""
+    """Misbehaviour for the next `times` calls to `path`: stall first, then answer `errcode`.
+
+    `tamper` (API security mode): the sealed answer reaches the caller with one byte of its
+    `data` changed, one byte of its signature changed, or signed with another certificate's key.
+    """
 
     path: str
     times: int = 1
     errcode: int | None = None
     stall: float = 0.0
+    tamper: str | None = None
 
     @classmethod
     def from_json(cls, data: object) -> Fault:
-        """Raises ValueError unless data is {"path", "times"?, and "errcode" and/or "stall"}."""
+        """Raises ValueError unless data is {"path", "times"?, and "errcode", "stall", "tamper"}."""
         if not isinstance(data, dict) or not isinstance(data.get("path"), str):
             raise ValueError("a fault needs a path")
         times, errcode, stall = data.get("times", 1), data.get("errcode"), data.get("stall", 0.0)
@@ -46,9 +55,14 @@ class Fault:
             raise ValueError("times must be a positive integer")
         if errcode is not None and type(errcode) is not int:
             raise ValueError("errcode must be an integer")
-        if type(stall) not in (int, float) or stall < 0 or (errcode is None and not stall):
-            raise ValueError("a fault needs an errcode or a positive stall")
-        return cls(data["path"], times, errcode, float(stall))
+        tamper = data.get("tamper")
+        if tamper is not None and tamper not in TAMPERINGS:
+            raise ValueError(f"tamper must be one of {', '.join(TAMPERINGS)}")
+        if type(stall) not in (int, float) or stall < 0:
+            raise ValueError("stall must be a number of seconds")
+        if errcode is None and not stall and tamper is None:
+            raise ValueError("a fault needs an errcode, a positive stall or a tamper")
+        return cls(data["path"], times, errcode, float(stall), tamper)
 
 
 @dataclass(frozen=True)

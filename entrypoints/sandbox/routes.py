@@ -9,10 +9,15 @@ import falcon.media
 
 from entrypoints.sandbox.checks import parse_json
 from entrypoints.sandbox.records import Call, Fault
+from entrypoints.sandbox.security import SandboxSecurity
 from entrypoints.sandbox.state import SEND_PATH, SandboxState
 from entrypoints.sandbox.wechat import ApiAnswer, Check, FakeWeChat
 
-TYPING_PATH = "/cgi-bin/message/custom/typing"
+TYPING_PATH = "/cgi-bin/message/custom/business/typing"
+OLD_TYPING_PATH = "/cgi-bin/message/custom/typing"
+# NOTE: what WeChat answers a mini program on a typing path it does not serve is UNCONFIRMED;
+# 48001 api unauthorized is the sandbox's reading (kefu also falls back on 40066 and HTTP 404).
+NO_SUCH_API = 48001
 
 
 class WeChatEndpoint:
@@ -27,9 +32,12 @@ class WeChatEndpoint:
         needs_token: bool = True,
         keep_raw: bool = True,
         multipart: bool = False,
+        security: SandboxSecurity | None = None,
     ) -> None:
+        """security: API security mode is on, and this path is one it covers."""
         self._state, self._check, self._method = state, check, method
         self._needs_token, self._keep_raw, self._multipart = needs_token, keep_raw, multipart
+        self._security = security
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         self._answer(req, resp)
@@ -42,10 +50,26 @@ class WeChatEndpoint:
         if fault is not None and fault.stall:
             self._state.sleep(fault.stall)
         raw = b"" if self._multipart else req.bounded_stream.read()
+        url = req.prefix + req.path
+        if self._security is not None:
+            refused, raw = self._security.open_request(url, _headers(req), raw)
+            if refused:
+                # NOTE: the mode's own refusals go back unsigned and in the clear.
+                self._state.record(Call(req.path, req.method, refused, {}, None, sealed=True))
+                resp.media = Answer(refused).response()
+                return
         answer = self._decide(req, raw, fault)
         kept = raw.decode("utf-8", "replace") if self._keep_raw else None
-        self._state.record(Call(req.path, req.method, answer.errcode, answer.body, kept))
-        resp.media = answer.response()
+        sealed = self._security is not None
+        call = Call(req.path, req.method, answer.errcode, answer.body, kept, sealed=sealed)
+        self._state.record(call)
+        if self._security is None:
+            resp.media = answer.response()
+            return
+        tamper = fault.tamper if fault is not None else None
+        body, headers = self._security.seal_answer(url, answer.response(), tamper)
+        resp.content_type, resp.data = falcon.MEDIA_JSON, body
+        resp.set_headers(headers)
 
     def _decide(self, req: falcon.Request, raw: bytes, fault: Fault | None) -> ApiAnswer:
         # Refused before the check, a call still shows what it tried to send (unless secret).
@@ -92,17 +116,36 @@ class SandboxControl:
         resp.status = falcon.HTTP_204
 
 
+def _headers(req: falcon.Request) -> dict[str, str]:
+    names = ("Wechatmp-Appid", "Wechatmp-TimeStamp", "Wechatmp-Signature")
+    return {name: req.get_header(name) or "" for name in names}
+
+
+def _no_such_api(req: falcon.Request, raw: bytes) -> Answer:
+    return Answer(NO_SUCH_API, parse_json(raw)[1])
+
+
 def create_sandbox_app(
-    appid: str, appsecret: str, state: SandboxState | None = None
+    appid: str,
+    appsecret: str,
+    state: SandboxState | None = None,
+    *,
+    security: SandboxSecurity | None = None,
+    business_typing: bool = True,
 ) -> falcon.App[falcon.Request, falcon.Response]:
+    """security turns on API security mode for the calls it covers (never the upload);
+    business_typing=False answers the mini-program typing path as if it did not exist."""
     state = SandboxState() if state is None else state
     wechat = FakeWeChat(appid, appsecret, state)
+    typing = wechat.typing if business_typing else _no_such_api
     app = falcon.App()
     app.req_options.media_handlers[falcon.MEDIA_MULTIPART] = falcon.media.MultipartFormHandler()
     api: list[tuple[str, WeChatEndpoint]] = [
         (
             "/cgi-bin/stable_token",
-            WeChatEndpoint(state, wechat.stable_token, needs_token=False, keep_raw=False),
+            WeChatEndpoint(
+                state, wechat.stable_token, needs_token=False, keep_raw=False, security=security
+            ),
         ),
         (
             "/cgi-bin/token",
@@ -112,8 +155,9 @@ def create_sandbox_app(
             "/cgi-bin/media/upload",
             WeChatEndpoint(state, wechat.upload, keep_raw=False, multipart=True),
         ),
-        (SEND_PATH, WeChatEndpoint(state, wechat.send)),
-        (TYPING_PATH, WeChatEndpoint(state, wechat.typing)),
+        (SEND_PATH, WeChatEndpoint(state, wechat.send, security=security)),
+        (TYPING_PATH, WeChatEndpoint(state, typing, security=security)),
+        (OLD_TYPING_PATH, WeChatEndpoint(state, wechat.typing, security=security)),
     ]
     for path, endpoint in api:
         app.add_route(path, endpoint)

@@ -78,7 +78,9 @@ def mock_wechat(rsps: responses.RequestsMock, document: object = CONTRACT_DOCUME
         },
     )
     rsps.post(f"{WECHAT}/cgi-bin/message/custom/send", json={"errcode": 0, "errmsg": "ok"})
-    rsps.post(f"{WECHAT}/cgi-bin/message/custom/typing", json={"errcode": 0, "errmsg": "ok"})
+    rsps.post(
+        f"{WECHAT}/cgi-bin/message/custom/business/typing", json={"errcode": 0, "errmsg": "ok"}
+    )
     rsps.get(POSTER_URL, body=JPEG, content_type="image/jpeg")
 
 

@@ -107,3 +107,46 @@ def test_a_bad_previous_key_is_reported_without_showing_it():
 def test_a_previous_key_without_a_current_one_is_an_error():
     (line,) = problems({**GOOD, "KEFU_ENCODING_AES_KEY_PREVIOUS": KEY})
     assert line.startswith("KEFU_ENCODING_AES_KEY_PREVIOUS is set but KEFU_ENCODING_AES_KEY is not")
+
+
+GUIDE_KEYS = Path(__file__).parents[1] / "fixtures" / "api_security"
+API_AES_KEY = "otUpngOjU+nVQaWJIC3D/yMLV17RKaP6t4Ot9tbnzLY="
+API = {
+    "KEFU_API_AES_KEY": API_AES_KEY,
+    "KEFU_API_AES_SN": "fa05fe1e5bcc79b81ad5ad4b58acf787",
+    "KEFU_API_RSA_KEY_FILE": str(GUIDE_KEYS / "guide_app_key.pem"),
+    "KEFU_API_RSA_SN": "97845f6ed842ea860df6fdf65941ff56",
+    "KEFU_API_CERT_FILE": str(GUIDE_KEYS / "guide_platform_cert.pem"),
+    "KEFU_API_CERT_SN": "79ba700ea147819f640941bceb38b1d1",
+}
+
+
+def test_api_security_mode_is_off_without_its_settings_and_on_with_all_six():
+    assert Settings.from_env(GOOD).api_security is None
+    settings = Settings.from_env({**GOOD, **API})
+    assert settings.api_security is not None
+    assert settings.api_security.cert_sn == API["KEFU_API_CERT_SN"]
+    assert API_AES_KEY not in repr(settings) and API_AES_KEY in settings.secrets
+
+
+def test_a_partial_api_security_set_is_one_line_naming_what_is_missing():
+    partial = {k: v for k, v in API.items() if not k.startswith("KEFU_API_CERT")}
+    (line,) = problems({**GOOD, **partial})
+    assert line == (
+        "API security mode needs all six KEFU_API_* settings or none: "
+        "KEFU_API_CERT_FILE, KEFU_API_CERT_SN missing"
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "start"),
+    [
+        ({"KEFU_API_RSA_KEY_FILE": "/nonexistent/key.pem"}, "KEFU_API_RSA_KEY_FILE"),
+        ({"KEFU_API_CERT_FILE": API["KEFU_API_RSA_KEY_FILE"]}, "KEFU_API_CERT_FILE"),
+        ({"KEFU_API_AES_KEY": API_AES_KEY[:-4]}, "KEFU_API_AES_KEY"),
+    ],
+)
+def test_an_unreadable_api_security_set_is_one_line_without_key_material(change, start):
+    (line,) = problems({**GOOD, **API, **change})
+    assert line.startswith(f"API security mode: {start}")
+    assert API_AES_KEY[:12] not in line and "MII" not in line

@@ -253,14 +253,53 @@ def test_chinese_text_goes_out_as_raw_utf8(wechat: responses.RequestsMock) -> No
     assert b"\\u" not in body
 
 
-def test_typing_is_shown_through_the_typing_command(wechat: responses.RequestsMock) -> None:
+TYPING_MATCH = [
+    matchers.query_param_matcher({"access_token": "TOKEN-A"}),
+    matchers.json_params_matcher({"touser": "OPENID", "command": "Typing"}, strict_match=True),
+]
+BUSINESS_TYPING_URL = f"{BASE}/cgi-bin/message/custom/business/typing"
+OLD_TYPING_URL = f"{BASE}/cgi-bin/message/custom/typing"
+
+
+def test_typing_is_shown_through_the_mini_program_typing_path(
+    wechat: responses.RequestsMock,
+) -> None:
     issue_token(wechat)
-    match = [
-        matchers.query_param_matcher({"access_token": "TOKEN-A"}),
-        matchers.json_params_matcher({"touser": "OPENID", "command": "Typing"}, strict_match=True),
-    ]
-    wechat.post(f"{BASE}/cgi-bin/message/custom/typing", json=OK, match=match)
+    wechat.post(BUSINESS_TYPING_URL, json=OK, match=TYPING_MATCH)
     api().set_typing("OPENID")
+
+
+@pytest.mark.parametrize(
+    "no_such_api",
+    [
+        {"json": {"errcode": 48001, "errmsg": "api unauthorized"}},
+        {"json": {"errcode": 40066, "errmsg": "invalid url"}},
+        {"status": 404, "body": "<html>404 Not Found</html>"},
+    ],
+)
+def test_when_business_typing_does_not_exist_typing_falls_back_once_for_the_process(
+    wechat: responses.RequestsMock, no_such_api: dict[str, Any]
+) -> None:
+    issue_token(wechat)
+    missing = wechat.post(BUSINESS_TYPING_URL, match=TYPING_MATCH, **no_such_api)
+    old = wechat.post(OLD_TYPING_URL, json=OK, match=TYPING_MATCH)
+    client = api()
+    client.set_typing("OPENID")
+    client.set_typing("OPENID")
+    assert (missing.call_count, old.call_count) == (1, 2)
+
+
+@pytest.mark.parametrize("errcode", [-1, 45080, 40003])
+def test_other_typing_failures_do_not_switch_the_path(
+    wechat: responses.RequestsMock, errcode: int
+) -> None:
+    issue_token(wechat)
+    refused = wechat.post(BUSINESS_TYPING_URL, json={"errcode": errcode, "errmsg": "no"})
+    client = api()
+    for _ in range(2):
+        with pytest.raises(WeChatApiError):
+            client.set_typing("OPENID")
+    assert refused.call_count == 2
 
 
 def test_an_image_is_uploaded_as_the_media_field_of_type_image(
@@ -289,7 +328,7 @@ def test_only_the_token_fetch_is_retried_by_the_transport() -> None:
     session = requests.Session()
     api(session=session)
     assert session.get_adapter(TOKEN_URL).max_retries.connect == 2  # type: ignore[attr-defined]
-    for path in ("message/custom/send", "message/custom/typing", "media/upload"):
+    for path in ("message/custom/send", "message/custom/business/typing", "media/upload"):
         retries = session.get_adapter(f"{BASE}/cgi-bin/{path}").max_retries  # type: ignore[attr-defined]
         assert retries.total == 0
 
