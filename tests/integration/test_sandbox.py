@@ -11,14 +11,19 @@ from typing import Any
 import falcon.testing
 import pytest
 import requests
+from cryptography.hazmat.primitives.asymmetric import rsa
 
+from adapters.wechat_api.api_keys import ApiKeys
+from adapters.wechat_api.security import ApiSecurity
 from entrypoints.sandbox.main import serve_sandbox
 from entrypoints.sandbox.routes import create_sandbox_app
+from entrypoints.sandbox.security import SandboxSecurity
 from entrypoints.sandbox.state import SEND_PATH, SandboxState
 from tests.fakes import FakeClock
 
 APPID, APPSECRET = "wx5ea1b0c0ffee0001", "sandbox-test-appsecret-0001"
-TYPING_PATH, UPLOAD_PATH = "/cgi-bin/message/custom/typing", "/cgi-bin/media/upload"
+TYPING_PATH, UPLOAD_PATH = "/cgi-bin/message/custom/business/typing", "/cgi-bin/media/upload"
+OLD_TYPING_PATH = "/cgi-bin/message/custom/typing"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
@@ -293,6 +298,7 @@ def test_a_stall_sleeps_before_an_ordinary_answer(client, slept, token):
         {"path": SEND_PATH, "errcode": "x"},
         {"path": SEND_PATH, "errcode": 1, "times": 0},
         {"path": SEND_PATH, "stall": -1},
+        {"path": SEND_PATH, "tamper": "everything"},
     ],
 )
 def test_a_fault_that_says_nothing_clear_is_refused(client, fault):
@@ -393,3 +399,56 @@ def test_the_sandbox_runs_standalone_from_the_command_line():
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_both_typing_paths_are_served(client, token):
+    for path in (TYPING_PATH, OLD_TYPING_PATH):
+        assert call(client, path, token, {"touser": "o_user", "command": "Typing"}) == 0
+
+
+def test_business_typing_can_be_answered_as_an_api_that_does_not_exist(state, token):
+    refusing = falcon.testing.TestClient(
+        create_sandbox_app(APPID, APPSECRET, state, business_typing=False)
+    )
+    typing = {"touser": "o_user", "command": "Typing"}
+    assert call(refusing, TYPING_PATH, token, typing) == 48001
+    assert call(refusing, OLD_TYPING_PATH, token, typing) == 0
+
+
+def test_a_tamper_fault_is_taken_for_a_path(client):
+    fault = {"path": SEND_PATH, "tamper": "signature"}
+    assert client.simulate_post("/sandbox/faults", json=fault).status_code == 201
+    assert client.simulate_get("/sandbox/faults").json[0]["tamper"] == "signature"
+
+
+@pytest.fixture
+def secured_client(state: SandboxState) -> tuple[falcon.testing.TestClient, rsa.RSAPrivateKey]:
+    app_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    platform = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    security = SandboxSecurity(APPID, b"k" * 32, "aes-sn", app_key.public_key(), platform, "c-sn")
+    app = create_sandbox_app(APPID, APPSECRET, state, security=security)
+    return falcon.testing.TestClient(app), app_key
+
+
+def sealed_call(client, app_key, token, body, signer=None) -> int:
+    keys = ApiKeys(b"k" * 32, "aes-sn", signer or app_key, "rsa-sn", app_key.public_key(), "c-sn")
+    url = f"http://falconframework.org{SEND_PATH}"  # the host falcon's TestClient uses
+    sealed = ApiSecurity(APPID, keys).seal(url, body)
+    answer = client.simulate_post(
+        SEND_PATH, params={"access_token": token}, body=sealed.body, headers=sealed.headers
+    )
+    errcode: int = answer.json.get("errcode", 0)
+    return errcode
+
+
+def test_in_security_mode_a_plain_call_is_refused_for_its_missing_headers(secured_client, state):
+    client, _ = secured_client
+    answer = client.simulate_post("/cgi-bin/stable_token", json={"appid": APPID})
+    assert answer.json["errcode"] == 40233
+    assert [(c.errcode, c.sealed) for c in state.calls] == [(40233, True)]
+
+
+def test_in_security_mode_a_call_signed_with_another_key_gets_40234(secured_client):
+    client, app_key = secured_client
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    assert sealed_call(client, app_key, "t", text("hi"), signer=stranger) == 40234
