@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from adapters.state.disk import DiskStateStore
+from adapters.state.scoped import ScopedStateStore
 from adapters.wechat_push.crypto import AesMessageCrypto, signature
 from adapters.wechat_push.fields import PushFormat
 from adapters.wechat_push.previous_use import last_previous_use
@@ -62,7 +63,9 @@ def test_old_pushes_are_answered_during_a_rotation_and_refused_after_it(folder, 
     lines = [line for line in log.read_text("utf-8").splitlines() if "_PREVIOUS" in line]
     assert len(lines) == 1
     assert "KEFU_TOKEN_PREVIOUS and KEFU_ENCODING_AES_KEY_PREVIOUS" in lines[0]
-    use = last_previous_use(DiskStateStore(folder / "state"))
+    store = DiskStateStore(folder / "state")
+    use = last_previous_use(ScopedStateStore(store, scope=APPID))  # as the container scopes it
+    store.close()
     assert use is not None and use.hours_ago(use.at) == 0
 
     with gunicorn(rotated(folder, sandbox), folder / "after.log", workers=1) as kefu:
