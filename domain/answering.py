@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from domain.errors import KefuError
 from domain.jobs import ReplyJob
 from domain.ledger import PushLedger
-from domain.messages import Message
+from domain.messages import EnterSessionEvent, Message
 from domain.ports import ReplyDispatcher, RuleSource
 from domain.replies import Reply, TransferReply
 from domain.rules import DEFAULT_KEY
@@ -62,7 +62,14 @@ class AnswerMessage:
         sends, transfer = plan_replies(message, match.replies)
         if sends and self._ledger.claim(message.dedup_key):
             fallback = ruleset.default if match.key != DEFAULT_KEY else ()
-            job = ReplyJob(message.dedup_key, message.from_user, sends, fallback)
+            job = ReplyJob(
+                message.dedup_key,
+                message.from_user,
+                sends,
+                fallback,
+                created_at=message.create_time or None,
+                on_enter=isinstance(message, EnterSessionEvent),
+            )
             self._dispatcher.dispatch(job)
         # NOTE: a retry still gets the transfer answer: the first may not have reached WeChat.
         if transfer:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from domain.errors import DeliveryError, MediaExpired, MediaUnavailable
+from domain.errors import DeliveryError, MediaExpired, MediaUnavailable, OutsideReplyWindow
 from domain.jobs import ReplyJob
 from domain.ledger import PushLedger
 from domain.ports import MediaIds, WeChatMessenger
+from domain.quotas import quota_for
 from domain.replies import Outbound, Reply, TransferReply, images_of, outbound_for
 
 log = logging.getLogger(__name__)
@@ -32,10 +34,18 @@ def needs_upload(reply: Reply) -> bool:
 class DeliverReplies:
     """Sends a job's replies in order; a part WeChat accepted is never sent again for that push."""
 
-    def __init__(self, media: MediaIds, messenger: WeChatMessenger, ledger: PushLedger) -> None:
+    def __init__(
+        self,
+        media: MediaIds,
+        messenger: WeChatMessenger,
+        ledger: PushLedger,
+        clock: Callable[[], float],
+    ) -> None:
+        """clock: seconds since the epoch, as WeChat's CreateTime counts them."""
         self._media = media
         self._messenger = messenger
         self._ledger = ledger
+        self._clock = clock
 
     def __call__(self, job: ReplyJob) -> DeliveryReport:
         pending = [
@@ -43,13 +53,29 @@ class DeliverReplies:
             for slot, reply in enumerate(job.replies)
             if not self._ledger.delivered(job.key, str(slot))
         ]
+        late = self._too_late(job)
+        if late is not None:
+            return DeliveryReport(0, late)
         if any(needs_upload(reply) for _, reply in pending):
             self._show_typing(job.to_user)
-        sent = 0
+        sent, quota = 0, quota_for(job.on_enter)
+        # Slots already delivered count once each; a fallback that grew a slot counts in full.
+        budget = quota.sends - (len(job.replies) - len(pending))
         for slot, reply in pending:
             for sub, part in enumerate(self._prepare(reply, job.fallback)):
+                if budget <= 0:
+                    log.warning(
+                        "quota of %d sends reached for %s; the rest stay unsent",
+                        quota.sends,
+                        job.key,
+                    )
+                    return DeliveryReport(sent)
+                budget -= 1
                 if self._ledger.delivered(job.key, f"{slot}.{sub}"):
                     continue
+                late = self._too_late(job)
+                if late is not None:
+                    return DeliveryReport(sent, late)
                 try:
                     self._send(job.to_user, part)
                 except DeliveryError as failure:
@@ -59,6 +85,15 @@ class DeliverReplies:
                 sent += 1
             self._ledger.mark_delivered(job.key, str(slot))
         return DeliveryReport(sent)
+
+    def _too_late(self, job: ReplyJob) -> OutsideReplyWindow | None:
+        """The failure for a job past WeChat's window for it (checked before every send)."""
+        quota, now = quota_for(job.on_enter), self._clock()
+        if job.created_at is None or not quota.closed(job.created_at, now):
+            return None
+        late = OutsideReplyWindow(quota.why_closed(job.created_at, now))
+        log.warning("push %s: %s", job.key, late)
+        return late
 
     def _show_typing(self, to_user: str) -> None:
         try:

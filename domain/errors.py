@@ -36,6 +36,16 @@ class MediaExpired(DeliveryError):
         super().__init__(reason, transient=False, code=code)
 
 
+class OutsideReplyWindow(DeliveryError):
+    """A reply that would reach the user after WeChat's window for it: never attempted.
+
+    Not transient: waiting only makes it later (WeChat would answer 45015).
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"not sent: {reason}", transient=False)
+
+
 class RulesUnavailable(KefuError):
     """No rules could be loaded from the configured source, and none were loaded before."""
 

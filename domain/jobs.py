@@ -12,10 +12,14 @@ class ReplyJob:
     """The replies one push earned, in order, with what to send if an image fails.
 
     `key` is the push's dedup key: delivery is idempotent per (key, position), so a job
-    replayed after a crash or retry never sends a part WeChat already accepted.
+    replayed after a crash or retry never sends a part WeChat already accepted. `created_at`
+    is the CreateTime of the user's action (None when the push had none) and `on_enter` says
+    it was entering the chat: together they give the job's quota (domain.quotas).
     """
 
     key: str
     to_user: str
     replies: tuple[Reply, ...]
     fallback: tuple[Reply, ...] = ()
+    created_at: int | None = None
+    on_enter: bool = False

@@ -10,12 +10,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from domain.errors import RulesDocumentError
+from domain.quotas import MAX_ENTER_REPLIES, MAX_REPLIES
 from domain.replies import Reply
 from domain.reply_parsing import ImageCheck, InvalidRule, parse_reply
 from domain.rules import DEFAULT_KEY, ENTER_KEY, PATTERN_PREFIX, PatternRule, RuleSet, normalise
 
-MAX_REPLIES = 5  # WeChat's quota of sends per user message
-MAX_ENTER_REPLIES = 2  # WeChat allows 2 sends in the minute after a user enters the chat
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -170,7 +171,11 @@ class Container(containers.DeclarativeContainer):
 
     # Use cases
     deliver = providers.Factory(
-        DeliverReplies, media=media_ids, messenger=wechat_api, ledger=ledger
+        DeliverReplies,
+        media=media_ids,
+        messenger=wechat_api,
+        ledger=ledger,
+        clock=providers.Object(time.time),
     )
     dispatcher = providers.Singleton(DeliverNow, deliver=deliver, ledger=ledger)
     answer = providers.Factory(AnswerMessage, rules=rules, dispatcher=dispatcher, ledger=ledger)

@@ -7,7 +7,17 @@ from domain.errors import DeliveryError
 from domain.ledger import PushLedger
 from domain.messages import EnterSessionEvent, TextMessage
 from domain.replies import ImageSend, LinkReply, MiniProgramPageSend, TextReply
-from tests.fakes import FakeDispatcher, FakeMediaIds, FakeMessenger, FakeRuleSource, FakeStateStore
+from tests.fakes import (
+    FakeClock,
+    FakeDispatcher,
+    FakeMediaIds,
+    FakeMessenger,
+    FakeRuleSource,
+    FakeStateStore,
+)
+
+# The messages below are a few seconds old: inside every WeChat window.
+NOW = FakeClock(30.0)
 
 DOCUMENT = {
     "1": {
@@ -39,7 +49,7 @@ def service(document=DOCUMENT, images=(), failures=()):
     media = FakeMediaIds(available=set(images))
     messenger = FakeMessenger(failures=list(failures))
     ledger = PushLedger(FakeStateStore())
-    dispatcher = DeliverNow(DeliverReplies(media, messenger, ledger), ledger)
+    dispatcher = DeliverNow(DeliverReplies(media, messenger, ledger, clock=NOW), ledger)
     answer = AnswerMessage(FakeRuleSource(document), dispatcher, ledger)
     return answer, media, messenger
 

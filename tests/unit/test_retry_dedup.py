@@ -9,7 +9,10 @@ from domain.ledger import PushLedger
 from domain.messages import TextMessage
 from domain.ports import StateStore
 from domain.replies import ImageSend, TextReply
-from tests.fakes import FakeMediaIds, FakeMessenger, FakeRuleSource, FakeStateStore
+from tests.fakes import FakeClock, FakeMediaIds, FakeMessenger, FakeRuleSource, FakeStateStore
+
+# The messages below are a few seconds old: inside every WeChat window.
+NOW = FakeClock(30.0)
 
 DOCUMENT = {
     "two": [{"type": "text", "text": "first"}, {"type": "text", "text": "second"}],
@@ -31,7 +34,7 @@ class Kefu:
 
     def __init__(self, store: StateStore, messenger: FakeMessenger, media: FakeMediaIds) -> None:
         ledger = PushLedger(store)
-        dispatcher = DeliverNow(DeliverReplies(media, messenger, ledger), ledger)
+        dispatcher = DeliverNow(DeliverReplies(media, messenger, ledger, clock=NOW), ledger)
         self.answer = AnswerMessage(FakeRuleSource(DOCUMENT), dispatcher, ledger)
 
 
