@@ -41,6 +41,7 @@ class Secured:
     sandbox: SandboxState
     kefu: KefuUnderGunicorn
     log: Path
+    api_key: str
 
     def push(self, text: str) -> requests.Response:
         simulator = PushSimulator(TOKEN, APPID, AES_KEY)
@@ -90,10 +91,12 @@ def secured(tmp_path: Path) -> Iterator[Secured]:
     security = SandboxSecurity(APPID, aes_key, AES_SN, app_key.public_key(), platform_key, CERT_SN)
     state = SandboxState()
     with serve_sandbox("127.0.0.1", 0, APPID, APPSECRET, state, security=security) as sandbox:
+        api_key = base64.b64encode(aes_key).decode()
         settings = kefu_settings(
             tmp_path,
             sandbox.url,
-            KEFU_API_AES_KEY=base64.b64encode(aes_key).decode(),
+            KEFU_LOG_LEVEL="DEBUG",
+            KEFU_API_AES_KEY=api_key,
             KEFU_API_AES_SN=AES_SN,
             KEFU_API_RSA_KEY_FILE=str(tmp_path / "app.pem"),
             KEFU_API_RSA_SN=RSA_SN,
@@ -102,7 +105,7 @@ def secured(tmp_path: Path) -> Iterator[Secured]:
         )
         log = tmp_path / "kefu.log"
         with gunicorn(settings, log, workers=1) as kefu:
-            yield Secured(kefu.url, state, kefu, log)
+            yield Secured(kefu.url, state, kefu, log, api_key)
 
 
 def test_token_text_send_and_typing_go_sealed_and_signed_and_their_answers_verify(secured):
@@ -116,6 +119,8 @@ def test_token_text_send_and_typing_go_sealed_and_signed_and_their_answers_verif
         assert [(c.errcode, c.sealed) for c in secured.calls(path)][:1] == [(0, True)], path
     assert [c.body["msgtype"] for c in secured.calls(SEND_PATH)] == ["text", "image"]
     assert [c.sealed for c in secured.calls(UPLOAD_PATH)] == [False]  # the mode excludes uploads
+    secured.kefu.stop()
+    assert secured.api_key not in secured.log.read_text("utf-8")  # logged at DEBUG, key unshown
 
 
 @pytest.mark.parametrize("tamper", ["data", "signature", "certificate"])
