@@ -16,7 +16,6 @@ from domain.reply_parsing import ImageCheck, InvalidRule, parse_reply
 from domain.rules import DEFAULT_KEY, ENTER_KEY, PATTERN_PREFIX, PatternRule, RuleSet, normalise
 
 
-
 @dataclass(frozen=True)
 class RuleProblem:
     """One thing wrong with one keyword, phrased for a CMS editor."""

@@ -56,7 +56,7 @@ class WeChatEndpoint:
             if refused:
                 # NOTE: the mode's own refusals go back unsigned and in the clear.
                 self._state.record(Call(req.path, req.method, refused, {}, None, sealed=True))
-                resp.media = Answer(refused).response()
+                resp.media = ApiAnswer(refused).response()
                 return
         answer = self._decide(req, raw, fault)
         kept = raw.decode("utf-8", "replace") if self._keep_raw else None
@@ -121,8 +121,8 @@ def _headers(req: falcon.Request) -> dict[str, str]:
     return {name: req.get_header(name) or "" for name in names}
 
 
-def _no_such_api(req: falcon.Request, raw: bytes) -> Answer:
-    return Answer(NO_SUCH_API, parse_json(raw)[1])
+def _no_such_api(req: falcon.Request, raw: bytes) -> ApiAnswer:
+    return ApiAnswer(NO_SUCH_API, parse_json(raw)[1])
 
 
 def create_sandbox_app(
