@@ -63,7 +63,9 @@ def test_a_zero_skew_setting_accepts_any_timestamp(settings):
         mock_wechat(rsps)
         service = stack.enter_context(running_service(replace(settings, max_clock_skew=0), rsps))
         simulator = PushSimulator(TOKEN, APPID, settings.encoding_aes_key, clock=lambda: 1714112445)
-        push = simulator.build(simulator.text("1", "o_user_1"), PushFormat.JSON, Mode.SAFE)
+        # An old query timestamp, but a fresh message: replies are only due within 48 hours of it.
+        fields = {**simulator.text("1", "o_user_1"), "CreateTime": int(time.time())}
+        push = simulator.build(fields, PushFormat.JSON, Mode.SAFE)
         assert service.send(push).text == "success"
         assert len(service.sent()) == 1
 
