@@ -149,13 +149,10 @@ class RequestsWeChatApi:
     ) -> dict[str, Any]:
         """POST body as JSON (sealed in API security mode) or `request` as is (uploads)."""
         scrub = (self._appsecret, *secrets)
-        sealed = body is not None and self._security is not None
-        if body is not None and self._security is not None:
-            # NOTE: the upload is the one call kefu makes that the mode does not cover.
-            request_body = self._security.seal(url, body)
-            request.update(data=request_body.body, headers={**JSON_UTF8, **request_body.headers})
-        elif body is not None:
-            request.update(data=utf8_json(body), headers=JSON_UTF8)
+        # NOTE: the upload (no JSON body) is the one call kefu makes that the mode does not cover.
+        security = self._security if body is not None else None
+        if body is not None:
+            request.update(self._encoded(url, body))
         try:
             response = self._session.post(
                 url, timeout=self._timeout, allow_redirects=False, **request
@@ -166,10 +163,16 @@ class RequestsWeChatApi:
             where = url.removeprefix(self._base)
             reason = redact(f"{where}: {type(failure).__name__}: {failure}", scrub)
             raise WeChatUnavailable(reason) from None
-        if sealed and self._security is not None and 200 <= response.status_code < 300:
-            opened = self._security.open(url, response.headers, response.content)
-            return _answer(response, scrub, opened)
+        if security is not None and 200 <= response.status_code < 300:
+            return _answer(response, scrub, security.open(url, response.headers, response.content))
         return _answer(response, scrub)
+
+    def _encoded(self, url: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """The data and headers of a JSON call: sealed and signed in API security mode."""
+        if self._security is None:
+            return {"data": utf8_json(body), "headers": JSON_UTF8}
+        sealed = self._security.seal(url, body)
+        return {"data": sealed.body, "headers": {**JSON_UTF8, **sealed.headers}}
 
 
 def _no_such_api(failure: WeChatApiError) -> bool:
