@@ -39,7 +39,7 @@ class MediaExpired(DeliveryError):
 class OutsideReplyWindow(DeliveryError):
     """A reply that would reach the user after WeChat's window for it: never attempted.
 
-    Not transient: waiting only makes it later (WeChat would answer 45015).
+    Not transient: waiting only makes it later, and WeChat would refuse it anyway.
     """
 
     def __init__(self, reason: str) -> None:
