@@ -81,8 +81,9 @@ class ApiSecurity:
     def open(self, url: str, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
         """The answer's parameters once its signature verified and it decrypted.
 
-        An unsigned plain error answer ({"errcode": non-zero}) is returned as it is: WeChat
-        answers its own refusals (40230-40240) that way, and an error is never taken for success.
+        An unsigned plain error answer ({"errcode": non-zero}) is returned as it is: WeChat's
+        refusals of the mode itself (40230-40240) may come that way (UNCONFIRMED), and an error
+        is never taken for success.
         Raises UnverifiedAnswer.
         """
         path = "/" + url.split("/", 3)[-1]

@@ -452,3 +452,28 @@ def test_in_security_mode_a_call_signed_with_another_key_gets_40234(secured_clie
     client, app_key = secured_client
     stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     assert sealed_call(client, app_key, "t", text("hi"), signer=stranger) == 40234
+
+
+def test_the_command_line_sandbox_can_refuse_business_typing():
+    command = [sys.executable, "-m", "entrypoints.sandbox.main", "--port", "0"]
+    command += ["--appid", APPID, "--appsecret", APPSECRET, "--no-business-typing"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split()[3]
+        grant = {"grant_type": "client_credential", "appid": APPID, "secret": APPSECRET}
+        token = requests.post(f"{url}/cgi-bin/stable_token", json=grant, timeout=5).json()
+        typing = {"touser": "o_user", "command": "Typing"}
+        codes = [
+            requests.post(
+                f"{url}{path}",
+                params={"access_token": token["access_token"]},
+                json=typing,
+                timeout=5,
+            ).json()["errcode"]
+            for path in (TYPING_PATH, OLD_TYPING_PATH)
+        ]
+        assert codes == [48001, 0]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
