@@ -9,9 +9,10 @@ from domain.errors import KefuError
 from domain.jobs import ReplyJob
 from domain.ledger import PushLedger
 from domain.messages import EnterSessionEvent, Message
-from domain.ports import ReplyDispatcher, RuleSource
+from domain.ports import HitStats, ReplyDispatcher, RuleSource
 from domain.replies import Reply, TransferReply
-from domain.rules import DEFAULT_KEY
+from domain.rules import DEFAULT_KEY, Match
+from domain.stats import NoHitStats, hit_for
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +46,21 @@ class AnswerMessage:
     """Turns a message into replies and hands them to the dispatcher; never raises.
 
     Each push is claimed in the ledger first, so a retry of it (on any worker) sends nothing.
+    Which rule answered is counted in `stats` once per push, best effort.
     """
 
-    def __init__(self, rules: RuleSource, dispatcher: ReplyDispatcher, ledger: PushLedger) -> None:
+    def __init__(
+        self,
+        rules: RuleSource,
+        dispatcher: ReplyDispatcher,
+        ledger: PushLedger,
+        stats: HitStats | None = None,
+    ) -> None:
         self._rules = rules
         self._dispatcher = dispatcher
         self._ledger = ledger
+        self._stats: HitStats = stats if stats is not None else NoHitStats()
+        self._stats_failed = False
 
     def __call__(self, message: Message) -> Answer:
         try:
@@ -60,7 +70,8 @@ class AnswerMessage:
             return Acknowledge()
         match = ruleset.match(message)
         sends, transfer = plan_replies(message, match.replies)
-        if sends and self._ledger.claim(message.dedup_key):
+        fresh = bool(sends) and self._ledger.claim(message.dedup_key)
+        if fresh:
             fallback = ruleset.default if match.key != DEFAULT_KEY else ()
             job = ReplyJob(
                 message.dedup_key,
@@ -71,7 +82,20 @@ class AnswerMessage:
                 on_enter=isinstance(message, EnterSessionEvent),
             )
             self._dispatcher.dispatch(job)
+        if fresh or not sends:  # a retry of a push already claimed was counted then
+            self._count(message, match)
         # NOTE: a retry still gets the transfer answer: the first may not have reached WeChat.
         if transfer:
             return Transfer(message.from_user, message.to_user, message.create_time)
         return Acknowledge()
+
+    def _count(self, message: Message, match: Match) -> None:
+        hit = hit_for(message, match)
+        if hit is None:
+            return
+        try:
+            self._stats.record(hit)
+        except Exception as failure:  # statistics never cost a push its answer
+            if not self._stats_failed:
+                self._stats_failed = True
+                log.warning("hit statistics not counted (logged once): %s", failure)

@@ -7,6 +7,7 @@ from typing import Protocol
 from domain.jobs import ReplyJob
 from domain.replies import ImageRef, Outbound
 from domain.rules import RuleSet
+from domain.stats import DayStats, Hit
 
 
 class RuleSource(Protocol):
@@ -53,3 +54,15 @@ class StateStore(Protocol):
     def set(self, key: str, value: str, ttl: float) -> None: ...
 
     def delete(self, key: str) -> None: ...
+
+
+class HitStats(Protocol):
+    """Per-day counts of rule hits and unmatched texts, shared by every worker and host."""
+
+    def record(self, hit: Hit) -> None:
+        """Count hit for today. Best effort: callers swallow any exception it raises."""
+        ...
+
+    def days(self, count: int) -> tuple[DayStats, ...]:
+        """The last `count` days' counts, today first."""
+        ...

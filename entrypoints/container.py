@@ -20,6 +20,9 @@ from adapters.state.guard import GuardedStateStore
 from adapters.state.locks import LockingStore
 from adapters.state.redis import RedisStateStore
 from adapters.state.scoped import ScopedStateStore
+from adapters.stats.background import BackgroundHitStats
+from adapters.stats.disk import DiskHitStats
+from adapters.stats.redis import RedisHitStats
 from adapters.wechat_api.api_keys import load_api_keys
 from adapters.wechat_api.client import RequestsWeChatApi
 from adapters.wechat_api.security import ApiSecurity
@@ -31,6 +34,7 @@ from domain.answering import AnswerMessage
 from domain.delivery import DeliverReplies
 from domain.dispatch import DeliverNow
 from domain.ledger import CLAIM_TTL, PushLedger
+from domain.stats import NoHitStats
 from entrypoints.settings import RulesSettings, Settings
 
 RuleSourceAdapter = HttpCmsRuleSource | FileRuleSource
@@ -71,6 +75,16 @@ def _api_security(settings: Settings) -> ApiSecurity | None:
         mode.aes_key, mode.aes_sn, mode.rsa_key_file, mode.rsa_sn, mode.cert_file, mode.cert_sn
     )
     return ApiSecurity(settings.appid, keys)
+
+
+def _stats_kind(settings: Settings) -> str:
+    if not settings.stats:
+        return "off"
+    return "redis" if settings.redis_url else "disk"
+
+
+def _stats_dir(settings: Settings) -> Path:
+    return settings.state_dir / "stats"
 
 
 def _claim_ttl(settings: Settings) -> float:
@@ -169,6 +183,27 @@ class Container(containers.DeclarativeContainer):
         UploadingMediaIds, source=media_sources, uploader=wechat_api, store=state
     )
 
+    # Hit statistics (KEFU_STATS), beside the shared state, scoped by AppID like it; counted off
+    # the push's path.
+    stats_store = providers.Selector(
+        providers.Callable(_stats_kind, settings),
+        off=providers.Singleton(NoHitStats),
+        disk=providers.Singleton(
+            DiskHitStats,
+            directory=providers.Callable(_stats_dir, settings),
+            namespace=settings.provided.appid,
+        ),
+        redis=providers.Singleton(
+            RedisHitStats, namespace=settings.provided.appid, url=settings.provided.redis_url
+        ),
+    )
+    hit_stats = providers.Selector(
+        providers.Callable(_stats_kind, settings),
+        off=stats_store,
+        disk=providers.Singleton(BackgroundHitStats, store=stats_store),
+        redis=providers.Singleton(BackgroundHitStats, store=stats_store),
+    )
+
     # Use cases
     deliver = providers.Factory(
         DeliverReplies,
@@ -178,4 +213,6 @@ class Container(containers.DeclarativeContainer):
         clock=providers.Object(time.time),
     )
     dispatcher = providers.Singleton(DeliverNow, deliver=deliver, ledger=ledger)
-    answer = providers.Factory(AnswerMessage, rules=rules, dispatcher=dispatcher, ledger=ledger)
+    answer = providers.Factory(
+        AnswerMessage, rules=rules, dispatcher=dispatcher, ledger=ledger, stats=hit_stats
+    )

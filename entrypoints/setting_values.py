@@ -59,3 +59,9 @@ def level(value: str) -> str:
     if value.upper() not in LEVELS:
         raise ValueError
     return value.upper()
+
+
+def on_off(value: str) -> bool:
+    if value.lower() not in ("on", "off"):
+        raise ValueError
+    return value.lower() == "on"

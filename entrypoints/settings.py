@@ -17,6 +17,7 @@ from entrypoints.setting_values import (
     http_url,
     level,
     non_negative,
+    on_off,
     redis_url,
     route,
     seconds,
@@ -82,6 +83,7 @@ class Settings:
     token_previous: str | None = field(default=None, repr=False)
     encoding_aes_key_previous: str | None = field(default=None, repr=False)
     api_security: ApiSecuritySettings | None = None
+    stats: bool = True
 
     @property
     def rules_settings(self) -> RulesSettings:
@@ -202,6 +204,7 @@ class _Reader:
                 "KEFU_ENCODING_AES_KEY_PREVIOUS", aes_key, None, AES_HINT
             ),
             api_security=self.api_security(),
+            stats=self.parsed("KEFU_STATS", on_off, True, "on or off"),
         )
         self.check_rules_source(settings)
         self.check_previous(settings)

@@ -11,6 +11,7 @@ from domain.jobs import ReplyJob
 from domain.replies import ImageRef, Outbound
 from domain.rules import RuleSet
 from domain.rules_document import parse_rules
+from domain.stats import DayStats, Hit
 
 
 class FakeRuleSource:
@@ -120,3 +121,19 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+@dataclass
+class FakeHitStats:
+    """Keeps every recorded hit in order; `broken` makes recording fail like a lost store."""
+
+    hits: list[Hit] = field(default_factory=list)
+    broken: bool = False
+
+    def record(self, hit: Hit) -> None:
+        if self.broken:
+            raise KefuError("statistics store unreachable")
+        self.hits.append(hit)
+
+    def days(self, count: int) -> tuple[DayStats, ...]:
+        return ()

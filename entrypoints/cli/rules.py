@@ -19,6 +19,7 @@ from domain.messages import TextMessage
 from domain.replies import ImageRef, Reply, TransferReply, images_of, outbound_for
 from domain.rules_document import ParsedRules
 from entrypoints.cli.rules_table import format_table, report_rows
+from entrypoints.cli.stats import add_stats_command
 from entrypoints.container import RulesContainer
 from entrypoints.settings import RulesSettings, SettingsError
 
@@ -107,6 +108,7 @@ def add_rules_commands(
     match.add_argument("text", metavar="TEXT")
     match.add_argument("--touser", default=TOUSER, help="openid shown in the bodies")
     match.set_defaults(run=lambda args: match_text(args.text, env, touser=args.touser))
+    add_stats_command(commands, env)
 
 
 def _unavailable(failure: SettingsError | RulesFetchError, err: TextIO) -> int:

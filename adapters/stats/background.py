@@ -1,0 +1,76 @@
+"""Counting off the push's path: hits go to a queue, one thread per process stores them."""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+from typing import Protocol
+
+from domain.stats import DayStats, Hit
+
+log = logging.getLogger(__name__)
+
+CAPACITY = 10_000
+"""Hits waiting to be stored; beyond this they are dropped rather than slow a push."""
+
+
+class StatsStore(Protocol):
+    def record(self, hit: Hit) -> None: ...
+
+    def days(self, count: int) -> tuple[DayStats, ...]: ...
+
+
+class BackgroundHitStats:
+    """record() only queues the hit; a daemon thread (started in each process on first use,
+    so it survives gunicorn's fork) stores it. A failing store is logged once, never raised."""
+
+    def __init__(self, store: StatsStore, capacity: int = CAPACITY) -> None:
+        self._store = store
+        self._capacity = capacity
+        self._queue: queue.Queue[Hit] | None = None
+        self._pid = 0
+        self._starting = threading.Lock()
+        self._warned = False
+
+    def record(self, hit: Hit) -> None:
+        """Queue hit for storing; never blocks, never raises."""
+        try:
+            self._started().put_nowait(hit)
+        except queue.Full:
+            self._warn_once("queue full, hits dropped")
+
+    def days(self, count: int) -> tuple[DayStats, ...]:
+        return self._store.days(count)
+
+    def flush(self) -> None:
+        """Wait until every hit queued so far is stored (or failed)."""
+        if self._queue is not None and self._pid == os.getpid():
+            self._queue.join()
+
+    def _started(self) -> queue.Queue[Hit]:
+        with self._starting:
+            if self._queue is None or self._pid != os.getpid():
+                self._queue = queue.Queue(self._capacity)
+                self._pid = os.getpid()
+                worker = threading.Thread(
+                    target=self._drain, args=(self._queue,), name="kefu-stats", daemon=True
+                )
+                worker.start()
+            return self._queue
+
+    def _drain(self, hits: queue.Queue[Hit]) -> None:
+        while True:
+            hit = hits.get()
+            try:
+                self._store.record(hit)
+            except Exception as failure:  # whatever the store raises, pushes go on
+                self._warn_once(str(failure))
+            finally:
+                hits.task_done()
+
+    def _warn_once(self, reason: str) -> None:
+        if not self._warned:
+            self._warned = True
+            log.warning("hit statistics not stored (logged once): %s", reason)

@@ -1,0 +1,58 @@
+"""Hit statistics: which rule answered each message, and what users typed that no rule knew."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from domain.messages import Message, TextMessage
+from domain.rules import DEFAULT_KEY, Match, normalise
+
+UNMATCHED_CHARS = 64
+"""Unmatched texts are kept to this many characters: enough to read, too short to hoard chats."""
+TOP_UNMATCHED = 100
+"""How many of a day's most frequent unmatched texts are reported."""
+DAYS_KEPT = 7
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One answered message: the rule key that hit (None: nothing did) and, when no keyword or
+    pattern hit a text, that text normalised as matching sees it."""
+
+    key: str | None
+    unmatched: str | None = None
+
+
+@dataclass(frozen=True)
+class DayStats:
+    """One day's counts, most frequent first."""
+
+    day: str
+    hits: tuple[tuple[str, int], ...] = ()
+    unmatched: tuple[tuple[str, int], ...] = ()
+
+
+def hit_for(message: Message, match: Match) -> Hit | None:
+    """What to count for message; None when there is nothing (an event no rule answers)."""
+    unmatched = None
+    if isinstance(message, TextMessage) and match.key in (DEFAULT_KEY, None):
+        unmatched = normalise(message.content)[:UNMATCHED_CHARS] or None
+    if match.key is None and unmatched is None:
+        return None
+    return Hit(match.key, unmatched)
+
+
+def ranked(counts: dict[str, int], limit: int | None = None) -> tuple[tuple[str, int], ...]:
+    """Most frequent first; ties in text order, so a report reads the same every time."""
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return tuple(ordered[:limit] if limit is not None else ordered)
+
+
+class NoHitStats:
+    """KEFU_STATS=off: keeps nothing and reports nothing."""
+
+    def record(self, hit: Hit) -> None:
+        """Forget hit at once."""
+
+    def days(self, count: int) -> tuple[DayStats, ...]:
+        return ()

@@ -1,0 +1,148 @@
+"""Hit statistics stores (a diskcache folder, Redis): per-day counts that processes add up."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from adapters.stats.background import BackgroundHitStats
+from adapters.stats.disk import DiskHitStats
+from adapters.stats.redis import RedisHitStats
+from domain.errors import KefuError
+from domain.stats import TOP_UNMATCHED, DayStats, Hit
+from tests.fakes import FakeClock
+
+NOON = 1_764_676_800.0  # 2025-12-02 12:00 UTC: that date in any zone within ±11 h
+
+
+@pytest.fixture(params=["disk", "redis"])
+def make_store(request, tmp_path: Path):
+    def make(namespace: str = "wxA", clock: FakeClock | None = None):
+        clock = clock or FakeClock(NOON)
+        if request.param == "disk":
+            return DiskHitStats(tmp_path / "stats", namespace, clock=clock)
+        client = request.getfixturevalue("redis_client")
+        prefix = request.getfixturevalue("redis_prefix")
+        return RedisHitStats(namespace, client=client, prefix=prefix, clock=clock)
+
+    return make
+
+
+def test_hits_and_unmatched_texts_are_counted_per_day_most_frequent_first(make_store):
+    clock = FakeClock(NOON)
+    store = make_store(clock=clock)
+    for hit in [Hit("1"), Hit("default", "你好"), Hit("1"), Hit("default", "价格"), Hit("1")]:
+        store.record(hit)
+    store.record(Hit("default", "你好"))
+    clock.advance(24 * 3600)
+    store.record(Hit("re:下载"))
+    today, yesterday, before = store.days(3)
+    assert today == DayStats(today.day, (("re:下载", 1),), ())
+    assert yesterday.hits == (("1", 3), ("default", 3))
+    assert yesterday.unmatched == (("你好", 2), ("价格", 1))
+    assert before == DayStats(before.day, (), ())
+    assert (today.day, yesterday.day) == ("2025-12-03", "2025-12-02")
+
+
+def test_only_the_top_100_unmatched_texts_are_reported(make_store):
+    store = make_store()
+    for n in range(TOP_UNMATCHED + 20):
+        store.record(Hit(None, f"text {n:03d}"))
+    store.record(Hit(None, "text 119"))
+    (today,) = store.days(1)
+    assert len(today.unmatched) == TOP_UNMATCHED
+    assert today.unmatched[0] == ("text 119", 2)
+    assert today.unmatched[1] == ("text 000", 1)
+
+
+def test_two_mini_programs_sharing_a_store_keep_their_own_counts(make_store):
+    first, second = make_store("wxA"), make_store("wxB")
+    first.record(Hit("1"))
+    assert second.days(1)[0].hits == ()
+    assert first.days(1)[0].hits == (("1", 1),)
+
+
+def test_redis_counts_expire_after_eight_days(redis_client, redis_prefix):
+    store = RedisHitStats("wxA", client=redis_client, prefix=redis_prefix)
+    store.record(Hit("default", "x"))
+    keys = list(redis_client.scan_iter(match=redis_prefix + "*"))
+    assert len(keys) == 2
+    assert all(7 * 86400 < redis_client.ttl(key) <= 8 * 86400 for key in keys)
+
+
+def _add_hits(directory: str, count: int) -> None:
+    store = DiskHitStats(Path(directory), "wxA")
+    for _ in range(count):
+        store.record(Hit("1", None))
+
+
+def test_processes_adding_to_one_folder_lose_no_count(tmp_path: Path):
+    context = multiprocessing.get_context("spawn")
+    workers = [
+        context.Process(target=_add_hits, args=(str(tmp_path / "stats"), 50)) for _ in range(3)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert [worker.exitcode for worker in workers] == [0, 0, 0]
+    assert DiskHitStats(tmp_path / "stats", "wxA").days(1)[0].hits == (("1", 150),)
+
+
+class _SlowStore:
+    def __init__(self, fail: bool = False) -> None:
+        self.release = threading.Event()
+        self.stored: list[Hit] = []
+        self.fail = fail
+
+    def record(self, hit: Hit) -> None:
+        self.release.wait(10)
+        if self.fail:
+            raise KefuError("store down")
+        self.stored.append(hit)
+
+    def days(self, count: int) -> tuple[DayStats, ...]:
+        return ()
+
+
+def test_recording_never_waits_for_a_slow_store():
+    store = _SlowStore()
+    stats = BackgroundHitStats(store)
+    started = time.monotonic()
+    for n in range(100):
+        stats.record(Hit(str(n)))
+    assert time.monotonic() - started < 1.0  # the store holds each write for up to 10 s
+    assert store.stored == []
+    store.release.set()
+    stats.flush()
+    assert [hit.key for hit in store.stored] == [str(n) for n in range(100)]
+
+
+def test_a_failing_store_is_logged_once_and_never_raises(caplog):
+    store = _SlowStore(fail=True)
+    store.release.set()
+    stats = BackgroundHitStats(store)
+    with caplog.at_level(logging.WARNING):
+        for n in range(5):
+            stats.record(Hit(str(n)))
+        stats.flush()
+    assert [r.getMessage() for r in caplog.records if "statistics" in r.getMessage()] == [
+        "hit statistics not stored (logged once): store down"
+    ]
+
+
+def test_a_full_queue_drops_hits_instead_of_blocking(caplog):
+    store = _SlowStore()
+    stats = BackgroundHitStats(store, capacity=2)
+    with caplog.at_level(logging.WARNING):
+        for n in range(10):
+            stats.record(Hit(str(n)))
+    store.release.set()
+    stats.flush()
+    assert 2 <= len(store.stored) <= 3
+    assert any("queue full" in r.getMessage() for r in caplog.records)
