@@ -12,6 +12,7 @@ from entrypoints.bootstrap import load_settings
 from entrypoints.cli import rules, simulate
 from entrypoints.cli.gunicorn_process import GUNICORN_CONF
 from entrypoints.demo import main as demo
+from entrypoints.preview import main as preview
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -35,6 +36,7 @@ COMMANDS: tuple[Callable[[Subparsers], None], ...] = (
     demo.add_command,
     simulate.add_command,
     rules.add_rules_commands,
+    preview.add_command,
 )
 
 

@@ -1,0 +1,84 @@
+"""The preview's side panels: the rules report as `kefu rules check` gives it, and the stats."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from adapters.rules.errors import RulesFetchError
+from adapters.rules.last_good import rule_count
+from domain.errors import KefuError
+from domain.ports import HitStats
+from domain.rules_document import ParsedRules
+from entrypoints.cli.rules_table import report_rows
+
+View = dict[str, object]
+REFRESH_AT_LEAST = 2.0
+"""Seconds a report is reused at least, however short KEFU_RULES_TTL is."""
+
+
+class CheckedSource(Protocol):
+    def check(self) -> ParsedRules:
+        """Read and parse the document now. Raises RulesFetchError."""
+        ...
+
+
+class RulesReport:
+    """The document read afresh at most once per ttl: a change shows within KEFU_RULES_TTL."""
+
+    def __init__(
+        self,
+        source: Callable[[], CheckedSource],
+        ttl: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._source = source
+        self._ttl = max(ttl, REFRESH_AT_LEAST)
+        self._clock = clock
+        self._cached: tuple[float, View] | None = None
+        self._lock = threading.Lock()
+
+    def current(self) -> View:
+        with self._lock:
+            if self._cached is None or self._clock() >= self._cached[0]:
+                self._cached = (self._clock() + self._ttl, self._read())
+            return self._cached[1]
+
+    def _read(self) -> View:
+        try:
+            parsed = self._source().check()
+        except RulesFetchError as failure:
+            return {"error": str(failure), "rows": []}
+        rows = report_rows(parsed)
+        return {
+            "rows": [
+                {"key": key, "type": kind, "summary": summary, "problems": problems}
+                for key, kind, summary, problems in rows
+            ],
+            "in_force": rule_count(parsed.rules),
+            "rejected": len({problem.key for problem in parsed.problems}),
+        }
+
+
+class StatsPanel:
+    """The running service's counts, read from the shared state (or why there are none)."""
+
+    def __init__(self, store: HitStats, enabled: bool) -> None:
+        self._store = store
+        self._enabled = enabled
+
+    def days(self, count: int) -> View:
+        if not self._enabled:
+            return {"enabled": False, "days": []}
+        try:
+            found = self._store.days(count)
+        except KefuError as failure:
+            return {"enabled": True, "days": [], "error": str(failure)}
+        return {
+            "enabled": True,
+            "days": [
+                {"day": day.day, "hits": day.hits, "unmatched": day.unmatched} for day in found
+            ],
+        }

@@ -1,0 +1,165 @@
+"""`kefu preview` in real headless Chromium: the replies as WeChat shows them, safely."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from selenium.webdriver.common.by import By
+
+from entrypoints.cli.gunicorn_process import ROOT
+from tests.e2e.browser import Page, chromium
+from tests.e2e.preview_env import (
+    SCRIPT_TEXT,
+    image_host,
+    kefu_preview,
+    preview_document,
+    write_rules,
+)
+from tests.e2e.servers import kefu_settings
+
+SCREENSHOT = ROOT / "docs" / "preview.png"
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
+    folder = tmp_path_factory.mktemp("preview")
+    with image_host() as images, chromium() as driver:
+        write_rules(folder, preview_document(images))
+        settings = kefu_settings(folder, "http://127.0.0.1:9")
+        with kefu_preview(settings) as url:
+            page = Page(driver, url)
+            page.open()
+            yield page
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def jpeg_size(data: bytes) -> tuple[int, int]:
+    at = 2
+    while at < len(data):
+        marker, length = data[at + 1], int.from_bytes(data[at + 2 : at + 4], "big")
+        if marker in (0xC0, 0xC1, 0xC2):
+            return int.from_bytes(data[at + 7 : at + 9], "big"), int.from_bytes(
+                data[at + 5 : at + 7], "big"
+            )
+        at += 2 + length
+    raise ValueError("no JPEG frame header")
+
+
+def test_the_contract_rules_show_a_link_card_two_real_pictures_and_the_default(page: Page):
+    hit = page.type("1")
+    (card,) = page.replies_before(hit)
+    assert card.get_attribute("data-kind") == "link"
+    assert card.find_element(By.CSS_SELECTOR, ".title").text == "点击下载APP"
+    assert card.find_element(By.CSS_SELECTOR, ".desc").text == "注册领取红包"
+    assert card.find_element(By.CSS_SELECTOR, "a.card").get_attribute("href") == (
+        "https://example.com/app.html"
+    )
+    thumb = card.find_element(By.CSS_SELECTOR, "img.thumb")
+    assert page.image_size(thumb) == png_size((ROOT / "config/demo/poster02.png").read_bytes())
+
+    for typed, file in [("2", "poster.jpg"), ("3", "poster02.png")]:
+        hit = page.type(typed)
+        (row,) = page.replies_before(hit)
+        img = row.find_element(By.CSS_SELECTOR, "img.picture")
+        data = (ROOT / "config" / "demo" / file).read_bytes()
+        expected = jpeg_size(data) if file.endswith(".jpg") else png_size(data)
+        assert (img.get_attribute("data-file"), page.image_size(img)) == (file, expected)
+        assert hit.get_attribute("data-rule") == typed
+
+    hit = page.type("hello")
+    (bubble,) = page.replies_before(hit)
+    assert (bubble.text, hit.get_attribute("data-how")) == ("再见", "default")
+
+
+def test_the_line_under_a_reply_names_the_exact_keyword_after_normalising(page: Page):
+    hit = page.type(" １ ")
+    assert (hit.get_attribute("data-rule"), hit.get_attribute("data-how")) == ("1", "keyword")
+    assert "normalised is 1" in hit.text
+
+
+def test_a_pattern_hit_shows_its_pattern(page: Page):
+    hit = page.type("怎么安装")
+    assert hit.get_attribute("data-how") == "pattern"
+    assert "pattern 下载|安装 found in 怎么安装" in hit.text
+    (bubble,) = page.replies_before(hit)
+    assert bubble.text == "回复 1 获取下载链接"
+
+
+def test_asking_for_a_human_shows_the_hand_over_notice(page: Page):
+    hit = page.type("人工")
+    (notice,) = page.replies_before(hit)
+    assert notice.get_attribute("data-kind") == "transfer"
+    assert "human agent" in notice.text
+
+
+def test_a_mini_program_card_shows_title_picture_and_page(page: Page):
+    hit = page.type("活动")
+    (card,) = page.replies_before(hit)
+    assert card.find_element(By.CSS_SELECTOR, ".title").text == "本月活动"
+    assert card.find_element(By.CSS_SELECTOR, ".path").text == "pages/event/index?id=42"
+    cover = card.find_element(By.CSS_SELECTOR, "img.cover")
+    assert page.image_size(cover) == png_size((ROOT / "config/demo/poster02.png").read_bytes())
+
+
+def test_entering_the_chat_shows_the_welcome_with_its_text_link(page: Page):
+    hit = page.enter()
+    (bubble,) = page.replies_before(hit)
+    assert hit.get_attribute("data-how") == "enter"
+    assert bubble.text == "您好！帮助"
+    link = bubble.find_element(By.TAG_NAME, "a")
+    assert (link.text, link.get_attribute("href")) == ("帮助", "https://example.com/help")
+
+
+def test_rule_text_with_markup_shows_as_text_and_runs_nothing(page: Page):
+    hit = page.type("脚本")
+    (bubble,) = page.replies_before(hit)
+    assert bubble.text == SCRIPT_TEXT
+    assert bubble.find_elements(By.CSS_SELECTOR, "script, img") == []
+    hit = page.type("<b>粗</b>")
+    (bubble,) = page.replies_before(hit)
+    assert bubble.text == "<i>斜</i>"
+    time.sleep(0.2)  # an onerror handler would have run by now
+    assert page.driver.title == "kefu preview"
+
+
+def test_the_rules_report_lists_every_key_as_text(page: Page):
+    rows = page.driver.find_elements(By.CSS_SELECTOR, "#report tbody tr")
+    keys = [row.find_element(By.TAG_NAME, "td").text for row in rows]
+    assert keys[:3] == ["@enter", "1", "2"]
+    assert "<b>粗</b>" in keys
+    assert page.driver.find_elements(By.CSS_SELECTOR, "#report b") == []
+    summary = page.driver.find_element(By.ID, "report-summary").text
+    assert summary == "10 key(s): 10 in force, 0 rejected"
+
+
+def test_the_page_takes_its_screenshot_for_the_readme(page: Page):
+    page.driver.find_element(By.ID, "chat").click()
+    for typed in ("1", "2", "怎么下载"):
+        page.type(typed)
+    page.driver.save_screenshot(str(SCREENSHOT))
+    assert SCREENSHOT.stat().st_size > 10_000
+
+
+def test_a_draft_file_is_previewed_and_its_report_follows_each_save(tmp_path: Path):
+    write_rules(tmp_path, {"default": {"type": "text", "text": "live"}})
+    draft = tmp_path / "draft.json"
+    draft.write_text(json.dumps({"1": {"type": "text", "text": "草稿"}}), encoding="utf-8")
+    settings = kefu_settings(tmp_path, "http://127.0.0.1:9")
+    with chromium() as driver, kefu_preview(settings, "--rules", str(draft)) as url:
+        page = Page(driver, url)
+        page.open()
+        (bubble,) = page.replies_before(page.type("1"))
+        assert bubble.text == "草稿"
+        broken = {"1": {"type": "text", "text": "草稿"}, "视频": {"type": "video"}}
+        draft.write_text(json.dumps(broken, ensure_ascii=False), encoding="utf-8")
+        summary = driver.find_element(By.ID, "report-summary")
+        page.wait(lambda: summary.text == "2 key(s): 1 in force, 1 rejected")
+        rejected = driver.find_element(By.CSS_SELECTOR, "#report tr.rejected")
+        assert rejected.text.startswith("视频 -")
