@@ -21,7 +21,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The preview's tests drive real headless Chromium: without it, fail with how to install it.
 unit: $(STAMP)
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { echo "make test needs headless Chromium: apt-get install -y chromium chromium-driver fonts-wqy-microhei" >&2; exit 1; }
 	$(BIN)/pytest
 
 demo: $(STAMP)

@@ -15,12 +15,14 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-INSTALL = "headless Chromium is missing: apt-get install -y chromium chromium-driver"
+INSTALL = (
+    "headless Chromium is missing: apt-get install -y chromium chromium-driver fonts-wqy-microhei"
+)
 
 
-def require_chromium() -> None:
+def require_chromium(browser: str = CHROMIUM, driver: str = CHROMEDRIVER) -> None:
     """Fail (never skip) with one line saying how to install what the browser tests need."""
-    if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
+    if not (os.access(browser, os.X_OK) and os.access(driver, os.X_OK)):
         pytest.fail(INSTALL, pytrace=False)
 
 

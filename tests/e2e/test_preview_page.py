@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,8 +11,11 @@ from pathlib import Path
 import pytest
 from selenium.webdriver.common.by import By
 
+from adapters.stats.disk import DiskHitStats
+from domain.stats import Hit
 from entrypoints.cli.gunicorn_process import ROOT
 from tests.e2e.browser import Page, chromium
+from tests.e2e.conftest import APPID
 from tests.e2e.preview_env import (
     SCRIPT_TEXT,
     image_host,
@@ -22,6 +26,13 @@ from tests.e2e.preview_env import (
 from tests.e2e.servers import kefu_settings
 
 SCREENSHOT = ROOT / "docs" / "preview.png"
+# What the service counted today before the preview opens.
+USERS_ASKED = [
+    *[Hit("1")] * 5,
+    *[Hit("default", "怎么退款")] * 3,
+    Hit("re:下载|安装"),
+    *[Hit("default", "客服电话")] * 2,
+]
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +41,9 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
     with image_host() as images, chromium() as driver:
         write_rules(folder, preview_document(images))
         settings = kefu_settings(folder, "http://127.0.0.1:9")
+        counted = DiskHitStats(folder / "state" / "stats", APPID)
+        for hit in USERS_ASKED:
+            counted.record(hit)
         with kefu_preview(settings) as url:
             page = Page(driver, url)
             page.open()
@@ -139,12 +153,50 @@ def test_the_rules_report_lists_every_key_as_text(page: Page):
     assert summary == "10 key(s): 10 in force, 0 rejected"
 
 
-def test_the_page_takes_its_screenshot_for_the_readme(page: Page):
-    page.driver.find_element(By.ID, "chat").click()
+def test_the_statistics_panel_shows_todays_counts_and_tries_an_unmatched_text(page: Page):
+    today = page.driver.find_element(By.CSS_SELECTOR, "#stats .day")
+    hits, unmatched = today.find_elements(By.TAG_NAME, "table")
+    assert [row.text for row in hits.find_elements(By.TAG_NAME, "tr")] == [
+        "rule hits",
+        "1 5",
+        "default 5",
+        "re:下载|安装 1",
+    ]
+    rows = unmatched.find_elements(By.TAG_NAME, "tr")
+    assert [row.text for row in rows] == [
+        "unmatched text times",
+        "怎么退款 3 try it",
+        "客服电话 2 try it",
+    ]
+    before = page.turns()
+    rows[1].find_element(By.CSS_SELECTOR, "button.try").click()
+    hit = page.last_hit(before)
+    (bubble,) = page.replies_before(hit)
+    assert (bubble.text, hit.get_attribute("data-how")) == ("再见", "default")
+    user = page.driver.find_elements(By.CSS_SELECTOR, "#chat .msg.user")[-1]
+    assert user.text == "怎么退款"
+
+
+def test_the_preview_listens_on_loopback_only(page: Page):
+    port = int(page.url.rstrip("/").rsplit(":", 1)[1])
+    listening = [
+        line.split()[1]
+        for name in ("/proc/net/tcp", "/proc/net/tcp6")
+        for line in Path(name).read_text().splitlines()[1:]
+        if line.split()[3] == "0A" and line.split()[1].endswith(f":{port:04X}")
+    ]
+    assert listening == [f"0100007F:{port:04X}"]
+
+
+def test_the_page_takes_the_readmes_screenshot(page: Page, tmp_path: Path):
+    """Written to docs/preview.png when KEFU_SCREENSHOT=docs (run once, then committed)."""
     for typed in ("1", "2", "怎么下载"):
         page.type(typed)
-    page.driver.save_screenshot(str(SCREENSHOT))
-    assert SCREENSHOT.stat().st_size > 10_000
+    target = SCREENSHOT if os.environ.get("KEFU_SCREENSHOT") == "docs" else tmp_path / "p.png"
+    page.driver.save_screenshot(str(target))
+    taken, kept = target.read_bytes(), SCREENSHOT.read_bytes()
+    viewport = page.driver.execute_script("return [window.innerWidth, window.innerHeight]")
+    assert png_size(taken) == png_size(kept) == tuple(viewport)
 
 
 def test_a_draft_file_is_previewed_and_its_report_follows_each_save(tmp_path: Path):
