@@ -68,6 +68,7 @@ def preview_document(images: str) -> dict[str, object]:
         "人工": {"type": "transfer"},
         "re:下载|安装": {"type": "text", "text": "回复 1 获取下载链接"},
         "脚本": {"type": "text", "text": SCRIPT_TEXT},
+        "4": {"type": "image", "url": "/cms/missing.png"},
         "<b>粗</b>": {"type": "text", "text": "<i>斜</i>"},
     }
 

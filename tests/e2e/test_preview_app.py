@@ -15,8 +15,8 @@ from tests.e2e.browser import CHROMEDRIVER, INSTALL, require_chromium
 from tests.e2e.conftest import APPID, TOKEN
 
 
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[falcon.testing.TestClient]:
+@pytest.fixture(params=[True])
+def client(request, tmp_path: Path) -> Iterator[falcon.testing.TestClient]:
     rules = tmp_path / "rules.json"
     rules.write_text(json.dumps({"default": {"type": "text", "text": "再见"}}), "utf-8")
     settings = Settings(
@@ -26,6 +26,7 @@ def client(tmp_path: Path) -> Iterator[falcon.testing.TestClient]:
         media_root=tmp_path,
         state_dir=tmp_path / "state",
         wechat_api_base="http://127.0.0.1:9",
+        stats=request.param,
     )
     yield falcon.testing.TestClient(build_preview(settings), headers={"Host": "127.0.0.1:8700"})
 
@@ -63,3 +64,8 @@ def test_without_chromium_the_browser_tests_fail_saying_how_to_install_it(tmp_pa
     assert str(failed.value) == INSTALL
     assert INSTALL.count("\n") == 0
     assert "apt-get install -y chromium chromium-driver" in INSTALL
+
+
+@pytest.mark.parametrize("client", [False], indirect=True)
+def test_with_stats_off_the_panel_says_so(client):
+    assert client.simulate_get("/api/stats").json == {"enabled": False, "days": []}

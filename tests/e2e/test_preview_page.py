@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from selenium.webdriver.common.by import By
 
 from adapters.stats.disk import DiskHitStats
@@ -150,7 +151,7 @@ def test_the_rules_report_lists_every_key_as_text(page: Page):
     assert "<b>粗</b>" in keys
     assert page.driver.find_elements(By.CSS_SELECTOR, "#report b") == []
     summary = page.driver.find_element(By.ID, "report-summary").text
-    assert summary == "10 key(s): 10 in force, 0 rejected"
+    assert summary == "11 key(s): 10 in force, 1 rejected"
 
 
 def test_the_statistics_panel_shows_todays_counts_and_tries_an_unmatched_text(page: Page):
@@ -175,6 +176,23 @@ def test_the_statistics_panel_shows_todays_counts_and_tries_an_unmatched_text(pa
     assert (bubble.text, hit.get_attribute("data-how")) == ("再见", "default")
     user = page.driver.find_elements(By.CSS_SELECTOR, "#chat .msg.user")[-1]
     assert user.text == "怎么退款"
+
+
+def test_a_picture_that_cannot_be_loaded_shows_the_default_and_why(page: Page):
+    hit = page.type("4")
+    (bubble,) = page.replies_before(hit)
+    assert bubble.text == "再见"
+    note = page.driver.find_elements(By.CSS_SELECTOR, "#chat .note")[-1]
+    assert "/cms/missing.png" in note.text
+    assert "no such file under the media root" in note.text
+
+
+def test_what_the_editor_types_is_not_counted(page: Page):
+    for typed in ("1", "没有这个词"):
+        page.type(typed)
+    counted = requests.get(page.url + "api/stats?days=1", timeout=10).json()["days"][0]
+    assert counted["hits"] == [["1", 5], ["default", 5], ["re:下载|安装", 1]]
+    assert counted["unmatched"] == [["怎么退款", 3], ["客服电话", 2]]
 
 
 def test_the_preview_listens_on_loopback_only(page: Page):
@@ -215,3 +233,5 @@ def test_a_draft_file_is_previewed_and_its_report_follows_each_save(tmp_path: Pa
         page.wait(lambda: summary.text == "2 key(s): 1 in force, 1 rejected")
         rejected = driver.find_element(By.CSS_SELECTOR, "#report tr.rejected")
         assert rejected.text.startswith("视频 -")
+        hit = page.type("2")
+        assert (page.replies_before(hit), hit.text) == ([], "no rule hit: no reply")

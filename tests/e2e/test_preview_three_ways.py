@@ -148,8 +148,10 @@ def test_rules_match_the_service_and_the_page_give_the_same_replies(three_ways, 
     rule, by_match = through_rules_match(text, three_ways.settings)
     user = f"o_three_ways_{MESSAGES.index(text)}"
     by_service = through_the_service(text, user, three_ways, len(by_match))
+    calls_to_wechat = len(three_ways.sandbox.calls)
     hit = three_ways.page.type(text)
     on_page = [seen_on_page(row) for row in three_ways.page.replies_before(hit)]
+    assert len(three_ways.sandbox.calls) == calls_to_wechat  # the preview sent WeChat nothing
     assert by_match  # every message here earns a reply
     assert by_service == by_match
     assert on_page == by_match
