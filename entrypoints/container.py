@@ -34,6 +34,7 @@ from domain.answering import AnswerMessage
 from domain.delivery import DeliverReplies
 from domain.dispatch import DeliverNow
 from domain.ledger import CLAIM_TTL, PushLedger
+from domain.ports import HitStats
 from domain.stats import NoHitStats
 from entrypoints.settings import RulesSettings, Settings
 
@@ -61,6 +62,18 @@ def serve_rules(source: RuleSourceAdapter) -> Iterator[RuleSourceAdapter]:
     finally:
         if isinstance(source, HttpCmsRuleSource):
             source.close()
+
+
+def count_hits(store: HitStats, enabled: bool) -> Iterator[HitStats]:
+    """Hits counted off the push's path by a thread per process; the queue is stored at exit."""
+    if not enabled:
+        yield store
+        return
+    counting = BackgroundHitStats(store)
+    try:
+        yield counting
+    finally:
+        counting.close()
 
 
 def _rules_kind(settings: RulesSettings) -> str:
@@ -197,12 +210,7 @@ class Container(containers.DeclarativeContainer):
             RedisHitStats, namespace=settings.provided.appid, url=settings.provided.redis_url
         ),
     )
-    hit_stats = providers.Selector(
-        providers.Callable(_stats_kind, settings),
-        off=stats_store,
-        disk=providers.Singleton(BackgroundHitStats, store=stats_store),
-        redis=providers.Singleton(BackgroundHitStats, store=stats_store),
-    )
+    hit_stats = providers.Resource(count_hits, store=stats_store, enabled=settings.provided.stats)
 
     # Use cases
     deliver = providers.Factory(

@@ -29,7 +29,8 @@ class BackgroundHitStats:
     def __init__(self, store: StatsStore, capacity: int = CAPACITY) -> None:
         self._store = store
         self._capacity = capacity
-        self._queue: queue.Queue[Hit] | None = None
+        self._queue: queue.Queue[Hit | None] | None = None
+        self._worker: threading.Thread | None = None
         self._pid = 0
         self._starting = threading.Lock()
         self._warned = False
@@ -49,20 +50,37 @@ class BackgroundHitStats:
         if self._queue is not None and self._pid == os.getpid():
             self._queue.join()
 
-    def _started(self) -> queue.Queue[Hit]:
+    def close(self, timeout: float = 2.0) -> None:
+        """Store what is queued and stop the thread, waiting at most `timeout` seconds (at exit)."""
+        with self._starting:
+            hits, worker = self._queue, self._worker
+            if hits is None or worker is None or self._pid != os.getpid():
+                return
+            self._queue = self._worker = None
+        try:
+            hits.put(None, timeout=timeout)
+        except queue.Full:
+            self._warn_once("still storing at exit, hits dropped")
+            return
+        worker.join(timeout)
+
+    def _started(self) -> queue.Queue[Hit | None]:
         with self._starting:
             if self._queue is None or self._pid != os.getpid():
                 self._queue = queue.Queue(self._capacity)
                 self._pid = os.getpid()
-                worker = threading.Thread(
+                self._worker = threading.Thread(
                     target=self._drain, args=(self._queue,), name="kefu-stats", daemon=True
                 )
-                worker.start()
+                self._worker.start()
             return self._queue
 
-    def _drain(self, hits: queue.Queue[Hit]) -> None:
+    def _drain(self, hits: queue.Queue[Hit | None]) -> None:
         while True:
             hit = hits.get()
+            if hit is None:  # close(): everything before it is stored
+                hits.task_done()
+                return
             try:
                 self._store.record(hit)
             except Exception as failure:  # whatever the store raises, pushes go on

@@ -6,6 +6,7 @@ import logging
 import multiprocessing
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,10 @@ from adapters.stats.disk import DiskHitStats
 from adapters.stats.redis import RedisHitStats
 from domain.errors import KefuError
 from domain.stats import TOP_UNMATCHED, DayStats, Hit
+from entrypoints.container import Container
+from entrypoints.settings import Settings
 from tests.fakes import FakeClock
+from tests.redis_server import REDIS_URL
 
 NOON = 1_764_676_800.0  # 2025-12-02 12:00 UTC: that date in any zone within ±11 h
 
@@ -146,3 +150,46 @@ def test_a_full_queue_drops_hits_instead_of_blocking(caplog):
     stats.flush()
     assert 2 <= len(store.stored) <= 3
     assert any("queue full" in r.getMessage() for r in caplog.records)
+
+
+def test_closing_stores_what_is_queued_first():
+    store = _SlowStore()
+    stats = BackgroundHitStats(store)
+    for n in range(3):
+        stats.record(Hit(str(n)))
+    threading.Timer(0.2, store.release.set).start()
+    stats.close(timeout=5)
+    assert [hit.key for hit in store.stored] == ["0", "1", "2"]
+
+
+def test_closing_waits_no_longer_than_its_timeout():
+    store = _SlowStore()
+    stats = BackgroundHitStats(store)
+    stats.record(Hit("1"))
+    started = time.monotonic()
+    stats.close(timeout=0.3)
+    assert time.monotonic() - started < 2
+    store.release.set()
+
+
+@pytest.mark.parametrize("shared", ["folder", "redis"])
+def test_the_container_counts_where_the_state_lives_scoped_by_appid(
+    shared, tmp_path: Path, redis_client
+):
+    appid = f"wx{uuid.uuid4().hex[:16]}"
+    redis_url = REDIS_URL if shared == "redis" else None
+    settings = Settings(token="t", appid=appid, state_dir=tmp_path, redis_url=redis_url)
+    container = Container(settings=settings)
+    try:
+        counting = container.hit_stats()
+        counting.record(Hit("default", "你好"))
+        container.shutdown_resources()  # stores what is queued
+        (today,) = container.stats_store().days(1)
+        assert (today.hits, today.unmatched) == ((("default", 1),), (("你好", 1),))
+        keys = list(redis_client.scan_iter(match=f"kefu:{appid}:stats:*"))
+        assert len(keys) == (2 if shared == "redis" else 0)
+        assert (tmp_path / "stats").exists() == (shared == "folder")
+    finally:
+        stale = list(redis_client.scan_iter(match=f"kefu:{appid}:*"))
+        if stale:
+            redis_client.delete(*stale)
