@@ -27,6 +27,18 @@ from tests.e2e.preview_env import (
 from tests.e2e.servers import kefu_settings
 
 SCREENSHOT = ROOT / "docs" / "preview.png"
+DIFFERENT_GLYPHS = """
+    const font = getComputedStyle(document.body).font;
+    const pixels = (text) => {
+      const canvas = document.createElement("canvas");
+      canvas.width = canvas.height = 40;
+      const context = canvas.getContext("2d");
+      context.font = font;
+      context.fillText(text, 4, 30);
+      return Array.from(context.getImageData(0, 0, 40, 40).data).join();
+    };
+    return pixels(arguments[0]) !== pixels(arguments[1]);
+"""
 # What the service counted today before the preview opens.
 USERS_ASKED = [
     *[Hit("1")] * 5,
@@ -235,3 +247,20 @@ def test_a_draft_file_is_previewed_and_its_report_follows_each_save(tmp_path: Pa
         assert rejected.text.startswith("视频 -")
         hit = page.type("2")
         assert (page.replies_before(hit), hit.text) == ([], "no rule hit: no reply")
+
+
+def test_on_a_phone_screen_the_chat_fits_and_chinese_renders_in_a_cjk_font(page: Page):
+    with chromium(width=390, height=844) as phone:
+        small = Page(phone, page.url)
+        small.open()
+        hit = small.type("1")
+        assert hit.get_attribute("data-rule") == "1"
+        overflow = phone.execute_script(
+            "return document.documentElement.scrollWidth - window.innerWidth"
+        )
+        assert overflow <= 0
+        composer = phone.find_element(By.ID, "send").rect
+        assert composer["x"] + composer["width"] <= phone.execute_script("return innerWidth")
+        # Chinese renders: in the page's font, 你 and 好 are different glyphs, not the same box.
+        assert phone.execute_script(DIFFERENT_GLYPHS, "你", "好")
+        assert not phone.execute_script(DIFFERENT_GLYPHS, "你", "你")

@@ -150,3 +150,15 @@ def test_an_unreadable_api_security_set_is_one_line_without_key_material(change,
     (line,) = problems({**GOOD, **API, **change})
     assert line.startswith(f"API security mode: {start}")
     assert API_AES_KEY[:12] not in line and "MII" not in line
+
+
+@pytest.mark.parametrize(("value", "stats"), [(None, True), ("on", True), ("OFF", False)])
+def test_kefu_stats_is_on_unless_set_off(value, stats):
+    env = GOOD if value is None else {**GOOD, "KEFU_STATS": value}
+    assert Settings.from_env(env).stats is stats
+
+
+def test_kefu_stats_other_than_on_or_off_is_malformed():
+    assert problems({**GOOD, "KEFU_STATS": "maybe"}) == [
+        "KEFU_STATS='maybe' is malformed: expected on or off"
+    ]
