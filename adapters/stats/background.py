@@ -6,8 +6,8 @@ import logging
 import os
 import queue
 import threading
-from typing import Protocol
 
+from domain.ports import HitStats
 from domain.stats import DayStats, Hit
 
 log = logging.getLogger(__name__)
@@ -16,17 +16,11 @@ CAPACITY = 10_000
 """Hits waiting to be stored; beyond this they are dropped rather than slow a push."""
 
 
-class StatsStore(Protocol):
-    def record(self, hit: Hit) -> None: ...
-
-    def days(self, count: int) -> tuple[DayStats, ...]: ...
-
-
 class BackgroundHitStats:
     """record() only queues the hit; a daemon thread (started in each process on first use,
     so it survives gunicorn's fork) stores it. A failing store is logged once, never raised."""
 
-    def __init__(self, store: StatsStore, capacity: int = CAPACITY) -> None:
+    def __init__(self, store: HitStats, capacity: int = CAPACITY) -> None:
         self._store = store
         self._capacity = capacity
         self._queue: queue.Queue[Hit | None] | None = None

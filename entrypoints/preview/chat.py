@@ -4,11 +4,9 @@ WeChat would have been sent."""
 from __future__ import annotations
 
 import itertools
-import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from adapters.media.sources import MediaSources
@@ -24,29 +22,11 @@ from domain.replies import (
     TextReply,
 )
 from domain.rules import DEFAULT_KEY, ENTER_KEY, PATTERN_PREFIX, normalise
-from domain.stats import DayStats, Hit
+from entrypoints.preview.recording import HitRecorder, logged_warnings
 from entrypoints.preview.wechat import PreviewWeChat
 
 MINI_PROGRAM = "gh_preview"
 View = dict[str, object]
-
-
-class HitRecorder:
-    """The HitStats the preview's use case reports to: it tells the page which rule hit, and
-    keeps the editor's typing out of the statistics of what users ask."""
-
-    def __init__(self) -> None:
-        self._last: Hit | None = None
-
-    def record(self, hit: Hit) -> None:
-        self._last = hit
-
-    def days(self, count: int) -> tuple[DayStats, ...]:
-        return ()
-
-    def take(self) -> Hit | None:
-        last, self._last = self._last, None
-        return last
 
 
 @dataclass(frozen=True)
@@ -109,7 +89,7 @@ class PreviewChat:
         return self._turn(event, None)
 
     def _turn(self, message: Message, normalised: str | None) -> Turn:
-        with self._lock, _logged_warnings() as notes:
+        with self._lock, logged_warnings() as notes:
             self._recorder.take()
             answer = self._answer(message)
             sent, hit = self._wechat.take_sent(), self._recorder.take()
@@ -164,27 +144,3 @@ def _how(rule: str | None) -> str:
     if rule == ENTER_KEY:
         return "enter"
     return "pattern" if rule.startswith(PATTERN_PREFIX) else "keyword"
-
-
-class _NoteHandler(logging.Handler):
-    def __init__(self, thread: int) -> None:
-        super().__init__(logging.WARNING)
-        self.thread = thread
-        self.notes: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.thread == self.thread:
-            self.notes.append(record.getMessage())
-
-
-@contextmanager
-def _logged_warnings() -> Iterator[list[str]]:
-    """The warnings the domain logs in this thread meanwhile (an image that fell back to the
-    default, say): what the service would log for this message."""
-    handler = _NoteHandler(threading.get_ident())
-    domain = logging.getLogger("domain")
-    domain.addHandler(handler)
-    try:
-        yield handler.notes
-    finally:
-        domain.removeHandler(handler)

@@ -19,8 +19,9 @@ from domain.dispatch import DeliverNow
 from entrypoints.bootstrap import load_settings
 from entrypoints.container import Container
 from entrypoints.preview.app import create_preview_app
-from entrypoints.preview.chat import HitRecorder, PreviewChat
+from entrypoints.preview.chat import PreviewChat
 from entrypoints.preview.panels import RulesReport, StatsPanel
+from entrypoints.preview.recording import HitRecorder
 from entrypoints.preview.wechat import PreviewWeChat
 from entrypoints.settings import Settings
 
