@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from domain.messages import EnterSessionEvent, Message, TextMessage
 from domain.replies import Reply
@@ -13,6 +13,15 @@ from domain.replies import Reply
 DEFAULT_KEY = "default"
 ENTER_KEY = "@enter"
 PATTERN_PREFIX = "re:"
+# User text is cut to this many characters before matching: WeChat's own messages are far
+# shorter, and a cap keeps the (linear) cost of every pattern bounded per message.
+MAX_MATCH_CHARS = 4096
+
+
+class TextPattern(Protocol):
+    """A compiled `re:` pattern (RE2: matching time is linear in the text, never exponential)."""
+
+    def search(self, text: str) -> object | None: ...
 
 
 def normalise(text: str) -> str:
@@ -23,7 +32,7 @@ def normalise(text: str) -> str:
 @dataclass(frozen=True)
 class PatternRule:
     key: str
-    pattern: re.Pattern[str]
+    pattern: TextPattern
     replies: tuple[Reply, ...]
 
 
@@ -59,11 +68,11 @@ class RuleSet:
 
     def match_text(self, text: str) -> Match | None:
         """The keyword or pattern rule text hits, or None (the default is not considered)."""
-        wanted = normalise(text)
+        wanted = normalise(text[:MAX_MATCH_CHARS])
         replies = self.keywords.get(wanted)
         if replies is not None:
             return Match(self.keyword_names.get(wanted, wanted), replies)
         for rule in self.patterns:
-            if rule.pattern.search(wanted):
+            if rule.pattern.search(wanted) is not None:
                 return Match(rule.key, rule.replies)
         return None

@@ -1,0 +1,57 @@
+"""`re:` keys use RE2: what it refuses is reported by key, and matching cost stays bounded."""
+
+from collections.abc import Mapping
+
+import pytest
+
+from domain.replies import TextReply
+from domain.rules import MAX_MATCH_CHARS
+from domain.rules_document import parse_rules
+
+ANSWER = {"type": "text", "text": "命中"}
+
+
+def hit_key(document: Mapping[str, object], typed: str) -> str | None:
+    found = parse_rules(document).rules.match_text(typed)
+    return None if found is None else found.key
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("re:(下载)\\1", "invalid escape sequence: \\1"),
+        ("re:下载(?=APP)", "invalid perl operator: (?="),
+        ("re:(?<!不)下载", "invalid perl operator: (?<"),
+    ],
+)
+def test_a_pattern_re2_refuses_is_a_problem_naming_its_key(key, reason):
+    parsed = parse_rules({key: ANSWER, "ok": ANSWER})
+    [problem] = parsed.problems
+    assert problem.key == key
+    assert reason in problem.problem
+    assert "no backreferences or look-around" in problem.expected
+    assert hit_key({key: ANSWER, "ok": ANSWER}, "ok") == "ok"
+
+
+def test_the_catastrophic_backtracking_pattern_answers_a_hostile_message():
+    document = {"re:^(a+)+$": ANSWER}
+    # Python's re needs minutes for this 41-character text; RE2 answers at once.
+    assert hit_key(document, "a" * 40 + "!") is None
+    assert hit_key(document, "a" * 40) == "re:^(a+)+$"
+
+
+def test_patterns_stay_case_insensitive_and_see_the_normalised_text():
+    document = {"re:^app\\d{2}$": ANSWER}
+    assert hit_key(document, " ＡＰＰ１２ ") == "re:^app\\d{2}$"
+
+
+def test_only_the_first_characters_of_a_long_text_are_matched():
+    document = {"re:needle": ANSWER}
+    assert hit_key(document, "x" * (MAX_MATCH_CHARS - 6) + "needle") == "re:needle"
+    assert hit_key(document, "x" * MAX_MATCH_CHARS + "needle") is None
+
+
+def test_a_hit_returns_the_rules_replies():
+    found = parse_rules({"re:下载|安装": ANSWER}).rules.match_text("怎么安装")
+    assert found is not None
+    assert found.replies == (TextReply("命中"),)
