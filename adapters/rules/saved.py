@@ -12,6 +12,8 @@ from pathlib import Path
 
 import requests
 
+from adapters.state.private import private_folder
+
 log = logging.getLogger(__name__)
 
 
@@ -71,7 +73,7 @@ class SavedDocument:
         meta = {"url_sha256": self._url_hash, "body_sha256": _sha256(raw)}
         meta |= {"etag": validators.etag or "", "last_modified": validators.last_modified or ""}
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_folder(self.path.parent)
             _replace(self.path, raw)
             _replace(self._meta, json.dumps(meta).encode())
         except OSError as exc:

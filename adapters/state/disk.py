@@ -11,8 +11,11 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import diskcache
+from diskcache.core import DBNAME
 
 from adapters.state.locks import LOCK_TTL, TokenLocks, check_ttl
+from adapters.state.private import private_file, private_folder
+from adapters.state.text_disk import TextOnlyDisk
 from domain.errors import KefuError
 
 
@@ -29,7 +32,8 @@ class DiskStateStore:
     """Shared state under `directory` (KEFU_STATE_DIR), safe across threads and processes.
 
     Every operation is one SQLite transaction inside diskcache, so `add` is atomic between
-    gunicorn workers. Locks live under ``lock:<name>`` and expire after
+    gunicorn workers. Values are text kept in the database (never pickles), in a folder and
+    file only this user can read. Locks live under ``lock:<name>`` and expire after
     ``max(timeout, lock_ttl)`` seconds, so a crashed holder blocks the others at most that long.
     """
 
@@ -107,8 +111,12 @@ class DiskStateStore:
             return cache
         with self._opening:
             if self._cache is None or self._pid != pid:
+                private_file(private_folder(self._directory) / DBNAME)
                 self._cache = diskcache.Cache(
-                    str(self._directory), timeout=self._busy_timeout, eviction_policy="none"
+                    str(self._directory),
+                    timeout=self._busy_timeout,
+                    eviction_policy="none",
+                    disk=TextOnlyDisk,
                 )
                 self._pid = pid
             return self._cache

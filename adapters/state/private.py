@@ -1,0 +1,38 @@
+"""Folders and files only kefu's own user may read: the state folder holds the access token."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+FOLDER_MODE = 0o700
+FILE_MODE = 0o600
+
+
+def private_folder(path: Path) -> Path:
+    """path as a folder that only this user can enter; an existing one is tightened."""
+    path.mkdir(parents=True, mode=FOLDER_MODE, exist_ok=True)
+    _tighten(path, FOLDER_MODE)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """path as a file that only this user can read, created empty when missing.
+
+    SQLite gives its -wal and -shm files the database file's mode, so creating the database
+    this way keeps them private too.
+    """
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, FILE_MODE))
+    _tighten(path, FILE_MODE)
+    return path
+
+
+def _tighten(path: Path, mode: int) -> None:
+    try:
+        if path.stat().st_mode & 0o777 != mode:
+            os.chmod(path, mode)
+    except OSError as exc:  # owned by someone else: say so, the operator must fix it
+        log.warning("cannot make %s private (mode %o): %s", path, mode, exc.strerror or exc)
