@@ -190,7 +190,9 @@ class Container(containers.DeclarativeContainer):
         security=providers.Singleton(_api_security, settings),
     )
     media_sources = providers.Singleton(
-        MediaSources, files=rules_parts.media_files, web=providers.Singleton(HttpMediaSource)
+        MediaSources,
+        files=rules_parts.media_files,
+        web=providers.Singleton(HttpMediaSource, allow_hosts=settings.provided.media_allow_hosts),
     )
     media_ids = providers.Singleton(
         UploadingMediaIds, source=media_sources, uploader=wechat_api, store=state

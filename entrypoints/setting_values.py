@@ -65,3 +65,10 @@ def on_off(value: str) -> bool:
     if value.lower() not in ("on", "off"):
         raise ValueError
     return value.lower() == "on"
+
+
+def host_list(value: str) -> frozenset[str]:
+    hosts = [h.strip().lower() for h in value.split(",")]
+    if not all(h and re.fullmatch(r"[\w.:\[\]-]+", h) for h in hosts):
+        raise ValueError
+    return frozenset(h.strip("[]") for h in hosts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,7 @@ from entrypoints.setting_values import (
     LEVELS,
     aes_key,
     folder,
+    host_list,
     http_url,
     level,
     non_negative,
@@ -40,6 +42,8 @@ API_SECURITY = (
     "KEFU_API_CERT_FILE",
     "KEFU_API_CERT_SN",
 )
+# user:password@ anywhere in a shown value, even one too malformed to parse as a URL.
+_USERINFO = re.compile(r"[^\s/@]*@")
 
 
 class SettingsError(Exception):
@@ -84,6 +88,7 @@ class Settings:
     encoding_aes_key_previous: str | None = field(default=None, repr=False)
     api_security: ApiSecuritySettings | None = None
     stats: bool = True
+    media_allow_hosts: frozenset[str] = frozenset()
 
     @property
     def rules_settings(self) -> RulesSettings:
@@ -175,7 +180,7 @@ class _Reader:
         try:
             return parse(value)
         except ValueError:
-            shown = name if name in _UNSHOWN else f"{name}={value!r}"
+            shown = name if name in _UNSHOWN else f"{name}={_USERINFO.sub('***@', value)!r}"
             self.problems.append(f"{shown} is malformed: expected {expected}")
             return default
 
@@ -205,6 +210,9 @@ class _Reader:
             ),
             api_security=self.api_security(),
             stats=self.parsed("KEFU_STATS", on_off, True, "on or off"),
+            media_allow_hosts=self.parsed(
+                "KEFU_MEDIA_ALLOW_HOSTS", host_list, frozenset(), "host names, comma-separated"
+            ),
         )
         self.check_rules_source(settings)
         self.check_previous(settings)

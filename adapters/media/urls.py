@@ -1,23 +1,40 @@
-"""Images the rules name by http(s) URL, downloaded with timeouts and a size cap."""
+"""Images the rules name by http(s) URL: public hosts only, by a deadline, real images only."""
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
-from urllib.parse import urlsplit
+from collections.abc import Callable, Iterable
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from adapters.media.types import MAX_MEDIA_BYTES, MediaTooLarge, filename_for, require_image
+from adapters.media.public_http import AddressPolicy, RefusedUrl, public_only_session
+from adapters.media.types import (
+    MAX_MEDIA_BYTES,
+    MediaTooLarge,
+    NotAnImage,
+    filename_for,
+    normalise_type,
+    sniff,
+)
 from adapters.timeouts import HTTP_TIMEOUT
 from domain.errors import MediaUnavailable
 from domain.replies import ImageRef, MediaFile
 
 _CHUNK = 64 * 1024
+MAX_REDIRECTS = 3
+FAILURE_TTL = 60.0
+"""Seconds a failed URL is answered from memory, so each message does not fetch it again."""
 
 
 class HttpMediaSource:
-    """Downloads an image, refusing error pages, non-images and anything over max_bytes."""
+    """Downloads an image, refusing private addresses, non-images and anything over max_bytes.
+
+    Every hop (at most 3 redirects) is checked: http(s) only, no user info, and the address
+    connected to must be public unless its host is in `allow_hosts`. The whole download,
+    redirects included, ends by `max_seconds` on the clock, however slowly bytes arrive.
+    """
 
     def __init__(
         self,
@@ -26,46 +43,107 @@ class HttpMediaSource:
         max_bytes: int = MAX_MEDIA_BYTES,
         max_seconds: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        allow_hosts: Iterable[str] = (),
+        failure_ttl: float = FAILURE_TTL,
     ) -> None:
-        self._session = session if session is not None else requests.Session()
+        self._policy = AddressPolicy(allow_hosts)
+        self._session = public_only_session(self._policy, session)
         self._timeout = timeout
         self._max_bytes = max_bytes
-        # The read timeout is per socket read; a server trickling bytes needs a whole-download cap.
         self._max_seconds = max_seconds
         self._clock = clock
+        self._failure_ttl = failure_ttl
+        self._failed: dict[str, tuple[float, MediaUnavailable]] = {}
+        self._failed_lock = threading.Lock()
 
     def load(self, ref: ImageRef) -> MediaFile:
         """The downloaded image. Raises MediaTooLarge, NotAnImage or MediaUnavailable."""
-        url = ref.value
+        remembered = self._remembered(ref.value)
+        if remembered is not None:
+            raise remembered
         try:
-            with self._session.get(url, timeout=self._timeout, stream=True) as response:
-                data, declared = self._body(url, response), response.headers.get("Content-Type")
+            return self._download(ref.value)
+        except MediaUnavailable as failure:
+            with self._failed_lock:
+                self._failed[ref.value] = (self._clock() + self._failure_ttl, failure)
+            raise
+
+    def _remembered(self, url: str) -> MediaUnavailable | None:
+        with self._failed_lock:
+            until, failure = self._failed.get(url, (0.0, None))
+            if failure is not None and self._clock() >= until:
+                del self._failed[url]
+                return None
+            return failure
+
+    def _download(self, url: str) -> MediaFile:
+        deadline = self._clock() + self._max_seconds
+        hop = url
+        try:
+            for _ in range(MAX_REDIRECTS + 1):
+                self._policy.check_url(hop)
+                with self._session.get(
+                    hop, timeout=self._timeouts(url, deadline), stream=True, allow_redirects=False
+                ) as response:
+                    if not response.is_redirect:
+                        data = self._body(url, response, deadline)
+                        declared = response.headers.get("Content-Type")
+                        return _as_image(url, data, declared, urlsplit(hop).path)
+                    hop = urljoin(hop, response.headers["Location"])
+        except RefusedUrl as refused:
+            raise MediaUnavailable(url, refused.reason) from None
         except requests.Timeout as exc:
             raise MediaUnavailable(url, "download timed out") from exc
         except requests.RequestException as exc:
             raise MediaUnavailable(url, f"download failed ({type(exc).__name__})") from exc
-        name = urlsplit(url).path
-        kind = require_image(url, data, declared, name)
-        return MediaFile(filename_for(name, kind), kind, data)
+        raise MediaUnavailable(url, f"more than {MAX_REDIRECTS} redirects")
 
-    def _body(self, url: str, response: requests.Response) -> bytes:
+    def _timeouts(self, url: str, deadline: float) -> tuple[float, float]:
+        left = self._left(url, deadline)
+        return min(self._timeout[0], left), min(self._timeout[1], left)
+
+    def _left(self, url: str, deadline: float) -> float:
+        left = deadline - self._clock()
+        if left <= 0:
+            raise MediaUnavailable(url, f"download took over {self._max_seconds:g} s")
+        return left
+
+    def _body(self, url: str, response: requests.Response, deadline: float) -> bytes:
         if not 200 <= response.status_code < 300:
             raise MediaUnavailable(url, f"download answered HTTP {response.status_code}")
         declared = _content_length(response)
         if declared is not None and declared > self._max_bytes:
             raise MediaTooLarge(url, self._max_bytes, declared)
-        return self._read_capped(url, response)
-
-    def _read_capped(self, url: str, response: requests.Response) -> bytes:
-        started = self._clock()
         body = bytearray()
-        for chunk in response.iter_content(chunk_size=_CHUNK):
+        while chunk := self._read_some(url, response, deadline):
             body += chunk
             if len(body) > self._max_bytes:
                 raise MediaTooLarge(url, self._max_bytes)
-            if self._clock() - started > self._max_seconds:
-                raise MediaUnavailable(url, f"download took over {self._max_seconds:g} s")
         return bytes(body)
+
+    def _read_some(self, url: str, response: requests.Response, deadline: float) -> bytes:
+        # Each wait for bytes ends at the deadline, so a trickle cannot stretch the download.
+        left = self._left(url, deadline)
+        sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+        if sock is not None:
+            sock.settimeout(min(self._timeout[1], left))
+        try:
+            return bytes(response.raw.read1(_CHUNK))
+        except (TimeoutError, OSError) as exc:
+            self._left(url, deadline)  # past the deadline: say so
+            raise MediaUnavailable(url, "download timed out") from exc
+        except Exception as exc:  # urllib3's read errors (protocol, decoding)
+            self._left(url, deadline)
+            raise MediaUnavailable(url, f"download failed ({type(exc).__name__})") from exc
+
+
+def _as_image(url: str, data: bytes, declared: str | None, name: str) -> MediaFile:
+    # Only the bytes decide: a header or a name can call any text "image/jpeg".
+    kind = sniff(data)
+    if kind is None:
+        said = normalise_type(declared) or "no content type"
+        raise NotAnImage(url, f"not an image ({said}, {len(data)} bytes; JPEG, PNG or GIF only)")
+    return MediaFile(filename_for(name, kind), kind, data)
 
 
 def _content_length(response: requests.Response) -> int | None:

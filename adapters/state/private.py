@@ -13,8 +13,13 @@ FILE_MODE = 0o600
 
 
 def private_folder(path: Path) -> Path:
-    """path as a folder that only this user can enter; an existing one is tightened."""
-    path.mkdir(parents=True, mode=FOLDER_MODE, exist_ok=True)
+    """path as a folder that only this user can enter; an existing one is tightened.
+
+    Missing parents are created private too (mkdir's parents=True would leave them open).
+    """
+    for folder in reversed([path, *path.parents]):
+        if not folder.exists():
+            folder.mkdir(mode=FOLDER_MODE, exist_ok=True)
     _tighten(path, FOLDER_MODE)
     return path
 

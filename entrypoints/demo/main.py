@@ -133,6 +133,8 @@ def _settings(
         "KEFU_MEDIA_ROOT": str(MEDIA_ROOT),
         "KEFU_WECHAT_API_BASE": sandbox_url,
         "KEFU_STATE_DIR": str(folder / "state"),
+        # The demo's image host is on loopback, which image URLs may reach only when listed.
+        "KEFU_MEDIA_ALLOW_HOSTS": LOCALHOST,
     }
 
 

@@ -30,6 +30,25 @@ def test_defaults_follow_the_contract():
     assert settings.log_level == "INFO"
 
 
+def test_image_hosts_allowed_to_be_private_are_read_as_a_list():
+    settings = Settings.from_env({**GOOD, "KEFU_MEDIA_ALLOW_HOSTS": " CMS.intra , 10.0.0.5,[::1]"})
+    assert settings.media_allow_hosts == {"cms.intra", "10.0.0.5", "::1"}
+    assert Settings.from_env(GOOD).media_allow_hosts == frozenset()
+    assert problems({**GOOD, "KEFU_MEDIA_ALLOW_HOSTS": "a b,"}) == [
+        "KEFU_MEDIA_ALLOW_HOSTS='a b,' is malformed: expected host names, comma-separated"
+    ]
+
+
+@pytest.mark.parametrize(
+    "value", ["ftp://admin:pw-9f3k@api.example.com", "not a url admin:pw-9f3k@host"]
+)
+def test_a_malformed_url_setting_is_never_echoed_with_its_user_info(value: str):
+    [line] = problems({**GOOD, "KEFU_WECHAT_API_BASE": value})
+    assert line.startswith("KEFU_WECHAT_API_BASE=")
+    assert "pw-9f3k" not in line and "admin" not in line
+    assert "***@" in line
+
+
 def test_every_missing_required_variable_gets_its_own_line():
     lines = problems({})
     assert [line.split()[0] for line in lines] == ["KEFU_TOKEN", "KEFU_APPID", "KEFU_RULES_URL"]
