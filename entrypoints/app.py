@@ -27,7 +27,16 @@ def create_app(
     app.add_error_handler(WrongAppId, _refuse(falcon.HTTPForbidden, "push for another AppID"))
     app.add_error_handler(DecryptError, _refuse(falcon.HTTPBadRequest, "push does not decrypt"))
     app.add_error_handler(MalformedPush, _refuse(falcon.HTTPBadRequest, "not a well-formed push"))
+    app.add_error_handler(Exception, _unexpected)
     return app
+
+
+def _unexpected(req: falcon.Request, resp: falcon.Response, exc: Exception, params: Any) -> None:
+    """A bug: logged with the path only, since the query string holds signatures and openids."""
+    if isinstance(exc, falcon.HTTPError | falcon.HTTPStatus):
+        raise exc  # Falcon's own answers (404, 405, 413) keep their usual handling
+    log.error("unexpected error on %s %s", req.method, req.path, exc_info=exc)
+    raise falcon.HTTPInternalServerError()
 
 
 def _refuse(error: Callable[..., falcon.HTTPError], title: str) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import falcon
 
@@ -35,6 +36,7 @@ class CallbackResource:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.content_type = falcon.MEDIA_TEXT
+        resp.set_header("X-Content-Type-Options", "nosniff")  # the body is the sender's text
         resp.text = self._gateway.verify_url(query(req))
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -75,7 +77,22 @@ def check_content_type(req: falcon.Request) -> None:
 def read_body(req: falcon.Request) -> bytes:
     if (req.content_length or 0) > MAX_BODY:
         raise falcon.HTTPContentTooLarge(description=f"pushes are at most {MAX_BODY} bytes")
-    body = req.bounded_stream.read(MAX_BODY + 1)
+    # A chunked body has no length, so bounded_stream would read nothing: read the server's
+    # (de-chunked) stream itself, still capped.
+    chunked = req.content_length is None and "chunked" in (
+        req.get_header("Transfer-Encoding") or ""
+    )
+    body = _read_capped(req.stream if chunked else req.bounded_stream)
     if len(body) > MAX_BODY:
         raise falcon.HTTPContentTooLarge(description=f"pushes are at most {MAX_BODY} bytes")
     return body
+
+
+def _read_capped(stream: Any) -> bytes:
+    body = bytearray()
+    while len(body) <= MAX_BODY:
+        piece = stream.read(MAX_BODY + 1 - len(body))
+        if not piece:
+            break
+        body += piece
+    return bytes(body)

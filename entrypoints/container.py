@@ -27,8 +27,9 @@ from adapters.wechat_api.api_keys import load_api_keys
 from adapters.wechat_api.client import RequestsWeChatApi
 from adapters.wechat_api.security import ApiSecurity
 from adapters.wechat_api.shared_tokens import SharedTokenCache
-from adapters.wechat_push.gateway import WeChatPushGateway
+from adapters.wechat_push.gateway import WeChatPushGateway, replay_window
 from adapters.wechat_push.keyring import KeyRing
+from adapters.wechat_push.plaintext_binding import PlaintextBinding
 from adapters.wechat_push.previous_use import PreviousUseLog
 from domain.answering import AnswerMessage
 from domain.delivery import DeliverReplies
@@ -102,7 +103,7 @@ def _stats_dir(settings: Settings) -> Path:
 
 def _claim_ttl(settings: Settings) -> float:
     # Claims must outlive the replay window, or a replayed push could be handled twice.
-    return max(CLAIM_TTL, 2.0 * settings.max_clock_skew)
+    return max(CLAIM_TTL, 2.0 * replay_window(settings.max_clock_skew))
 
 
 def _saved_rules_dir(settings: Settings) -> Path:
@@ -154,9 +155,8 @@ class Container(containers.DeclarativeContainer):
             ScopedStateStore, store=state_backend, scope=settings.provided.appid
         ),
     )
-    ledger = providers.Singleton(
-        PushLedger, store=state, ttl=providers.Callable(_claim_ttl, settings)
-    )
+    claim_ttl = providers.Callable(_claim_ttl, settings)
+    ledger = providers.Singleton(PushLedger, store=state, ttl=claim_ttl)
 
     # The push protocol
     crypto = providers.Singleton(
@@ -169,7 +169,10 @@ class Container(containers.DeclarativeContainer):
         on_previous=providers.Singleton(PreviousUseLog, store=state),
     )
     push_gateway = providers.Singleton(
-        WeChatPushGateway, crypto=crypto, max_clock_skew=settings.provided.max_clock_skew
+        WeChatPushGateway,
+        crypto=crypto,
+        max_clock_skew=settings.provided.max_clock_skew,
+        plaintext_binding=providers.Singleton(PlaintextBinding, store=state, ttl=claim_ttl),
     )
 
     # The rules in service, from the CMS or a file, and the files they name

@@ -28,8 +28,9 @@ def parse_envelope(body: bytes) -> Envelope:
         raise MalformedPush("body is neither a JSON object nor XML")
     fields = read_fields(text, fmt)
     encrypt = fields.get("Encrypt")
-    if encrypt is not None and not isinstance(encrypt, str):
-        raise MalformedPush("Encrypt is not text")
+    # ASCII only: Encrypt is base64, and a lone surrogate would fail in the signature's hashing.
+    if encrypt is not None and (not isinstance(encrypt, str) or not encrypt.isascii()):
+        raise MalformedPush("Encrypt is not base64 text")
     return Envelope(fmt, fields, encrypt)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -12,10 +13,22 @@ from adapters.wechat_push.envelope import parse_envelope, parse_message
 from adapters.wechat_push.errors import InvalidSignature, MalformedPush, PlaintextRefused, StalePush
 from adapters.wechat_push.fields import PushFormat
 from adapters.wechat_push.keyring import KeyRing
+from adapters.wechat_push.plaintext_binding import PlaintextBinding
 from domain.answering import Transfer
 from domain.messages import Message
 
 _MAX_PARAM = 128  # query values are short hex, digits or ids; anything longer is not WeChat
+# NOTE: WeChat's echostr is a long number; letters and digits only, so nothing reflected can be
+# read as markup or script whatever a client sniffs.
+_ECHOSTR = re.compile(r"[A-Za-z0-9]{1,128}")
+MAX_PUSH_AGE = 48 * 3600
+"""Seconds after which a push is refused whatever KEFU_MAX_CLOCK_SKEW says: WeChat lets a
+reply be sent only within 48 hours of the user's message, so an older push is a replay."""
+
+
+def replay_window(max_clock_skew: int) -> int:
+    """The seconds a push's timestamp may be away from the clock: the setting, capped at 48 h."""
+    return min(max_clock_skew or MAX_PUSH_AGE, MAX_PUSH_AGE)
 
 
 @dataclass(frozen=True)
@@ -44,16 +57,21 @@ class WeChatPushGateway:
         crypto: KeyRing,
         max_clock_skew: int = 0,
         clock: Callable[[], float] = time.time,
+        plaintext_binding: PlaintextBinding | None = None,
     ) -> None:
         self._crypto = crypto
-        self._max_skew = max_clock_skew
+        self._max_skew = replay_window(max_clock_skew)
         self._clock = clock
+        self._binding = plaintext_binding
 
     def verify_url(self, params: Mapping[str, str]) -> str:
         """The echostr to answer a genuine URL verification with, raw."""
         timestamp, nonce = self._fresh(params)
         self._crypto.verify_url_signature(_param(params, "signature"), timestamp, nonce)
-        return params.get("echostr", "")
+        echostr = params.get("echostr", "")
+        if not _ECHOSTR.fullmatch(echostr):
+            raise MalformedPush("echostr is not letters and digits of WeChat's length")
+        return echostr
 
     def open(self, params: Mapping[str, str], body: bytes) -> OpenedPush:
         """Raises InvalidSignature (not genuine), MalformedPush or a DecryptError."""
@@ -76,8 +94,11 @@ class WeChatPushGateway:
     ) -> OpenedPush:
         if self._crypto.has_key:
             raise PlaintextRefused("plaintext push refused: an AES key is configured")
-        self._crypto.verify_plain_push(_param(params, "signature"), ts, nonce)
+        signature = _param(params, "signature")
+        self._crypto.verify_plain_push(signature, ts, nonce)
         envelope = parse_envelope(body)
+        if self._binding is not None:
+            self._binding.bind(signature, ts, nonce, body)
         return OpenedPush(parse_message(body, envelope.format), envelope.format, False, nonce)
 
     def seal(self, transfer: Transfer, push: OpenedPush) -> PassiveReply:
@@ -98,7 +119,7 @@ class WeChatPushGateway:
         if not timestamp.isdigit():
             raise MalformedPush("timestamp is not a number")
         skew = abs(int(self._clock()) - int(timestamp))
-        if self._max_skew and skew > self._max_skew:
+        if skew > self._max_skew:
             raise StalePush(skew)
         return timestamp, nonce
 

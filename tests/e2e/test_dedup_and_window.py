@@ -11,6 +11,7 @@ import responses
 
 from adapters.wechat_push.fields import PushFormat
 from entrypoints.cli.push_simulator import Mode, PushSimulator
+from entrypoints.container import Container
 from tests.e2e.conftest import APPID, TOKEN, mock_wechat, running_service
 
 
@@ -58,16 +59,34 @@ def test_pushes_outside_the_clock_window_are_refused(settings, skew, age, status
             assert f"{abs(age)} s away from the server clock" in caplog.text
 
 
-def test_a_zero_skew_setting_accepts_any_timestamp(settings):
+@pytest.mark.parametrize(
+    ("skew", "age", "status"),
+    [
+        (0, 47 * 3600, 200),
+        (0, -47 * 3600, 200),
+        (0, 49 * 3600, 403),
+        (0, 3 * 86400, 403),
+        (7 * 86400, 3 * 86400, 403),
+        (7 * 86400, 3600, 200),
+    ],
+)
+def test_pushes_older_than_48_hours_are_refused_whatever_the_skew_setting(
+    settings, skew, age, status
+):
     with ExitStack() as stack, responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         mock_wechat(rsps)
-        service = stack.enter_context(running_service(replace(settings, max_clock_skew=0), rsps))
-        simulator = PushSimulator(TOKEN, APPID, settings.encoding_aes_key, clock=lambda: 1714112445)
-        # An old query timestamp, but a fresh message: replies are only due within 48 hours of it.
-        fields = {**simulator.text("1", "o_user_1"), "CreateTime": int(time.time())}
-        push = simulator.build(fields, PushFormat.JSON, Mode.SAFE)
-        assert service.send(push).text == "success"
-        assert len(service.sent()) == 1
+        service = stack.enter_context(running_service(replace(settings, max_clock_skew=skew), rsps))
+        then = time.time() - age
+        simulator = PushSimulator(TOKEN, APPID, settings.encoding_aes_key, clock=lambda: then)
+        push = simulator.build(simulator.text("1", "o_user_1"), PushFormat.JSON, Mode.SAFE)
+        assert service.send(push).status_code == status
+        assert len(service.sent()) == (1 if status == 200 else 0)
+
+
+@pytest.mark.parametrize(("skew", "claim_hours"), [(0, 96), (300, 1), (7 * 86400, 96)])
+def test_claims_outlive_the_window_in_which_a_replay_would_be_accepted(settings, skew, claim_hours):
+    container = Container(settings=replace(settings, max_clock_skew=skew))
+    assert container.claim_ttl() == claim_hours * 3600
 
 
 def test_many_users_asking_for_the_same_image_cause_one_upload(service):

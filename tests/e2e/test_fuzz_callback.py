@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,6 +49,38 @@ FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCh
 def test_random_bodies_and_query_strings_are_refused_cleanly(quiet_service, body, params):
     answer = quiet_service.client.simulate_post("/wechat/callback", params=params, body=body)
     assert answer.status_code in REFUSALS
+    assert quiet_service.outbound_to_wechat() == 0
+
+
+@FUZZ
+@given(body=st.binary(max_size=2048), genuine_body=st.booleans())
+def test_chunked_bodies_are_read_and_refused_or_answered_cleanly(quiet_service, body, genuine_body):
+    push = genuine(quiet_service, PushFormat.JSON)
+    answer = quiet_service.client.simulate_post(
+        "/wechat/callback",
+        params=push.params,
+        body=push.body if genuine_body else body,
+        headers={"Transfer-Encoding": "chunked"},
+        extras={"CONTENT_LENGTH": ""},  # no length: the server de-chunks the stream
+    )
+    assert answer.status_code in ({200} if genuine_body else REFUSALS)
+    assert quiet_service.outbound_to_wechat() == 0
+
+
+# Any code point, lone surrogates (U+D800..U+DFFF) included: JSON can spell them as escapes.
+ANY_CHARACTER = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF) | st.characters()
+
+
+@FUZZ
+@given(
+    name=st.sampled_from(["Encrypt", "ToUserName", "MsgType", "Content"]),
+    value=st.text(alphabet=ANY_CHARACTER, max_size=40),
+)
+def test_lone_surrogates_anywhere_in_a_json_body_are_refused_cleanly(quiet_service, name, value):
+    push = genuine(quiet_service, PushFormat.JSON)
+    fields = {**json.loads(push.body), name: value}
+    answer = quiet_service.send(push, body=json.dumps(fields).encode())
+    assert answer.status_code in REFUSALS | {200}
     assert quiet_service.outbound_to_wechat() == 0
 
 

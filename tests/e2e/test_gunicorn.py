@@ -53,10 +53,11 @@ def running(tmp_path: Path) -> Iterator[Running]:
 
 def test_signed_get_verification_and_an_encrypted_push_under_gunicorn(running: Running):
     timestamp, nonce = str(int(time.time())), "77"
-    query = {"timestamp": timestamp, "nonce": nonce, "echostr": "echo-4375120948345356249"}
+    query = {"timestamp": timestamp, "nonce": nonce, "echostr": "echo4375120948345356249"}
     query["signature"] = signature(TOKEN, timestamp, nonce)
     verified = requests.get(f"{running.url}/wechat/callback", params=query, timeout=5)
-    assert (verified.status_code, verified.content) == (200, b"echo-4375120948345356249")
+    assert (verified.status_code, verified.content) == (200, b"echo4375120948345356249")
+    assert verified.headers["X-Content-Type-Options"] == "nosniff"
 
     simulator = PushSimulator(TOKEN, APPID, AES_KEY)
     for text in ("3", "1", "what?"):
