@@ -1,0 +1,108 @@
+"""The review's findings replayed against real gunicorn: each is now answered safely."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+import pytest
+import requests
+
+from adapters.wechat_push.fields import PushFormat
+from entrypoints.cli.gunicorn_process import KefuUnderGunicorn
+from entrypoints.cli.push_simulator import Mode, PushSimulator, SignedPush
+from entrypoints.sandbox.main import serve_sandbox
+from entrypoints.sandbox.state import SandboxState
+from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
+from tests.e2e.servers import gunicorn, kefu_settings
+
+RULES = {
+    "re:^(a+)+$": {"type": "text", "text": "only a"},
+    "1": {"type": "text", "text": "一"},
+    "default": {"type": "text", "text": "默认回复"},
+}
+SIMULATOR = PushSimulator(TOKEN, APPID, AES_KEY)
+
+
+@dataclass
+class Running:
+    kefu: KefuUnderGunicorn
+    sandbox: SandboxState
+    log: Path
+
+    def post(self, push: SignedPush, body: bytes | None = None) -> requests.Response:
+        data = push.body if body is None else body
+        url = f"{self.kefu.url}/wechat/callback"
+        return requests.post(url, params=push.params, data=data, timeout=5)
+
+    def sends(self) -> list[str]:
+        sent = [c.body for c in self.sandbox.calls if c.path.endswith("/custom/send")]
+        return [str(body.get("text", {}).get("content")) for body in sent]  # type: ignore[attr-defined]
+
+    def wait_for_sends(self, count: int) -> list[str]:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and len(self.sends()) < count:
+            time.sleep(0.05)
+        return self.sends()
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[Running]:
+    (tmp_path / "media").mkdir()
+    (tmp_path / "rules.json").write_text(json.dumps(RULES, ensure_ascii=False), encoding="utf-8")
+    state = SandboxState()
+    log = tmp_path / "kefu.log"
+    with (
+        serve_sandbox("127.0.0.1", 0, APPID, APPSECRET, state) as sandbox,
+        gunicorn(kefu_settings(tmp_path, sandbox.url), log, workers=1) as kefu,
+    ):
+        yield Running(kefu, state, log)
+
+
+def push_of(text: str, fmt: PushFormat = PushFormat.JSON) -> SignedPush:
+    return SIMULATOR.build(SIMULATOR.text(text, "o_review"), fmt, Mode.SAFE)
+
+
+def test_the_reviews_redos_message_is_answered_at_once_and_the_worker_stays_healthy(
+    running: Running,
+):
+    hostile = "a" * 40 + "!"  # 41 characters: Python's re backtracks for minutes on it
+    started = time.monotonic()
+    answer = running.post(push_of(hostile))
+    took = time.monotonic() - started
+    assert (answer.status_code, answer.text) == (200, "success")
+    assert took < 1.0
+    health = [requests.get(f"{running.kefu.url}/healthz", timeout=2).status_code for _ in "12345"]
+    assert health == [200] * 5
+    assert running.wait_for_sends(1) == ["默认回复"]
+
+
+def test_a_chunked_push_is_answered_under_gunicorn(running: Running):
+    push = push_of("1", PushFormat.XML)
+    parts = urlsplit(running.kefu.url)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=5)
+    pieces = iter([push.body[:50], push.body[50:]])
+    connection.request(
+        "POST", f"/wechat/callback?{urlencode(push.params)}", body=pieces, encode_chunked=True
+    )
+    answer = connection.getresponse()
+    assert (answer.status, answer.read()) == (200, b"success")
+    connection.close()
+    assert running.wait_for_sends(1) == ["一"]
+
+
+def test_a_lone_surrogate_before_authentication_is_a_400_and_no_query_is_logged(
+    running: Running,
+):
+    push = push_of("1")
+    answer = running.post(push, body=b'{"Encrypt":"\\ud800"}')
+    assert answer.status_code == 400
+    running.kefu.stop()
+    logs = running.log.read_text(encoding="utf-8")
+    assert push.params["msg_signature"] not in logs
+    assert push.params["nonce"] not in logs
