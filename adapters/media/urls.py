@@ -9,6 +9,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from adapters.bounded_read import BodyTooLarge, PastDeadline, read_bounded, seconds_left
 from adapters.media.public_http import AddressPolicy, RefusedUrl, public_only_session
 from adapters.media.types import (
     MAX_MEDIA_BYTES,
@@ -22,7 +23,6 @@ from adapters.timeouts import HTTP_TIMEOUT
 from domain.errors import MediaUnavailable
 from domain.replies import ImageRef, MediaFile
 
-_CHUNK = 64 * 1024
 MAX_REDIRECTS = 3
 FAILURE_TTL = 60.0
 """Seconds a failed URL is answered from memory, so each message does not fetch it again."""
@@ -103,37 +103,26 @@ class HttpMediaSource:
         return min(self._timeout[0], left), min(self._timeout[1], left)
 
     def _left(self, url: str, deadline: float) -> float:
-        left = deadline - self._clock()
-        if left <= 0:
-            raise MediaUnavailable(url, f"download took over {self._max_seconds:g} s")
-        return left
+        try:
+            return seconds_left(deadline, self._clock)
+        except PastDeadline:
+            raise self._late(url) from None
+
+    def _late(self, url: str) -> MediaUnavailable:
+        return MediaUnavailable(url, f"download took over {self._max_seconds:g} s")
 
     def _body(self, url: str, response: requests.Response, deadline: float) -> bytes:
         if not 200 <= response.status_code < 300:
             raise MediaUnavailable(url, f"download answered HTTP {response.status_code}")
-        declared = _content_length(response)
-        if declared is not None and declared > self._max_bytes:
-            raise MediaTooLarge(url, self._max_bytes, declared)
-        body = bytearray()
-        while chunk := self._read_some(url, response, deadline):
-            body += chunk
-            if len(body) > self._max_bytes:
-                raise MediaTooLarge(url, self._max_bytes)
-        return bytes(body)
-
-    def _read_some(self, url: str, response: requests.Response, deadline: float) -> bytes:
-        # Each wait for bytes ends at the deadline, so a trickle cannot stretch the download.
-        left = self._left(url, deadline)
-        sock = getattr(getattr(response.raw, "connection", None), "sock", None)
-        if sock is not None:
-            sock.settimeout(min(self._timeout[1], left))
         try:
-            return bytes(response.raw.read1(_CHUNK))
+            return read_bounded(response, self._max_bytes, deadline, self._timeout[1], self._clock)
+        except BodyTooLarge as big:
+            raise MediaTooLarge(url, self._max_bytes, big.size) from None
+        except PastDeadline:
+            raise self._late(url) from None
         except (TimeoutError, OSError) as exc:
-            self._left(url, deadline)  # past the deadline: say so
             raise MediaUnavailable(url, "download timed out") from exc
         except Exception as exc:  # urllib3's read errors (protocol, decoding)
-            self._left(url, deadline)
             raise MediaUnavailable(url, f"download failed ({type(exc).__name__})") from exc
 
 
@@ -144,10 +133,3 @@ def _as_image(url: str, data: bytes, declared: str | None, name: str) -> MediaFi
         said = normalise_type(declared) or "no content type"
         raise NotAnImage(url, f"not an image ({said}, {len(data)} bytes; JPEG, PNG or GIF only)")
     return MediaFile(filename_for(name, kind), kind, data)
-
-
-def _content_length(response: requests.Response) -> int | None:
-    try:
-        return int(response.headers["Content-Length"])
-    except (KeyError, ValueError):
-        return None

@@ -6,11 +6,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
 
+from adapters.bounded_read import BodyTooLarge, PastDeadline, read_bounded
 from adapters.rules.errors import RulesFetchError
 from adapters.rules.last_good import LastGoodRules, decode, usable
 from adapters.rules.refresh import Refresher, RefreshGate, Spawn, start_daemon
@@ -21,6 +23,19 @@ from domain.rules import RuleSet
 from domain.rules_document import ParsedRules
 
 log = logging.getLogger(__name__)
+
+MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
+"""A rules document is a few KiB; over this, the CMS is broken (or hostile) and the last good
+rules stay in force."""
+FETCH_SECONDS = 15.0
+"""The whole fetch, however slowly the CMS sends bytes."""
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    status: int
+    body: bytes
+    validators: Validators
 
 
 class HttpCmsRuleSource:
@@ -37,6 +52,8 @@ class HttpCmsRuleSource:
         clock: Callable[[], float] = time.monotonic,
         spawn: Spawn = start_daemon,
         keep_fresh: bool = False,
+        max_bytes: int = MAX_DOCUMENT_BYTES,
+        max_seconds: float = FETCH_SECONDS,
     ) -> None:
         self._url, self._where = url, _without_secrets(url)
         self._ttl, self._keep_fresh = ttl, keep_fresh
@@ -44,6 +61,7 @@ class HttpCmsRuleSource:
         self._check_image = check_image
         self._session = session or requests.Session()
         self._timeout = timeout
+        self._max_bytes, self._max_seconds = max_bytes, max_seconds
         self._saved = SavedDocument(state_dir, url) if state_dir is not None else None
         self._validators = Validators()
         self._restored = False
@@ -55,11 +73,14 @@ class HttpCmsRuleSource:
         return self._refresher.current()
 
     def load(self) -> None:
-        """Load the saved copy and fetch the CMS now (at start-up); never raises, logs.
+        """Load the saved copy and fetch the CMS (at start-up); never raises, logs.
 
-        With keep_fresh, a daemon thread then refreshes every ttl seconds, pushes or not.
+        With a saved copy in force the fetch runs behind, so a hanging CMS never holds up a
+        worker's start; without one it runs here. With keep_fresh, a daemon thread then
+        refreshes every ttl seconds, pushes or not.
         """
-        self._refresher.load()
+        self._restore_once()
+        self._refresher.load(behind=self._state.rules is not None)
         if self._keep_fresh and self._watching is None:
             # NOTE: at least 1 s apart, so KEFU_RULES_TTL=0 (fetch on every push) cannot spin.
             self._watching = self._refresher.watch(max(self._ttl, 1.0))
@@ -72,31 +93,47 @@ class HttpCmsRuleSource:
 
     def check(self) -> ParsedRules:
         """Fetch the document now, unconditionally, for `kefu rules check`; RulesFetchError."""
-        return decode(self._get(Validators()).content, self._check_image, self._where)
+        return decode(self._get(Validators()).body, self._check_image, self._where)
 
     def _refresh(self) -> None:
         self._restore_once()
         asked = self._validators if self._state.rules is not None else Validators()
-        response = self._get(asked)
-        if response.status_code == 304:
+        fetched = self._get(asked)
+        if fetched.status == 304:
             return
-        parsed = usable(decode(response.content, self._check_image, self._where), self._where)
+        parsed = usable(decode(fetched.body, self._check_image, self._where), self._where)
         self._state.accept(parsed, self._where)
-        self._validators = Validators.of(response)
+        self._validators = fetched.validators
         if self._saved is not None:
-            self._saved.write(response.content, self._validators)
+            self._saved.write(fetched.body, self._validators)
 
-    def _get(self, validators: Validators) -> requests.Response:
+    def _get(self, validators: Validators) -> _Fetched:
         headers = {"Accept": "application/json", **validators.headers()}
+        deadline = time.monotonic() + self._max_seconds
         try:
-            response = self._session.get(self._url, headers=headers, timeout=self._timeout)
-        except requests.Timeout:
+            with self._session.get(
+                self._url, headers=headers, timeout=self._timeout, stream=True
+            ) as response:
+                status = response.status_code
+                if not (status == 200 or (status == 304 and validators.headers())):
+                    raise RulesFetchError(self._where, f"HTTP {status}")
+                body = read_bounded(response, self._max_bytes, deadline, self._read_timeout)
+                return _Fetched(status, body, Validators.of(response))
+        except BodyTooLarge:
+            reason = f"document over the {self._max_bytes}-byte limit"
+            raise RulesFetchError(self._where, reason) from None
+        except PastDeadline:
+            raise RulesFetchError(self._where, f"took over {self._max_seconds:g} s") from None
+        except (requests.Timeout, TimeoutError):
             raise RulesFetchError(self._where, "timed out") from None
-        except requests.RequestException as exc:  # its text may quote the URL and its query
+        except RulesFetchError:
+            raise
+        except Exception as exc:  # its text may quote the URL and its query
             raise RulesFetchError(self._where, f"request failed ({type(exc).__name__})") from None
-        if response.status_code == 200 or (response.status_code == 304 and validators.headers()):
-            return response
-        raise RulesFetchError(self._where, f"HTTP {response.status_code}")
+
+    @property
+    def _read_timeout(self) -> float:
+        return self._timeout[1] if isinstance(self._timeout, tuple) else self._timeout
 
     def _restore_once(self) -> None:
         if self._restored or self._saved is None:

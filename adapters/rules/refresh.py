@@ -79,9 +79,13 @@ class Refresher:
                 self._start()
         return self._state.current()
 
-    def load(self) -> None:
+    def load(self, *, behind: bool = False) -> None:
+        """Refresh now: here, or with `behind` from a spawned thread (rules already in force)."""
         if self._gate.claim(force=True):
-            self._run()
+            if behind:
+                self._start()
+            else:
+                self._run()
 
     def tick(self) -> None:
         """Refresh here and now if one is due and none is running."""
