@@ -1,0 +1,149 @@
+"""The shipped config/nginx.conf run by a real nginx child process on free loopback ports."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from entrypoints.cli.gunicorn_process import LOCALHOST, ROOT, free_port
+
+SHIPPED = ROOT / "config" / "nginx.conf"
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+    )
+    if found is None:
+        raise RuntimeError("nginx is not installed: apt-get install -y nginx (.ci/run does)")
+    return found
+
+
+@dataclass(frozen=True)
+class Nginx:
+    http_url: str
+    https_url: str
+    certificate: Path
+
+
+def render(
+    shipped: str, http_port: int, https_port: int, upstream: str, cert: Path, key: Path
+) -> str:
+    """The shipped file with only its ports, upstream and certificate paths changed."""
+    replacements = [
+        (r"listen 80;", f"listen {LOCALHOST}:{http_port};"),
+        (r"listen 443 ssl;", f"listen {LOCALHOST}:{https_port} ssl;"),
+        (r"server 127\.0\.0\.1:8000;", f"server {upstream};"),
+        (r"ssl_certificate \S+;", f"ssl_certificate {cert};"),
+        (r"ssl_certificate_key \S+;", f"ssl_certificate_key {key};"),
+    ]
+    for pattern, value in replacements:
+        shipped, count = re.subn(pattern, value, shipped)
+        if count != 1:
+            raise AssertionError(f"config/nginx.conf no longer has exactly one {pattern!r}")
+    return shipped
+
+
+def _main_config(folder: Path, site: Path) -> str:
+    # What /etc/nginx/nginx.conf provides around the site file, kept inside the test's folder.
+    temp = " ".join(f"{kind}_temp_path {folder / kind};" for kind in ("client_body", "proxy"))
+    temp += "".join(f" {kind}_temp_path {folder / kind};" for kind in ("fastcgi", "uwsgi", "scgi"))
+    user = "user root;" if os.geteuid() == 0 else ""
+    return (
+        f"{user} worker_processes 1; pid {folder / 'nginx.pid'};\n"
+        f"error_log {folder / 'error.log'};\n"
+        "events { worker_connections 1024; }\n"
+        f"http {{ access_log {folder / 'access.log'}; {temp} include {site}; }}\n"
+    )
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, LOCALHOST)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(LOCALHOST))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+@contextmanager
+def nginx_in_front(upstream: str, folder: Path) -> Iterator[Nginx]:
+    """nginx with the shipped site config in front of upstream, stopped afterwards."""
+    folder.mkdir(parents=True, exist_ok=True)
+    cert, key = _self_signed(folder)
+    http_port, https_port = free_port(), free_port()
+    site = folder / "kefu.conf"
+    site.write_text(
+        render(SHIPPED.read_text(encoding="utf-8"), http_port, https_port, upstream, cert, key),
+        encoding="utf-8",
+    )
+    main = folder / "nginx.conf"
+    main.write_text(_main_config(folder, site), encoding="utf-8")
+    command = [nginx_binary(), "-p", str(folder), "-c", str(main), "-g", "daemon off;"]
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
+    proxy = Nginx(f"http://{LOCALHOST}:{http_port}", f"https://{LOCALHOST}:{https_port}", cert)
+    try:
+        _wait_until_up(process, proxy)
+        yield proxy
+    finally:
+        process.send_signal(signal.SIGQUIT)  # graceful: finish what is in flight, then exit
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _wait_until_up(process: subprocess.Popen[bytes], proxy: Nginx) -> None:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"nginx exited: {process.stderr.read().decode() if process.stderr else ''}"
+            )
+        try:
+            if requests.get(f"{proxy.http_url}/healthz", timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("nginx did not answer /healthz in time")
