@@ -33,6 +33,8 @@ def build_container(settings: Settings) -> Container:
 
 def start(container: Container) -> None:
     """Start what lives as long as the process: logging, the state store, the rules."""
+    # Logging first: the rules log their problems as they load, through its filters.
+    container.logging.init()
     container.init_resources()
     if not container.settings().appsecret:
         log.warning("KEFU_APPSECRET is not set: pushes are answered but no reply can be sent")

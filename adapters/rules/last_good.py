@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
 
 from adapters.rules.errors import RulesFetchError
 from domain.errors import RulesDocumentError, RulesUnavailable
@@ -15,13 +19,38 @@ log = logging.getLogger(__name__)
 
 
 def decode(raw: bytes, check_image: ImageCheck | None, source: str) -> ParsedRules:
-    """A document's bytes parsed key by key; RulesFetchError when it is no JSON object."""
+    """A document's bytes parsed key by key; RulesFetchError when it is no JSON object.
+
+    A keyword written twice is reported: JSON keeps only the last, which the editor may not mean.
+    """
+    repeated: dict[int, list[str]] = {}
     try:
-        return parse_rules(json.loads(raw), check_image)
+        document = json.loads(raw, object_pairs_hook=lambda pairs: _noting(pairs, repeated))
+        parsed = parse_rules(document, check_image)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError
         raise RulesFetchError(source, f"not JSON ({exc})") from None
     except RulesDocumentError as exc:
         raise RulesFetchError(source, str(exc)) from None
+    twice = [_repeated_key(key) for key in repeated.get(id(_keywords_of(document)), [])]
+    return dataclasses.replace(parsed, problems=(*parsed.problems, *twice))
+
+
+def _noting(pairs: list[tuple[str, Any]], repeated: dict[int, list[str]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        counts = Counter(key for key, _ in pairs)
+        repeated[id(result)] = [key for key, count in counts.items() if count > 1]
+    return result
+
+
+def _keywords_of(document: object) -> object:
+    # The same choice as domain.rules_document.unwrap: the object the keywords live in.
+    inner = document.get("data") if isinstance(document, Mapping) else None
+    return inner if isinstance(inner, Mapping) and "type" not in inner else document
+
+
+def _repeated_key(key: str) -> RuleProblem:
+    return RuleProblem(key, "", "appears more than once in the document", "each keyword once")
 
 
 def usable(parsed: ParsedRules, source: str) -> ParsedRules:

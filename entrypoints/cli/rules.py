@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TextIO
 
+from adapters.logs.escaping import escape_controls
 from adapters.media.files import FileMediaSource
 from adapters.rules.errors import RulesFetchError
 from adapters.rules.last_good import rule_count
@@ -77,12 +78,14 @@ def match_text(
         to_user=ORIGINAL_ID, from_user=touser, create_time=int(clock()), msg_id="0", content=text
     )
     match = parsed.rules.match(message)
-    print(f"rule: {match.key}" if match.key is not None else "rule: none (no reply)", file=out)
+    key = escape_controls(match.key) if match.key is not None else None
+    print(f"rule: {key}" if key is not None else "rule: none (no reply)", file=out)
     for reply in match.replies:
-        print(shown(reply, touser, clock), file=out)
+        print(escape_controls(shown(reply, touser, clock)), file=out)
         for ref in images_of(reply):
             if problem := media.problem_with(ref):
-                print(f"note: {ref.value}: {problem}; this image cannot be sent yet", file=out)
+                note = f"note: {ref.value}: {problem}; this image cannot be sent yet"
+                print(escape_controls(note), file=out)
     return 0
 
 

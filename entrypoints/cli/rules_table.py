@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
+from adapters.logs.escaping import escape_controls
 from domain.replies import (
     ImageReply,
     LinkReply,
@@ -34,9 +35,9 @@ def report_rows(parsed: ParsedRules) -> list[tuple[str, str, str, str]]:
     for key in [*(key for key in parsed.summaries if key not in problems), *problems]:
         replies = parsed.summaries.get(key, ())
         kind = "+".join(_KINDS[type(reply)] for reply in replies) or "-"
-        summary = _shorten(" / ".join(_summary(reply) for reply in replies))
+        summary = _shorten(escape_controls(" / ".join(_summary(reply) for reply in replies)))
         said = "; ".join(_problem_text(problem) for problem in problems.get(key, []))
-        rows.append((key, kind, summary, said))
+        rows.append((escape_controls(key), kind, summary, escape_controls(said)))
     return rows
 
 

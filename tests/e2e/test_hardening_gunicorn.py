@@ -106,3 +106,24 @@ def test_a_lone_surrogate_before_authentication_is_a_400_and_no_query_is_logged(
     logs = running.log.read_text(encoding="utf-8")
     assert push.params["msg_signature"] not in logs
     assert push.params["nonce"] not in logs
+
+
+def test_rule_keys_cannot_forge_log_lines_and_repeated_keys_are_logged(tmp_path: Path):
+    (tmp_path / "media").mkdir()
+    forged = "@x\n2026-01-01 00:00:00 INFO kefu forged line"
+    document = json.dumps({forged: RULES["1"], "clear\x1b[2J": [], "default": RULES["default"]})
+    repeated = document[:-1] + ', "default": {"type": "text", "text": "again"}}'
+    (tmp_path / "rules.json").write_text(repeated, encoding="utf-8")
+    log = tmp_path / "kefu.log"
+    with (
+        serve_sandbox("127.0.0.1", 0, APPID, APPSECRET, SandboxState()) as sandbox,
+        gunicorn(kefu_settings(tmp_path, sandbox.url), log, workers=1) as kefu,
+    ):
+        kefu.stop()
+    lines = log.read_text(encoding="utf-8").splitlines()
+    assert not [line for line in lines if "forged line" in line and not line.startswith("20")]
+    assert not any(line.startswith("2026-01-01") for line in lines)
+    assert any("@x\\n2026-01-01 00:00:00 INFO kefu forged line" in line for line in lines)
+    assert any("clear\\x1b[2J" in line for line in lines)
+    assert not any("\x1b" in line for line in lines)
+    assert any("default: appears more than once in the document" in line for line in lines)
