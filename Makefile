@@ -4,13 +4,27 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: test demo lint typecheck unit bench clean
+LOCK := requirements.lock
 
-$(STAMP): pyproject.toml
+.PHONY: test demo lint typecheck unit bench clean lock
+
+# Every runtime and dev dependency is installed from $(LOCK): exact versions, checked by hash.
+# Whoever adds or changes a dependency in pyproject.toml runs `make lock` and commits $(LOCK);
+# `pip check` below fails `make test` when the lock misses something pyproject.toml asks for.
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip check
 	touch $(STAMP)
+
+# Regenerates $(LOCK) from pyproject.toml (runtime and dev), keeping existing pins where they fit.
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet pip-tools
+	$(BIN)/pip-compile --quiet --generate-hashes --extra dev --strip-extras --allow-unsafe \
+		--no-emit-index-url --no-emit-find-links --output-file $(LOCK) pyproject.toml
 
 test: lint typecheck unit
 
