@@ -1,0 +1,85 @@
+"""The README's Redis ACL line on a Redis of the test's own: kefu works within it, only there."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from adapters.state.redis import RedisStateStore, RedisUnavailable
+from entrypoints.cli.gunicorn_process import free_port
+
+# Exactly the rule the README's Security section gives operators.
+ACL = "user kefu on >kefu-acl-pass-2026 ~kefu:* +@all -@admin -@dangerous"
+
+
+@pytest.fixture
+def acl_redis() -> Iterator[int]:
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.fail("redis-server is not installed")
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            server,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--user",
+            *ACL.split()[1:],
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_until_up(process, redis.Redis(port=port, socket_timeout=1, socket_connect_timeout=1))
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _wait_until_up(process: subprocess.Popen[bytes], client: redis.Redis) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            client.ping()
+            return
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    raise RuntimeError("the test's Redis did not start")
+
+
+def test_kefu_works_as_the_acl_user_the_readme_describes(acl_redis: int):
+    store = RedisStateStore(f"redis://kefu:kefu-acl-pass-2026@127.0.0.1:{acl_redis}/0")
+    assert store.add("claim:x", "1", 60) is True
+    assert store.add("claim:x", "1", 60) is False
+    store.set("token", "t", 60)
+    assert store.get("token") == "t"
+    with store.lock("media:y", timeout=1) as held:
+        assert held
+    store.delete("token")
+    assert store.get("token") is None
+    store.close()
+
+
+def test_the_acl_user_can_touch_nothing_outside_kefus_keys(acl_redis: int):
+    client = redis.Redis(
+        port=acl_redis, username="kefu", password="kefu-acl-pass-2026", socket_timeout=1
+    )
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        client.set("other-app:secret", "x")
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        client.flushall()
+    wrong = RedisStateStore(f"redis://kefu:wrong@127.0.0.1:{acl_redis}/0")
+    with pytest.raises(RedisUnavailable):
+        wrong.get("token")
