@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import stat
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
+import diskcache
 import pytest
 import requests
 
@@ -127,3 +132,85 @@ def test_rule_keys_cannot_forge_log_lines_and_repeated_keys_are_logged(tmp_path:
     assert any("clear\\x1b[2J" in line for line in lines)
     assert not any("\x1b" in line for line in lines)
     assert any("default: appears more than once in the document" in line for line in lines)
+
+
+class Planted:
+    """Unpickling this creates a file: proof that code planted in the state folder ran."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_a_pickle_planted_under_the_token_key_never_runs_and_pushes_are_answered(
+    tmp_path: Path,
+):
+    (tmp_path / "media").mkdir()
+    (tmp_path / "rules.json").write_text(json.dumps(RULES, ensure_ascii=False), encoding="utf-8")
+    marker = tmp_path / "pickle-ran"
+    with diskcache.Cache(str(tmp_path / "state")) as planter:  # the review's plant, exactly
+        planter.set(f"{APPID}:token", Planted(marker))
+    state = SandboxState()
+    with (
+        serve_sandbox("127.0.0.1", 0, APPID, APPSECRET, state) as sandbox,
+        gunicorn(kefu_settings(tmp_path, sandbox.url), tmp_path / "kefu.log", workers=1) as kefu,
+    ):
+        running = Running(kefu, state, tmp_path / "kefu.log")
+        assert running.post(push_of("1")).text == "success"
+        assert running.wait_for_sends(1) == ["一"]
+    assert not marker.exists()
+    folder = tmp_path / "state"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    files = [path for path in folder.iterdir() if path.is_file()]
+    assert {path.name: stat.S_IMODE(path.stat().st_mode) for path in files} == {
+        path.name: 0o600 for path in files
+    }
+
+
+class _ImageHost(BaseHTTPRequestHandler):
+    server: _CountingServer
+
+    def do_GET(self) -> None:
+        self.server.paths.append(self.path)
+        body = b"DB_PASSWORD=hunter2 admin=root"  # 30 bytes of text called secret.jpg
+        self.send_response(200)
+        self.send_header("Content-Type", "image/jpeg")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class _CountingServer(ThreadingHTTPServer):
+    daemon_threads = True
+    paths: list[str]
+
+
+@pytest.mark.parametrize("allowed", [False, True])
+def test_an_image_url_on_loopback_is_never_uploaded(tmp_path: Path, allowed: bool):
+    host = _CountingServer(("127.0.0.1", 0), _ImageHost)
+    host.paths = []
+    threading.Thread(target=host.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{host.server_address[1]}/secret.jpg"
+    rules = {"2": {"type": "image", "url": url}, "default": RULES["default"]}
+    (tmp_path / "media").mkdir()
+    (tmp_path / "rules.json").write_text(json.dumps(rules, ensure_ascii=False), encoding="utf-8")
+    extra = {"KEFU_MEDIA_ALLOW_HOSTS": "127.0.0.1"} if allowed else {}
+    state = SandboxState()
+    try:
+        with (
+            serve_sandbox("127.0.0.1", 0, APPID, APPSECRET, state) as sandbox,
+            gunicorn(kefu_settings(tmp_path, sandbox.url, **extra), tmp_path / "k.log") as kefu,
+        ):
+            running = Running(kefu, state, tmp_path / "k.log")
+            assert running.post(push_of("2")).text == "success"
+            assert running.wait_for_sends(1) == ["默认回复"]  # the fallback, not the "image"
+    finally:
+        host.shutdown()
+        host.server_close()
+    assert host.paths == (["/secret.jpg"] if allowed else [])
+    assert not [c for c in state.calls if c.path.endswith("/media/upload")]
