@@ -53,7 +53,8 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
     folder = tmp_path_factory.mktemp("preview")
     with image_host() as images, chromium() as driver:
         write_rules(folder, preview_document(images))
-        settings = kefu_settings(folder, "http://127.0.0.1:9")
+        # The image host is on loopback, which image URLs may reach only when listed.
+        settings = kefu_settings(folder, "http://127.0.0.1:9", KEFU_MEDIA_ALLOW_HOSTS="127.0.0.1")
         counted = DiskHitStats(folder / "state" / "stats", APPID)
         for hit in USERS_ASKED:
             counted.record(hit)

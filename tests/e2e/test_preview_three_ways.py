@@ -44,7 +44,8 @@ def three_ways(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreeWays]:
     folder = tmp_path_factory.mktemp("three-ways")
     with image_host() as images, serve_sandbox("127.0.0.1", 0, APPID, APPSECRET) as sandbox:
         write_rules(folder, preview_document(images))
-        settings = kefu_settings(folder, sandbox.url)
+        # The image host is on loopback, which image URLs may reach only when listed.
+        settings = kefu_settings(folder, sandbox.url, KEFU_MEDIA_ALLOW_HOSTS="127.0.0.1")
         del settings["KEFU_ENCODING_AES_KEY"]  # plaintext, so the hand-over reads as it is
         with (
             gunicorn(settings, folder / "kefu.log") as service,
