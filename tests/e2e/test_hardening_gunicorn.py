@@ -214,3 +214,58 @@ def test_an_image_url_on_loopback_is_never_uploaded(tmp_path: Path, allowed: boo
         host.server_close()
     assert host.paths == (["/secret.jpg"] if allowed else [])
     assert not [c for c in state.calls if c.path.endswith("/media/upload")]
+
+
+class _Cms(BaseHTTPRequestHandler):
+    server: _CmsServer
+
+    def do_GET(self) -> None:
+        if self.server.hang.is_set():
+            self.server.release.wait(30)  # the review's hanging CMS
+            return
+        body = json.dumps(RULES, ensure_ascii=False).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class _CmsServer(ThreadingHTTPServer):
+    daemon_threads = True
+    hang: threading.Event
+    release: threading.Event
+
+
+def test_a_restart_while_the_cms_hangs_serves_the_saved_rules_at_once(tmp_path: Path):
+    cms = _CmsServer(("127.0.0.1", 0), _Cms)
+    cms.hang, cms.release = threading.Event(), threading.Event()
+    threading.Thread(target=cms.serve_forever, daemon=True).start()
+    (tmp_path / "media").mkdir()
+    state = SandboxState()
+    try:
+        with serve_sandbox("127.0.0.1", 0, APPID, APPSECRET, state) as sandbox:
+            settings = kefu_settings(tmp_path, sandbox.url)
+            del settings["KEFU_RULES_FILE"]
+            settings["KEFU_RULES_URL"] = f"http://127.0.0.1:{cms.server_address[1]}/rules"
+            with gunicorn(settings, tmp_path / "first.log", workers=1):
+                pass  # the first run saves the document
+            cms.hang.set()
+            kefu = KefuUnderGunicorn(settings, tmp_path / "second.log")
+            kefu.start()
+            try:
+                started = time.monotonic()
+                kefu.wait_until_healthy()
+                assert time.monotonic() - started < 5  # the review measured 10 s and more
+                running = Running(kefu, state, tmp_path / "second.log")
+                assert running.post(push_of("1")).text == "success"
+                assert running.wait_for_sends(1) == ["一"]
+            finally:
+                kefu.stop()
+    finally:
+        cms.release.set()
+        cms.shutdown()
+        cms.server_close()
