@@ -49,9 +49,11 @@ class RedisStateStore:
         if client is None:
             if url is None:
                 raise ValueError("RedisStateStore needs a url or a client")
+            # Bytes, decoded here: a value that is not UTF-8 (planted, or written by another
+            # program) then reads as missing instead of raising out of the client.
             client = redis.Redis.from_url(
                 url,
-                decode_responses=True,
+                decode_responses=False,
                 socket_timeout=socket_timeout,
                 socket_connect_timeout=socket_timeout,
                 health_check_interval=30,
@@ -72,8 +74,11 @@ class RedisStateStore:
     def get(self, key: str) -> str | None:
         with _guard():
             value = self._client.get(self._prefix + key)
-        if isinstance(value, bytes):  # a client built without decode_responses
-            return value.decode()
+        if isinstance(value, bytes):
+            try:
+                return value.decode("utf-8")
+            except UnicodeDecodeError:
+                return None
         return value if isinstance(value, str) else None
 
     def set(self, key: str, value: str, ttl: float) -> None:
