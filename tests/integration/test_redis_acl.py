@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 
 import pytest
 import redis
 
 from adapters.state.redis import RedisStateStore, RedisUnavailable
-from entrypoints.cli.gunicorn_process import free_port
+from tests.redis_server import OwnRedis
 
 # Exactly the rule the README's Security section gives operators.
 ACL = "user kefu on >kefu-acl-pass-2026 ~kefu:* +@all -@admin -@dangerous"
@@ -19,44 +16,10 @@ ACL = "user kefu on >kefu-acl-pass-2026 ~kefu:* +@all -@admin -@dangerous"
 
 @pytest.fixture
 def acl_redis() -> Iterator[int]:
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.fail("redis-server is not installed")
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            server,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--user",
-            *ACL.split()[1:],
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait_until_up(process, redis.Redis(port=port, socket_timeout=1, socket_connect_timeout=1))
-        yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def _wait_until_up(process: subprocess.Popen[bytes], client: redis.Redis) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            client.ping()
-            return
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    raise RuntimeError("the test's Redis did not start")
+    server = OwnRedis("--user", *ACL.split()[1:])
+    server.start()
+    yield server.port
+    server.kill()
 
 
 def test_kefu_works_as_the_acl_user_the_readme_describes(acl_redis: int):

@@ -4,9 +4,6 @@ Redis that went away is used again within seconds of coming back."""
 from __future__ import annotations
 
 import logging
-import shutil
-import signal
-import subprocess
 import time
 from collections.abc import Iterator
 
@@ -18,42 +15,7 @@ from adapters.state.memory import MemoryStateStore
 from adapters.state.redis import RedisStateStore
 from adapters.wechat_api.shared_tokens import TOKEN_KEY, SharedTokenCache
 from adapters.wechat_api.tokens import TOKEN_LOCK_TIMEOUT, IssuedToken
-from entrypoints.cli.gunicorn_process import free_port
-from tests.redis_server import REDIS_URL
-
-
-class OwnRedis:
-    """A redis-server of the test's own on a fixed port, to kill and start again."""
-
-    def __init__(self) -> None:
-        server = shutil.which("redis-server")
-        if server is None:
-            pytest.fail("redis-server is not installed")
-        self.server, self.port = server, free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [self.server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis(port=self.port, socket_timeout=1, socket_connect_timeout=1)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("the test's Redis did not start")
-
-    def kill(self) -> None:
-        if self.process is not None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=10)
-            self.process = None
+from tests.redis_server import REDIS_URL, OwnRedis
 
 
 @pytest.fixture
