@@ -36,9 +36,10 @@ def on_starting(server: object) -> None:
 
 
 def worker_exit(server: object, worker: object) -> None:
-    """Stop the worker's rules watcher and close its state store as it exits."""
+    """Let the worker's reply senders finish, stop its rules watcher, close its state store."""
     import sys
 
     wsgi = sys.modules.get("entrypoints.wsgi")
     if wsgi is not None:  # a worker that failed to load the app has nothing to stop
-        wsgi.service.stop()
+        # Within the graceful timeout, after which the master kills the worker.
+        wsgi.service.stop(grace=0.8 * server.cfg.graceful_timeout)  # type: ignore[attr-defined]

@@ -6,7 +6,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from domain.errors import DeliveryError, MediaExpired, MediaUnavailable, OutsideReplyWindow
+from domain.errors import (
+    DeliveryError,
+    FailureKind,
+    MediaExpired,
+    MediaUnavailable,
+    OutsideReplyWindow,
+)
 from domain.jobs import ReplyJob
 from domain.ledger import PushLedger
 from domain.ports import MediaIds, WeChatMessenger
@@ -62,7 +68,12 @@ class DeliverReplies:
         # Slots already delivered count once each; a fallback that grew a slot counts in full.
         budget = quota.sends - (len(job.replies) - len(pending))
         for slot, reply in pending:
-            for sub, part in enumerate(self._prepare(reply, job.fallback)):
+            try:
+                parts = self._prepare(reply, job.fallback)
+            except DeliveryError as failure:  # an upload that may work later: the job waits
+                log.warning("send to user failed after %d part(s): %s", sent, failure)
+                return DeliveryReport(sent, failure)
+            for sub, part in enumerate(parts):
                 if budget <= 0:
                     log.warning(
                         "quota of %d sends reached for %s; the rest stay unsent",
@@ -77,14 +88,29 @@ class DeliverReplies:
                 if late is not None:
                     return DeliveryReport(sent, late)
                 try:
-                    self._send(job.to_user, part)
+                    sent += self._send_part(job, f"{slot}.{sub}", part)
                 except DeliveryError as failure:
                     log.warning("send to user failed after %d part(s): %s", sent, failure)
                     return DeliveryReport(sent, failure)
-                self._ledger.mark_delivered(job.key, f"{slot}.{sub}")
-                sent += 1
             self._ledger.mark_delivered(job.key, str(slot))
         return DeliveryReport(sent)
+
+    def _send_part(self, job: ReplyJob, part_key: str, part: _Part) -> int:
+        """Send one part; how many sends WeChat surely accepted (0 or 1)."""
+        try:
+            self._send(job.to_user, part)
+        except DeliveryError as failure:
+            if failure.kind is not FailureKind.UNCERTAIN:
+                raise
+            # NOTE: WeChat's send has no idempotency key and no read-back: a send whose answer
+            # never came (or could not be verified) may well have reached the user, and a
+            # second copy would too. It is
+            # recorded as uncertain and not sent again; the job goes on with the next part.
+            log.warning("WeChat may have taken this send; not sending it again: %s", failure)
+            self._ledger.mark_uncertain(job.key, part_key)
+            return 0
+        self._ledger.mark_delivered(job.key, part_key)
+        return 1
 
     def _too_late(self, job: ReplyJob) -> OutsideReplyWindow | None:
         """The failure for a job past WeChat's window for it (checked before every send)."""

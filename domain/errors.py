@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import Enum
+
 
 class KefuError(Exception):
     """Base of every error kefu raises on purpose."""
@@ -16,17 +18,45 @@ class MediaUnavailable(KefuError):
         self.reason = reason
 
 
-class DeliveryError(KefuError):
-    """WeChat did not take a send. `transient` failures may succeed when tried again.
+class FailureKind(Enum):
+    """What a failed call to WeChat means for trying again; adapters decide which it is."""
 
+    TRANSIENT = "transient"  # busy, rate-limited, unreachable: likely to work a little later
+    PERMANENT = "permanent"  # refused for this message or user: the same call fails again
+    OPERATOR = "operator"  # the deployment is wrong (whitelist, credentials): works once fixed
+    UNCERTAIN = "uncertain"  # the call may have been carried out; its answer never came
+
+
+class DeliveryError(KefuError):
+    """WeChat did not take a send. `kind` says whether and how to try again.
+
+    `transient` (without `kind`) is the short form: TRANSIENT when true, else PERMANENT.
     `code` is WeChat's errcode when it gave one.
     """
 
-    def __init__(self, reason: str, *, transient: bool, code: int | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        transient: bool = False,
+        code: int | None = None,
+        kind: FailureKind | None = None,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.transient = transient
+        if kind is None:
+            kind = FailureKind.TRANSIENT if transient else FailureKind.PERMANENT
+        self.kind = kind
         self.code = code
+
+    @property
+    def transient(self) -> bool:
+        """True when the same call may well work if tried again later."""
+        return self.kind in (FailureKind.TRANSIENT, FailureKind.OPERATOR)
+
+
+class QueueUnavailable(KefuError):
+    """The reply queue's store could not take or give a job (down, read-only, busy)."""
 
 
 class MediaExpired(DeliveryError):

@@ -23,3 +23,8 @@ class ReplyJob:
     fallback: tuple[Reply, ...] = ()
     created_at: int | None = None
     on_enter: bool = False
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The reply kinds in order, as an operator reads them (text, link, image...)."""
+        return tuple(type(reply).__name__.removesuffix("Reply").lower() for reply in self.replies)

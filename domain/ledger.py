@@ -27,12 +27,12 @@ class PushLedger:
         """True when this call owns the push; False when another copy has it or had it."""
         return self._store.add(f"claim:{key}", "1", self._ttl)
 
-    def release(self, key: str) -> None:
-        """Let WeChat's next retry of this push be handled (parts already sent stay sent)."""
-        self._store.delete(f"claim:{key}")
-
     def delivered(self, key: str, part: str) -> bool:
         return self._store.get(f"sent:{key}:{part}") is not None
 
     def mark_delivered(self, key: str, part: str) -> None:
         self._store.set(f"sent:{key}:{part}", "1", self._ttl)
+
+    def mark_uncertain(self, key: str, part: str) -> None:
+        """Record a part that may have reached WeChat, so that it is not sent again either."""
+        self._store.set(f"sent:{key}:{part}", "?", self._ttl)

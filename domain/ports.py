@@ -42,6 +42,13 @@ class ReplyDispatcher(Protocol):
         ...
 
 
+class ReplyQueue(Protocol):
+    def submit(self, job: ReplyJob) -> None:
+        """Keep the job durably until its replies are sent or given up. Raises KefuError
+        (QueueUnavailable) when it cannot: the caller must then deliver it some other way."""
+        ...
+
+
 class StateStore(Protocol):
     """Small shared key-value state with expiry, visible to every worker that shares it."""
 

@@ -54,8 +54,11 @@ class Service:
     container: Container
     app: falcon.App[falcon.Request, falcon.Response]
 
-    def stop(self) -> None:
-        """Stop the rules watcher and close the state store (gunicorn's worker_exit)."""
+    def stop(self, grace: float | None = None) -> None:
+        """Let running reply sends finish (up to `grace` seconds), stop the rules watcher and
+        close the state store (gunicorn's worker_exit)."""
+        if grace is not None:
+            self.container.senders().stop(grace)
         self.container.shutdown_resources()
         log.info("stopped: rules watcher and state store closed")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,9 @@ from adapters.media.files import FileMediaSource
 from adapters.media.ids import UploadingMediaIds
 from adapters.media.sources import MediaSources
 from adapters.media.urls import HttpMediaSource
+from adapters.queue.ordering import UserLeases
+from adapters.queue.queue import HueyReplyQueue
+from adapters.queue.reaper import Reaper
 from adapters.rules.cms import HttpCmsRuleSource
 from adapters.rules.file import FileRuleSource
 from adapters.state.disk import DiskStateStore
@@ -33,10 +37,13 @@ from adapters.wechat_push.plaintext_binding import PlaintextBinding
 from adapters.wechat_push.previous_use import PreviousUseLog
 from domain.answering import AnswerMessage
 from domain.delivery import DeliverReplies
-from domain.dispatch import DeliverNow
+from domain.dispatch import DeliverNow, QueueFirst
 from domain.ledger import CLAIM_TTL, PushLedger
 from domain.ports import HitStats
+from domain.retry import RetryPolicy
+from domain.sending import SendQueuedReplies
 from domain.stats import NoHitStats
+from entrypoints.senders import open_queue_stores, run_senders
 from entrypoints.settings import RulesSettings, Settings
 
 RuleSourceAdapter = HttpCmsRuleSource | FileRuleSource
@@ -225,7 +232,31 @@ class Container(containers.DeclarativeContainer):
         ledger=ledger,
         clock=providers.Object(time.time),
     )
-    dispatcher = providers.Singleton(DeliverNow, deliver=deliver, ledger=ledger)
+    deliver_now = providers.Singleton(DeliverNow, deliver=deliver)
+
+    # The reply queue: jobs journalled and queued durably, sent by sender threads in every
+    # gunicorn worker (KEFU_SENDERS each) and in `kefu worker`, retried, dead-lettered.
+    queue_stores = providers.Singleton(open_queue_stores, settings=settings)
+    send_queued = providers.Singleton(
+        SendQueuedReplies,
+        deliver=deliver,
+        policy=providers.Singleton(
+            RetryPolicy, jitter=random.random, deadline=settings.provided.reply_deadline
+        ),
+        clock=time.time,
+    )
+    reply_queue = providers.Singleton(
+        HueyReplyQueue,
+        stores=queue_stores,
+        send=send_queued,
+        leases=providers.Singleton(UserLeases, store=state),
+    )
+    reaper = providers.Singleton(Reaper, queue=reply_queue, claims=state)
+    sender_count = providers.Callable(lambda settings: settings.senders, settings)
+    senders = providers.Resource(run_senders, queue=reply_queue, reaper=reaper, count=sender_count)
+    dispatcher = providers.Singleton(
+        QueueFirst, queue=reply_queue, inline=deliver_now, clock=time.monotonic
+    )
     answer = providers.Factory(
         AnswerMessage, rules=rules, dispatcher=dispatcher, ledger=ledger, stats=hit_stats
     )

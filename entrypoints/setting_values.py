@@ -35,6 +35,18 @@ def non_negative(value: str) -> float:
     return number
 
 
+def positive(value: str) -> float:
+    number = non_negative(value)
+    if number == 0 or number == float("inf"):
+        raise ValueError
+    return number
+
+
+def count(value: str) -> int:
+    """A whole number, 0 or more (how many threads, say)."""
+    return seconds(value)
+
+
 def seconds(value: str) -> int:
     number = int(value)
     if number < 0:

@@ -14,12 +14,14 @@ from entrypoints.setting_values import (
     AES_HINT,
     LEVELS,
     aes_key,
+    count,
     folder,
     host_list,
     http_url,
     level,
     non_negative,
     on_off,
+    positive,
     redis_url,
     route,
     seconds,
@@ -89,6 +91,8 @@ class Settings:
     api_security: ApiSecuritySettings | None = None
     stats: bool = True
     media_allow_hosts: frozenset[str] = frozenset()
+    senders: int = 4
+    reply_deadline: float = 3600.0
 
     @property
     def rules_settings(self) -> RulesSettings:
@@ -212,6 +216,10 @@ class _Reader:
             stats=self.parsed("KEFU_STATS", on_off, True, "on or off"),
             media_allow_hosts=self.parsed(
                 "KEFU_MEDIA_ALLOW_HOSTS", host_list, frozenset(), "host names, comma-separated"
+            ),
+            senders=self.parsed("KEFU_SENDERS", count, 4, "a whole number, 0 or more"),
+            reply_deadline=self.parsed(
+                "KEFU_REPLY_DEADLINE", positive, 3600.0, "seconds, more than 0"
             ),
         )
         self.check_rules_source(settings)

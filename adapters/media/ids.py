@@ -64,7 +64,8 @@ class UploadingMediaIds:
         self._lock_timeout = lock_timeout
 
     def media_id_for(self, ref: ImageRef) -> str:
-        """A media id showing ref's image. Raises MediaUnavailable, also when the upload fails."""
+        """A media id showing ref's image. Raises MediaUnavailable when the image cannot be had
+        or WeChat refuses it, and the upload's DeliveryError when it may work later."""
         key = cache_key(self._source.fingerprint(ref))
         found = self._recall(key)
         return found if found is not None else self._upload_once(ref, key)
@@ -93,6 +94,8 @@ class UploadingMediaIds:
         try:
             return self._uploader.upload_image(media)
         except DeliveryError as failure:
+            if failure.transient:
+                raise  # the reply waits and is tried again, rather than fall back to the default
             reason = f"upload to WeChat failed: {failure.reason}"
             raise MediaUnavailable(ref.value, reason) from failure
 

@@ -9,12 +9,14 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NewConnectionError
 from urllib3.util.retry import Retry
 
 from adapters.logs.redaction import redact
 from adapters.timeouts import HTTP_TIMEOUT
 from adapters.wechat_api.bodies import message_body, utf8_json
 from adapters.wechat_api.errors import (
+    SEND_PATH,
     MissingAppSecret,
     WeChatApiError,
     WeChatBadAnswer,
@@ -29,7 +31,6 @@ log = logging.getLogger(__name__)
 
 TOKEN_REJECTED = frozenset({40001, 40014, 42001})
 JSON_UTF8 = {"Content-Type": "application/json; charset=utf-8"}
-SEND_PATH = "/cgi-bin/message/custom/send"
 TYPING_PATH = "/cgi-bin/message/custom/business/typing"
 OLD_TYPING_PATH = "/cgi-bin/message/custom/typing"
 # NOTE: WeChat documents no one errcode for "this API does not exist here". 48001 (api
@@ -66,7 +67,7 @@ class RequestsWeChatApi:
 
     def send(self, to_user: str, message: Outbound) -> None:
         """Deliver one customer-service message. Raises a DeliveryError subclass."""
-        self._call(SEND_PATH, body=message_body(to_user, message))
+        self._call(SEND_PATH, at_most_once=True, body=message_body(to_user, message))
 
     def set_typing(self, to_user: str) -> None:
         """Show the typing indicator. Raises a DeliveryError subclass."""
@@ -106,6 +107,8 @@ class RequestsWeChatApi:
         return f"{self._base}/cgi-bin/stable_token"
 
     def _call(self, path: str, **request: Any) -> dict[str, Any]:
+        """POST to path with the access token; `at_most_once=True` for calls that must not be
+        repeated when their answer is lost (their failure is then UNCERTAIN)."""
         token = self._tokens.get(self._fetch_token)
         try:
             return self._call_with(token, path, **request)
@@ -145,9 +148,14 @@ class RequestsWeChatApi:
         url: str,
         secrets: tuple[str, ...],
         body: Mapping[str, Any] | None = None,
+        at_most_once: bool = False,
         **request: Any,
     ) -> dict[str, Any]:
-        """POST body as JSON (sealed in API security mode) or `request` as is (uploads)."""
+        """POST body as JSON (sealed in API security mode) or `request` as is (uploads).
+
+        `at_most_once`: a call that must not be repeated when its answer is lost (a send); such
+        a failure is then UNCERTAIN unless no connection was ever made.
+        """
         scrub = (self._appsecret, *secrets)
         # NOTE: the upload (no JSON body) is the one call kefu makes that the mode does not cover.
         security = self._security if body is not None else None
@@ -162,7 +170,9 @@ class RequestsWeChatApi:
             # The path leads, because the library's text names the URL only for some failures.
             where = url.removeprefix(self._base)
             reason = redact(f"{where}: {type(failure).__name__}: {failure}", scrub)
-            raise WeChatUnavailable(reason) from None
+            raise WeChatUnavailable(
+                reason, uncertain=at_most_once and not _never_sent(failure)
+            ) from None
         if security is not None and 200 <= response.status_code < 300:
             return _answer(response, scrub, security.open(url, response.headers, response.content))
         return _answer(response, scrub)
@@ -177,6 +187,16 @@ class RequestsWeChatApi:
 
 def _no_such_api(failure: WeChatApiError) -> bool:
     return failure.errcode in NO_SUCH_API or failure.http_status == 404
+
+
+def _never_sent(failure: requests.RequestException) -> bool:
+    """True when the request surely never reached WeChat: no connection was made."""
+    if isinstance(failure, requests.ConnectTimeout):
+        return True
+    if not isinstance(failure, requests.ConnectionError) or not failure.args:
+        return False
+    cause = getattr(failure.args[0], "reason", failure.args[0])
+    return isinstance(cause, NewConnectionError)
 
 
 def _answer(

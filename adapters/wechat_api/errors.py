@@ -1,10 +1,37 @@
-"""How a call to WeChat's server API failed, as DeliveryErrors that say whether to retry."""
+"""How a call to WeChat's server API failed, as DeliveryErrors of the kind the domain acts on."""
 
 from __future__ import annotations
 
-from domain.errors import DeliveryError, MediaExpired
+from domain.errors import DeliveryError, FailureKind, MediaExpired
 
-TRANSIENT_ERRCODES = frozenset({-1, 45011})
+SEND_PATH = "/cgi-bin/message/custom/send"
+"""The one call never repeated blindly: a second copy would reach the user too."""
+
+# NOTE: errcodes from the customer-service and token pages (reference section 6). -1 system
+# busy, 45009 and 45011 call frequency limits: a little later the same call works.
+TRANSIENT_ERRCODES = frozenset({-1, 45009, 45011})
+# The deployment is wrong; replies wait (retried until the deadline) while someone fixes it.
+OPERATOR_FIXES = {
+    40164: "add this server's outbound IP to the IP whitelist (开发 → 开发设置 → IP白名单)",
+    40125: "KEFU_APPSECRET is wrong: copy the AppSecret again from 开发 → 开发设置",
+    40013: "KEFU_APPID is wrong: it must be the mini program's AppID",
+    41004: "KEFU_APPSECRET is missing",
+    48001: "the mini program has no permission for customer-service messages (API unauthorized)",
+    40001: "WeChat refuses the AppSecret or every access token: check KEFU_APPSECRET",
+}
+
+
+def kind_of(errcode: int | None, http_status: int) -> FailureKind:
+    """What an errcode (or, without one, an HTTP status) means for trying again."""
+    if errcode in TRANSIENT_ERRCODES or http_status >= 500:
+        return FailureKind.TRANSIENT
+    if errcode in OPERATOR_FIXES:
+        return FailureKind.OPERATOR
+    # 45015 outside the 48 hours, 45047 quota used up, 40003 bad openid, bad bodies, and codes
+    # kefu does not know: the same call would fail again, so it is not repeated.
+    return FailureKind.PERMANENT
+
+
 # NOTE: WeChat's errcode for a media id it no longer knows (temporary media lives 3 days).
 INVALID_MEDIA_ID = 40007
 
@@ -14,25 +41,33 @@ class WeChatApiError(DeliveryError):
 
     def __init__(self, errcode: int | None, errmsg: str, *, http_status: int = 200) -> None:
         what = f"errcode {errcode}" if errcode is not None else f"HTTP {http_status}"
-        transient = errcode in TRANSIENT_ERRCODES or http_status >= 500
-        super().__init__(f"WeChat API {what}: {errmsg}", transient=transient, code=errcode)
+        fix = OPERATOR_FIXES.get(errcode) if errcode is not None else None
+        reason = f"WeChat API {what}: {errmsg}" + (f" — to fix: {fix}" if fix else "")
+        super().__init__(reason, code=errcode, kind=kind_of(errcode, http_status))
         self.errcode = errcode
         self.errmsg = errmsg
         self.http_status = http_status
 
 
 class WeChatUnavailable(DeliveryError):
-    """WeChat could not be reached, or did not answer in time."""
+    """WeChat could not be reached, or did not answer in time.
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(f"WeChat API unreachable: {reason}", transient=True)
+    UNCERTAIN when the request may have reached WeChat and the call is one that must not be
+    repeated blindly (a send); TRANSIENT otherwise.
+    """
+
+    def __init__(self, reason: str, *, uncertain: bool = False) -> None:
+        kind = FailureKind.UNCERTAIN if uncertain else FailureKind.TRANSIENT
+        super().__init__(f"WeChat API unreachable: {reason}", kind=kind)
 
 
 class MissingAppSecret(DeliveryError):
     """No KEFU_APPSECRET, so no access token, so nothing can be sent."""
 
     def __init__(self) -> None:
-        super().__init__("KEFU_APPSECRET is not set: no access token to send with", transient=False)
+        super().__init__(
+            "KEFU_APPSECRET is not set: no access token to send with", kind=FailureKind.OPERATOR
+        )
 
 
 class WeChatBadAnswer(DeliveryError):
@@ -53,8 +88,10 @@ class UnverifiedAnswer(DeliveryError):
     """An answer in API security mode whose signature or encryption does not check out.
 
     Not transient: the call may have reached WeChat, so sending it again could deliver it twice,
-    and a wrong certificate or key does not heal by itself.
+    and a wrong certificate or key does not heal by itself. For a send that makes it UNCERTAIN
+    (recorded, never repeated); for any other call PERMANENT.
     """
 
     def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"WeChat API answer to {path} refused: {reason}", transient=False)
+        kind = FailureKind.UNCERTAIN if path == SEND_PATH else FailureKind.PERMANENT
+        super().__init__(f"WeChat API answer to {path} refused: {reason}", kind=kind)

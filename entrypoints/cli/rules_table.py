@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 
 from adapters.logs.escaping import escape_controls
 from domain.replies import (
@@ -42,14 +43,20 @@ def report_rows(parsed: ParsedRules) -> list[tuple[str, str, str, str]]:
 
 
 def format_table(rows: list[tuple[str, str, str, str]]) -> str:
-    """Columns aligned as a terminal shows them: CJK characters take two columns."""
-    table = [HEADER, *rows]
-    widths = [max(_width(row[column]) for row in table) for column in range(3)]
-    rule = (*("-" * width for width in widths), "-" * len(HEADER[3]))
+    """The rules report: columns aligned as a terminal shows them."""
+    return format_columns(HEADER, rows)
+
+
+def format_columns(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Columns aligned as a terminal shows them (CJK characters take two); the last one ragged."""
+    table = [header, *rows]
+    last = len(header) - 1
+    widths = [max(_width(row[column]) for row in table) for column in range(last)]
+    rule = (*("-" * width for width in widths), "-" * len(header[last]))
     lines = []
-    for row in [HEADER, rule, *rows]:
-        cells = [cell + " " * (widths[i] - _width(cell)) for i, cell in enumerate(row[:3])]
-        lines.append("  ".join([*cells, row[3]]).rstrip())
+    for row in [header, rule, *rows]:
+        cells = [cell + " " * (widths[i] - _width(cell)) for i, cell in enumerate(row[:last])]
+        lines.append("  ".join([*cells, row[last]]).rstrip())
     return "".join(line + "\n" for line in lines)
 
 

@@ -15,7 +15,6 @@ import falcon
 from dependency_injector import providers
 
 from adapters.state.memory import MemoryStateStore
-from domain.dispatch import DeliverNow
 from entrypoints.bootstrap import load_settings
 from entrypoints.container import Container
 from entrypoints.preview.app import create_preview_app
@@ -44,9 +43,7 @@ def build_preview(settings: Settings) -> falcon.App[falcon.Request, falcon.Respo
     container.state_backend.override(providers.Singleton(MemoryStateStore))
     container.hit_stats.override(providers.Object(recorder))
     # Replies are delivered inside the turn, so the page gets them in the answer.
-    container.dispatcher.override(
-        providers.Singleton(DeliverNow, deliver=container.deliver, ledger=container.ledger)
-    )
+    container.dispatcher.override(container.deliver_now)
     container.logging.init()
     container.rules.init()
     chat = PreviewChat(container.answer(), wechat, recorder, container.media_sources())

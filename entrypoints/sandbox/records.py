@@ -33,7 +33,8 @@ class Call:
 
 @dataclass(frozen=True)
 class Fault:
-    """Misbehaviour for the next `times` calls to `path`: stall first, then answer `errcode`.
+    """Misbehaviour for the next `times` calls to `path`: stall first, then answer `errcode`,
+    or an HTTP error `status` (5xx from a proxy in front of WeChat) with an HTML page.
 
     `tamper` (API security mode): the sealed answer reaches the caller with one byte of its
     `data` changed, one byte of its signature changed, or signed with another certificate's key.
@@ -44,10 +45,12 @@ class Fault:
     errcode: int | None = None
     stall: float = 0.0
     tamper: str | None = None
+    status: int | None = None
 
     @classmethod
     def from_json(cls, data: object) -> Fault:
-        """Raises ValueError unless data is {"path", "times"?, and "errcode", "stall", "tamper"}."""
+        """Raises ValueError unless data is {"path", "times"?, and "errcode", "stall", "tamper"
+        or "status"}."""
         if not isinstance(data, dict) or not isinstance(data.get("path"), str):
             raise ValueError("a fault needs a path")
         times, errcode, stall = data.get("times", 1), data.get("errcode"), data.get("stall", 0.0)
@@ -58,11 +61,14 @@ class Fault:
         tamper = data.get("tamper")
         if tamper is not None and tamper not in TAMPERINGS:
             raise ValueError(f"tamper must be one of {', '.join(TAMPERINGS)}")
+        status = data.get("status")
+        if status is not None and (type(status) is not int or not 400 <= status <= 599):
+            raise ValueError("status must be an HTTP error status, 400 to 599")
         if type(stall) not in (int, float) or stall < 0:
             raise ValueError("stall must be a number of seconds")
-        if errcode is None and not stall and tamper is None:
-            raise ValueError("a fault needs an errcode, a positive stall or a tamper")
-        return cls(data["path"], times, errcode, float(stall), tamper)
+        if errcode is None and not stall and tamper is None and status is None:
+            raise ValueError("a fault needs an errcode, a positive stall, a tamper or a status")
+        return cls(data["path"], times, errcode, float(stall), tamper, status)
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,11 @@ class WeChatEndpoint:
         if fault is not None and fault.stall:
             self._state.sleep(fault.stall)
         raw = b"" if self._multipart else req.bounded_stream.read()
+        if fault is not None and fault.status is not None:
+            self._state.record(Call(req.path, req.method, fault.status))
+            resp.status, resp.content_type = fault.status, falcon.MEDIA_HTML
+            resp.text = f"<html><body>{fault.status} error</body></html>"
+            return
         url = req.prefix + req.path
         if self._security is not None:
             refused, raw = self._security.open_request(url, _headers(req), raw)

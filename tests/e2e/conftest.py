@@ -113,8 +113,13 @@ def settings(tmp_path: Path, media_root: Path) -> Settings:
 
 @contextmanager
 def running_service(settings: Settings, rsps: responses.RequestsMock) -> Iterator[Service]:
-    """The service as a worker runs it, its resources stopped again when the test is done."""
-    container = Container(settings=settings)
+    """The service as a worker runs it, its resources stopped again when the test is done.
+
+    Replies go out inside the request here, so a test reads them as soon as it is answered;
+    the queue between them is tested under real gunicorn (tests/e2e/test_reply_queue*.py).
+    """
+    container = Container(settings=replace(settings, senders=0))
+    container.dispatcher.override(container.deliver_now)
     start(container)
     try:
         client = falcon.testing.TestClient(app_for(container))
@@ -122,6 +127,7 @@ def running_service(settings: Settings, rsps: responses.RequestsMock) -> Iterato
         yield Service(client, rsps, simulator, settings)
     finally:
         container.shutdown_resources()
+        container.reset_override()
 
 
 @pytest.fixture

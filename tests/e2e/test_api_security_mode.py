@@ -27,6 +27,7 @@ from entrypoints.sandbox.state import SEND_PATH, SandboxState
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
 from tests.e2e.servers import gunicorn, kefu_settings
 from tests.images import png
+from tests.polling import wait_until
 
 TOKEN_PATH = "/cgi-bin/stable_token"
 TYPING_PATH = "/cgi-bin/message/custom/business/typing"
@@ -112,6 +113,7 @@ def test_token_text_send_and_typing_go_sealed_and_signed_and_their_answers_verif
     for text in ("1", "3"):
         answer = secured.push(text)
         assert (answer.status_code, answer.text) == (200, "success")
+    wait_until(lambda: len(secured.calls(SEND_PATH)) >= 2)  # replies go out after the answer
     # The sandbox verified kefu's signature and opened each body (errcode 0), and kefu verified
     # and opened each answer: otherwise the send after the token, or the second send, would not
     # have been made.
@@ -128,6 +130,7 @@ def test_a_tampered_answer_is_refused_and_reported(secured, tamper):
     secured.sandbox.add_fault(Fault(SEND_PATH, tamper=tamper))
     assert secured.push("1").status_code == 200
     assert secured.push("1").status_code == 200
+    wait_until(lambda: len(secured.calls(SEND_PATH)) >= 2)  # replies go out after the answer
     sends = secured.calls(SEND_PATH)
     # WeChat took the first send, but its answer did not verify: kefu reports it and does not
     # take it for delivered; the next push's send is verified as usual.

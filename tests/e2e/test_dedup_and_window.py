@@ -24,25 +24,6 @@ def test_a_push_retried_three_times_gets_one_reply(service):
     assert len(service.sent()) == 1
 
 
-def test_a_retry_after_wechat_failed_transiently_is_answered(service):
-    service.wechat.replace(
-        responses.POST,
-        "http://127.0.0.1:9/cgi-bin/message/custom/send",
-        json={"errcode": -1, "errmsg": "system error"},
-    )
-    push = service.simulator.build(
-        service.simulator.text("1", "o_user_1"), PushFormat.XML, Mode.SAFE
-    )
-    assert service.send(push).text == "success"
-    service.wechat.replace(
-        responses.POST,
-        "http://127.0.0.1:9/cgi-bin/message/custom/send",
-        json={"errcode": 0, "errmsg": "ok"},
-    )
-    assert service.send(push).text == "success"
-    assert len(service.sent()) == 2  # the failed attempt, then the retry that got through
-
-
 @pytest.mark.parametrize(
     ("skew", "age", "status"), [(300, 301, 403), (300, -400, 403), (300, 299, 200)]
 )

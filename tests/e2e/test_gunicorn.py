@@ -25,6 +25,7 @@ from tests.documents import CONTRACT_DOCUMENT
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
 from tests.e2e.servers import gunicorn, kefu_settings
 from tests.images import png
+from tests.polling import wait_until
 
 ACCESS_TOKEN = "sandbox-issued-access-token-0003"
 RULES = {key: CONTRACT_DOCUMENT[key] for key in ("1", "3", "default")}
@@ -67,6 +68,7 @@ def test_signed_get_verification_and_an_encrypted_push_under_gunicorn(running: R
         )
         assert (answer.status_code, answer.text) == (200, "success")
 
+    wait_until(lambda: len(running.sandbox.sent) == 3)
     calls = [(c.path, c.errcode) for c in running.sandbox.calls]
     assert ("/cgi-bin/media/upload", 0) in calls
     sends = [c for c in running.sandbox.calls if c.path.endswith("/custom/send")]
@@ -77,6 +79,7 @@ def test_no_secret_in_gunicorn_logs_at_debug(running: Running):
     simulator = PushSimulator(TOKEN, APPID, AES_KEY)
     push = simulator.build(simulator.text("3", "o_gunicorn"), PushFormat.JSON, Mode.SAFE)
     requests.post(f"{running.url}/wechat/callback", params=push.params, data=push.body, timeout=10)
+    wait_until(lambda: running.sandbox.sent)
     running.kefu.stop()
     logs = running.log.read_text(encoding="utf-8")
     assert "/cgi-bin/media/upload" in logs  # urllib3 logged the request lines at DEBUG

@@ -21,6 +21,7 @@ from entrypoints.sandbox.state import SandboxState
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
 from tests.e2e.servers import gunicorn, kefu_settings
 from tests.images import png
+from tests.polling import wait_until
 
 REDIS_URL = os.environ.get("KEFU_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 RULES = {
@@ -61,7 +62,8 @@ def redis_env() -> dict[str, str]:
     if not redis_available():
         pytest.skip(f"Redis not reachable at {REDIS_URL}; start one: redis-server --daemonize yes")
     client = redis.Redis.from_url(REDIS_URL)
-    stale = list(client.scan_iter("kefu:*"))
+    # The state, and the reply queue's huey keys (a job left over would reach this sandbox).
+    stale = [*client.scan_iter("kefu:*"), *client.scan_iter(f"huey.*.kefu{APPID}*")]
     if stale:
         client.delete(*stale)
     return {"KEFU_REDIS_URL": REDIS_URL}
@@ -90,6 +92,7 @@ def test_one_push_sent_to_both_services_concurrently_and_repeatedly_replies_once
     for url in cluster.urls * 3:
         answers.append(cluster.post(url, push))
     assert answers == ["200 success"] * 12
+    wait_until(lambda: len(cluster.sandbox.sent) >= 2)
     assert [body["text"] for body in cluster.sandbox.sent] == [
         {"content": "第一条"},
         {"content": "第二条"},
@@ -104,6 +107,7 @@ def test_twenty_users_asking_for_one_image_cause_one_upload_and_one_token(cluste
     with ThreadPoolExecutor(max_workers=8) as pool:
         answers = list(pool.map(lambda n: cluster.post(cluster.urls[n % 2], pushes[n]), range(20)))
     assert answers == ["200 success"] * 20
+    wait_until(lambda: len(cluster.sandbox.sent) >= 20)
     assert cluster.count("/cgi-bin/media/upload") == 1
     assert len(cluster.sandbox.sent) == 20
     assert cluster.count("/cgi-bin/stable_token") == 1

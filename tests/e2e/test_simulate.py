@@ -19,6 +19,7 @@ from entrypoints.demo.transcript import fetch_calls
 from entrypoints.sandbox.main import SandboxServer, serve_sandbox
 from entrypoints.sandbox.state import SEND_PATH
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
+from tests.polling import wait_until
 
 WELCOME = "您好！回复 1 下载 APP，回复 2 查看活动海报，回复 3 查看二维码"
 CREDENTIALS = {"KEFU_TOKEN": TOKEN, "KEFU_APPID": APPID, "KEFU_ENCODING_AES_KEY": AES_KEY}
@@ -32,12 +33,16 @@ class Services:
     plain: str  # callback URL of a kefu without a key: takes plaintext pushes
 
     def sent_to(self, openid: str) -> list[Mapping[str, Any]]:
-        calls = fetch_calls(self.sandbox.url)
-        return [
-            c["body"]
-            for c in calls
-            if c["path"] == SEND_PATH and c["errcode"] == 0 and c["body"]["touser"] == openid
-        ]
+        """What reached the user, once anything has (replies are sent after the answer)."""
+
+        def sent() -> list[Mapping[str, Any]]:
+            return [
+                c["body"]
+                for c in fetch_calls(self.sandbox.url)
+                if c["path"] == SEND_PATH and c["errcode"] == 0 and c["body"]["touser"] == openid
+            ]
+
+        return wait_until(sent)
 
 
 def start_kefu(sandbox: SandboxServer, folder: Path, aes_key: str | None) -> KefuUnderGunicorn:

@@ -19,6 +19,7 @@ from entrypoints.cli.push_simulator import Mode, PushSimulator, SignedPush
 from entrypoints.sandbox.main import serve_sandbox
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
 from tests.e2e.servers import gunicorn, kefu_settings
+from tests.polling import wait_until
 
 RULES = {
     "1": {"type": "text", "text": "一"},
@@ -102,7 +103,7 @@ def test_stats_off_counts_nothing(folder):
                 for text in TYPED
             ]
             assert push_all(kefu.url, pushes) == ["200 success"] * len(TYPED)
-            assert len(sandbox.state.sent) == len(TYPED)
+            wait_until(lambda: len(sandbox.state.sent) == len(TYPED))
         off = stats(settings)
         assert (off.returncode, off.stdout) == (0, "KEFU_STATS is off: nothing is counted\n")
     assert not (folder / "state" / "stats").exists()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import falcon.testing
 import pytest
@@ -46,7 +46,8 @@ class Wired:
 
 @pytest.fixture
 def container(settings: Settings) -> Iterator[Container]:
-    container = Container(settings=settings)
+    container = Container(settings=replace(settings, senders=0))
+    container.dispatcher.override(container.deliver_now)  # replies inside the request
     container.state_backend.override(FakeStateStore())
     container.rules.override(FakeRuleSource(CONTRACT_DOCUMENT))
     yield container

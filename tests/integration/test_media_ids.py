@@ -289,11 +289,11 @@ def test_a_store_failing_to_write_or_unlock_still_gives_a_media_id(
     assert "OOM command not allowed" in caplog.text
 
 
-def test_a_failed_upload_is_not_remembered(sources: MediaSources) -> None:
+def test_a_transient_upload_failure_is_raised_and_not_remembered(sources: MediaSources) -> None:
     store = MemoryStateStore()
     rejected = UploadRejected("-1 system busy", transient=True)
     ref = ImageRef("/cms/poster02.png")
-    with pytest.raises(MediaUnavailable):
+    with pytest.raises(UploadRejected):
         UploadingMediaIds(sources, FakeUploader(rejected), store).media_id_for(ref)
     assert UploadingMediaIds(sources, FakeUploader(), store).media_id_for(ref) == "MEDIA_1"
 

@@ -283,6 +283,14 @@ def test_faults_on_one_path_leave_other_paths_alone(client, token):
     assert call(client, SEND_PATH, token, text("hi")) == -1
 
 
+def test_a_status_fault_answers_an_html_error_page_once(client, state, token):
+    client.simulate_post("/sandbox/faults", json={"path": SEND_PATH, "status": 502})
+    failed = client.simulate_post(SEND_PATH, params={"access_token": token}, json=text("hi"))
+    assert failed.status_code == 502 and failed.headers["content-type"].startswith("text/html")
+    assert call(client, SEND_PATH, token, text("hi")) == 0
+    assert [c.errcode for c in state.calls if c.path == SEND_PATH] == [502, 0]
+
+
 def test_a_stall_sleeps_before_an_ordinary_answer(client, slept, token):
     client.simulate_post("/sandbox/faults", json={"path": SEND_PATH, "stall": 3.0, "times": 1})
     assert call(client, SEND_PATH, token, text("slow")) == 0
@@ -299,6 +307,7 @@ def test_a_stall_sleeps_before_an_ordinary_answer(client, slept, token):
         {"path": SEND_PATH, "errcode": 1, "times": 0},
         {"path": SEND_PATH, "stall": -1},
         {"path": SEND_PATH, "tamper": "everything"},
+        {"path": SEND_PATH, "status": 200},
     ],
 )
 def test_a_fault_that_says_nothing_clear_is_refused(client, fault):

@@ -23,7 +23,7 @@ from adapters.media.ids import ImageUploader
 from adapters.wechat_api.client import RequestsWeChatApi
 from adapters.wechat_api.errors import WeChatApiError, WeChatBadAnswer, WeChatUnavailable
 from adapters.wechat_api.tokens import IssuedToken, TokenCache
-from domain.errors import DeliveryError
+from domain.errors import DeliveryError, FailureKind
 from domain.ports import WeChatMessenger
 from domain.replies import ImageSend, LinkReply, MediaFile, MiniProgramPageSend, TextReply
 from tests.fakes import FakeClock
@@ -160,15 +160,37 @@ def test_a_send_outside_the_window_is_not_retried(wechat: responses.RequestsMock
     assert refused.call_count == 1
 
 
-@pytest.mark.parametrize("errcode", [-1, 45011])
-def test_busy_and_rate_limited_answers_are_transient(
-    wechat: responses.RequestsMock, errcode: int
+@pytest.mark.parametrize(
+    ("errcode", "kind"),
+    [
+        (-1, FailureKind.TRANSIENT),
+        (45009, FailureKind.TRANSIENT),
+        (45011, FailureKind.TRANSIENT),
+        (45015, FailureKind.PERMANENT),
+        (45047, FailureKind.PERMANENT),
+        (40003, FailureKind.PERMANENT),
+        (44002, FailureKind.PERMANENT),
+        (40164, FailureKind.OPERATOR),
+        (40125, FailureKind.OPERATOR),
+        (40013, FailureKind.OPERATOR),
+        (48001, FailureKind.OPERATOR),
+    ],
+)
+def test_each_errcode_is_classified_for_the_retry_policy(
+    wechat: responses.RequestsMock, errcode: int, kind: FailureKind
 ) -> None:
     issue_token(wechat)
-    answer_send(wechat, answer={"errcode": errcode, "errmsg": "system error"})
+    answer_send(wechat, answer={"errcode": errcode, "errmsg": "refused"})
     with pytest.raises(WeChatApiError) as failed:
         api().send("OPENID", HELLO)
-    assert failed.value.transient is True
+    assert failed.value.kind is kind
+
+
+def test_an_operator_error_says_what_to_fix(wechat: responses.RequestsMock) -> None:
+    issue_token(wechat)
+    answer_send(wechat, answer={"errcode": 40164, "errmsg": "invalid ip 1.2.3.4"})
+    with pytest.raises(WeChatApiError, match="IP whitelist"):
+        api().send("OPENID", HELLO)
 
 
 def test_a_server_error_page_is_a_transient_api_error(wechat: responses.RequestsMock) -> None:
@@ -187,12 +209,28 @@ def test_an_answer_that_is_not_json_is_reported_as_such(wechat: responses.Reques
         api().send("OPENID", HELLO)
 
 
-def test_a_timeout_is_a_transient_unavailability(wechat: responses.RequestsMock) -> None:
+def test_a_send_whose_answer_never_came_is_uncertain(wechat: responses.RequestsMock) -> None:
     issue_token(wechat)
     wechat.post(SEND_URL, body=requests.ReadTimeout("read timed out"))
     with pytest.raises(WeChatUnavailable) as failed:
         api().send("OPENID", HELLO)
-    assert failed.value.transient is True
+    assert failed.value.kind is FailureKind.UNCERTAIN
+
+
+def test_a_send_that_never_connected_is_transient(wechat: responses.RequestsMock) -> None:
+    issue_token(wechat)
+    wechat.post(SEND_URL, body=requests.ConnectTimeout("connect timed out"))
+    with pytest.raises(WeChatUnavailable) as failed:
+        api().send("OPENID", HELLO)
+    assert failed.value.kind is FailureKind.TRANSIENT
+
+
+def test_an_upload_whose_answer_never_came_is_transient(wechat: responses.RequestsMock) -> None:
+    issue_token(wechat)
+    wechat.post(f"{BASE}/cgi-bin/media/upload", body=requests.ReadTimeout("read timed out"))
+    with pytest.raises(WeChatUnavailable) as failed:
+        api().upload_image(MediaFile("a.png", "image/png", b"png"))
+    assert failed.value.kind is FailureKind.TRANSIENT
 
 
 def test_every_call_has_a_connect_and_a_read_timeout(wechat: responses.RequestsMock) -> None:
@@ -493,7 +531,7 @@ def test_without_an_appsecret_nothing_is_requested_and_the_error_says_why():
         pytest.raises(DeliveryError, match="KEFU_APPSECRET is not set") as failure,
     ):
         api.send("o_user", TextReply("hi"))
-    assert failure.value.transient is False
+    assert failure.value.kind is FailureKind.OPERATOR
 
 
 def test_short_literals_are_not_masked_so_log_lines_stay_readable():

@@ -49,7 +49,7 @@ def service(document=DOCUMENT, images=(), failures=()):
     media = FakeMediaIds(available=set(images))
     messenger = FakeMessenger(failures=list(failures))
     ledger = PushLedger(FakeStateStore())
-    dispatcher = DeliverNow(DeliverReplies(media, messenger, ledger, clock=NOW), ledger)
+    dispatcher = DeliverNow(DeliverReplies(media, messenger, ledger, clock=NOW))
     answer = AnswerMessage(FakeRuleSource(document), dispatcher, ledger)
     return answer, media, messenger
 

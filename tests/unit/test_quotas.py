@@ -123,5 +123,5 @@ def test_a_late_reply_keeps_its_claim_so_wechats_retry_sends_nothing():
     clock = FakeClock(SENT_AT + HOURS_48 + 1)
     run, messenger, ledger = deliver(clock)
     ledger.claim("msg:1")
-    DeliverNow(run, ledger).dispatch(ReplyJob("msg:1", "u1", texts("hi"), created_at=SENT_AT))
+    DeliverNow(run).dispatch(ReplyJob("msg:1", "u1", texts("hi"), created_at=SENT_AT))
     assert not ledger.claim("msg:1") and messenger.sent == []

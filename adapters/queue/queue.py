@@ -1,0 +1,172 @@
+"""The durable reply queue on huey: submit, run with a lease, retry, dead-letter."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from adapters.queue.dead_letters import DeadLetter, DeadLetters
+from adapters.queue.journal import JobState, JournalEntry, LeaseJournal
+from adapters.queue.ordering import UserLeases
+from adapters.queue.stores import QueueStores, queue_errors
+from adapters.queue.timings import QueueTimings
+from domain.jobs import ReplyJob
+from domain.retry import GiveUp, RetryLater
+from domain.sending import Outcome
+
+log = logging.getLogger(__name__)
+
+SendJob = Callable[[ReplyJob, int, float], Outcome]
+"""One attempt at a job: (job, attempt number, first queued at) -> what happens next."""
+TASK_NAME = "kefu.send_replies"
+DEFAULT_TIMINGS = QueueTimings()
+
+
+class HueyReplyQueue:
+    """At-least-once reply jobs on huey, made safe against killed senders by a lease journal.
+
+    A job is journalled, then enqueued (huey's task carries only its id). A sender takes the
+    user's lease, marks the entry running and renews it by heartbeat while it sends; success
+    deletes the entry, a retry moves it to huey's schedule, giving up makes a dead letter. A
+    task whose entry is gone does nothing, so a job queued twice is still sent once, and the
+    push ledger keeps a re-run from repeating parts WeChat already accepted.
+    """
+
+    def __init__(
+        self,
+        stores: QueueStores,
+        send: SendJob,
+        leases: UserLeases,
+        timings: QueueTimings = DEFAULT_TIMINGS,
+        *,
+        clock: Callable[[], float] = time.time,
+        new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+    ) -> None:
+        self.stores = stores
+        self.journal = LeaseJournal(stores.journal)
+        self.dead_letters = DeadLetters(stores.dead)
+        self.timings = timings
+        self._send = send
+        self._leases = leases
+        self._clock = clock
+        self._new_id = new_id
+        self._task = stores.tasks.task(name=TASK_NAME)(self._run)
+        self._running: dict[str, tuple[JournalEntry, str]] = {}
+        self._mutex = threading.Lock()
+
+    def submit(self, job: ReplyJob) -> None:
+        """Journal the job, then enqueue it. Raises QueueUnavailable."""
+        now = self._clock()
+        job_id = self._new_id()
+        self.journal.write(
+            job_id, JournalEntry(job, now, JobState.QUEUED, now + self.timings.grace)
+        )
+        self.requeue(job_id)
+
+    def requeue(self, job_id: str, delay: float = 0.0) -> None:
+        """Put a journalled job (back) on the queue, or on the schedule after `delay` seconds."""
+        with queue_errors():
+            if delay > 0:
+                self._task.schedule((job_id,), delay=delay)
+            else:
+                self._task(job_id)
+
+    def retry_dead(self, job_id: str) -> bool:
+        """Queue a dead letter again, with a fresh deadline; False when there is no such one."""
+        letter = self.dead_letters.take(job_id)
+        if letter is None:
+            return False
+        now = self._clock()
+        entry = JournalEntry(letter.job, now, JobState.QUEUED, now + self.timings.grace)
+        self.journal.write(job_id, entry)
+        self.requeue(job_id)
+        return True
+
+    def depth(self) -> int:
+        """Unfinished jobs: queued, running or waiting for a retry. Raises QueueUnavailable."""
+        return len(self.journal.entries())
+
+    def oldest_age(self) -> float:
+        """Seconds since the oldest unfinished job was queued; 0 when none. Raises
+        QueueUnavailable."""
+        entries = self.journal.entries().values()
+        oldest = min((entry.queued_at for entry in entries), default=None)
+        return 0.0 if oldest is None else max(0.0, self._clock() - oldest)
+
+    def heartbeat(self) -> None:
+        """Renew the lease of every job this process is running (called every lease / 3)."""
+        with self._mutex:
+            until = self._clock() + self.timings.lease
+            for job_id, (entry, token) in self._running.items():
+                self.journal.write(job_id, entry.renewed(until))
+                self._leases.renew(entry.job.to_user, token, self.timings.lease)
+
+    def _run(self, job_id: str) -> None:
+        entry = self.journal.read(job_id)
+        if entry is None:
+            return  # an earlier copy of this task finished the job
+        user, token = entry.job.to_user, self._new_id()
+        if not self._leases.acquire(user, token, self.timings.lease, self.timings.user_wait):
+            self._wait_for_user(job_id, entry)
+            return
+        try:
+            current = self.journal.read(job_id)  # again: the lease holder may just have finished
+            if current is not None:
+                self._attempt(job_id, current, token)
+        finally:
+            self._leases.release(user, token)
+
+    def _attempt(self, job_id: str, entry: JournalEntry, token: str) -> None:
+        running = entry.running(self._clock() + self.timings.lease)
+        self.journal.write(job_id, running)
+        with self._tracked(job_id, running, token):
+            outcome = self._send(running.job, running.attempts, running.queued_at)
+        self._settle(job_id, running, outcome)
+
+    def _settle(self, job_id: str, entry: JournalEntry, outcome: Outcome) -> None:
+        now = self._clock()
+        if isinstance(outcome, RetryLater):
+            until = now + outcome.delay + self.timings.grace
+            self.journal.write(job_id, entry.waiting(until, outcome.reason))
+            self.requeue(job_id, outcome.delay)
+            log.info(
+                "reply job %s: attempt %d failed, retry in %.1f s: %s",
+                job_id,
+                entry.attempts,
+                outcome.delay,
+                outcome.reason,
+            )
+        elif isinstance(outcome, GiveUp):
+            self.bury(job_id, entry, outcome.reason)
+        else:
+            self.journal.remove(job_id)
+
+    def bury(self, job_id: str, entry: JournalEntry, reason: str) -> None:
+        """Make the job a dead letter and take it out of the journal."""
+        self.dead_letters.add(DeadLetter(job_id, entry.job, entry.attempts, reason, self._clock()))
+        self.journal.remove(job_id)
+        log.error(
+            "reply job %s is a dead letter after %d attempt(s): %s", job_id, entry.attempts, reason
+        )
+
+    def _wait_for_user(self, job_id: str, entry: JournalEntry) -> None:
+        # The user's previous job is still running: come back shortly, without holding a sender.
+        delay = self.timings.requeue_delay
+        until = self._clock() + delay + self.timings.grace
+        self.journal.write(job_id, entry.waiting(until, entry.last_error))
+        self.requeue(job_id, delay)
+
+    @contextmanager
+    def _tracked(self, job_id: str, entry: JournalEntry, token: str) -> Iterator[None]:
+        with self._mutex:
+            self._running[job_id] = (entry, token)
+        try:
+            yield
+        finally:
+            # Under the mutex, so no heartbeat writes the entry back after it is settled.
+            with self._mutex:
+                del self._running[job_id]

@@ -1,0 +1,80 @@
+"""The huey instances the reply queue lives in: SQLite on one host, Redis for many."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+from huey import Huey, RedisHuey
+from huey.storage import SqliteStorage
+
+from domain.errors import QueueUnavailable
+
+QUEUE_FILE = "replies.db"
+# A socket timeout well above huey's 1 s blocking read, so a dead Redis fails a call in seconds.
+REDIS_TIMEOUT = 5.0
+
+
+class WalSqliteStorage(SqliteStorage):  # type: ignore[misc]
+    """huey's SQLite storage in WAL mode with synchronous=NORMAL, as diskcache keeps the state.
+
+    A committed job survives any crash of kefu's processes (SIGKILL, OOM); only an operating
+    system crash or power loss may lose the last few commits, never corrupt the file. huey
+    offers FULL (an fsync per commit, which halves the ack path's speed) or OFF (which risks
+    corruption on power loss); NORMAL is SQLite's recommendation for WAL.
+    """
+
+    def _create_connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection = super()._create_connection()
+        connection.execute("pragma synchronous=NORMAL")
+        return connection
+
+
+@dataclass(frozen=True)
+class QueueStores:
+    """Three huey instances on one storage: the task queue and schedule (`tasks`), and two
+    key-value namespaces, the lease journal (`journal`) and the dead letters (`dead`)."""
+
+    tasks: Huey
+    journal: Huey
+    dead: Huey
+
+
+def sqlite_stores(state_dir: Path, prefix: str = "kefu") -> QueueStores:
+    """SqliteHuey in KEFU_STATE_DIR, shared by every process on this host."""
+    Path(state_dir).mkdir(parents=True, exist_ok=True)
+    filename = str(Path(state_dir) / QUEUE_FILE)
+
+    def make(name: str) -> Huey:
+        return Huey(
+            f"{prefix}-{name}", storage_class=WalSqliteStorage, filename=filename, results=False
+        )
+
+    return QueueStores(make("replies"), make("journal"), make("dead"))
+
+
+def redis_stores(url: str, prefix: str = "kefu") -> QueueStores:
+    """RedisHuey on KEFU_REDIS_URL, shared by every host that points at it."""
+    pool = redis.ConnectionPool.from_url(
+        url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
+    )
+
+    def make(name: str) -> Huey:
+        return RedisHuey(f"{prefix}-{name}", connection_pool=pool, results=False)
+
+    return QueueStores(make("replies"), make("journal"), make("dead"))
+
+
+@contextmanager
+def queue_errors() -> Iterator[None]:
+    """Whatever the storage raises becomes QueueUnavailable, the one error callers handle."""
+    try:
+        yield
+    except (OSError, sqlite3.Error, redis.RedisError) as error:
+        raise QueueUnavailable(
+            f"reply queue unavailable: {type(error).__name__}: {error}"
+        ) from error

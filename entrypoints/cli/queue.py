@@ -1,0 +1,130 @@
+"""`kefu worker` (reply senders without HTTP) and `kefu dead-letters` (inspect, retry, drop)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, TextIO
+
+from dependency_injector import providers
+
+from adapters.queue.dead_letters import DeadLetter
+from adapters.queue.queue import HueyReplyQueue
+from entrypoints.bootstrap import load_settings
+from entrypoints.cli.rules_table import format_columns
+from entrypoints.container import Container
+
+if TYPE_CHECKING:  # argparse's class takes no type argument at run time
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+
+WORKER_GRACE = 30.0
+"""Seconds `kefu worker` lets running sends finish after SIGTERM or Ctrl-C."""
+HEADER = ("id", "user", "push", "replies", "attempts", "failed at (UTC)", "last error")
+
+
+def run_worker(env: Mapping[str, str] = os.environ) -> int:
+    """Send replies until SIGTERM or SIGINT; then let running sends finish and exit 0."""
+    container = Container(settings=load_settings(env))
+    # NOTE: KEFU_SENDERS=0 means "not in the web tier"; a worker that sends nothing is no use.
+    container.sender_count.override(providers.Object(max(1, container.settings().senders)))
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    container.logging.init()
+    container.state_backend.init()
+    pool = container.senders()
+    try:
+        stopping.wait()
+    finally:
+        pool.stop(WORKER_GRACE)
+        container.shutdown_resources()
+    return 0
+
+
+def dead_letters(
+    args: argparse.Namespace, env: Mapping[str, str] = os.environ, out: TextIO | None = None
+) -> int:
+    """List dead letters, or retry or drop those named (or all); 1 when an id was not found."""
+    out = out or sys.stdout
+    container = Container(settings=load_settings(env))
+    try:
+        queue = container.reply_queue()
+        if args.action is None:
+            out.write(dead_letter_table(queue.dead_letters.all()))
+            return 0
+        return _act(queue, args.action, _chosen(queue, args), out)
+    finally:
+        container.shutdown_resources()
+
+
+def _chosen(queue: HueyReplyQueue, args: argparse.Namespace) -> list[str]:
+    if args.all:
+        return [letter.job_id for letter in queue.dead_letters.all()]
+    return list(args.ids)
+
+
+def _act(queue: HueyReplyQueue, action: str, job_ids: Sequence[str], out: TextIO) -> int:
+    missing = 0
+    for job_id in job_ids:
+        found = queue.retry_dead(job_id) if action == "retry" else _drop(queue, job_id)
+        missing += not found
+        done = "queued again" if action == "retry" else "dropped"
+        out.write(f"{job_id}  {done if found else 'no such dead letter'}\n")
+    if not job_ids:
+        out.write("no dead letters\n")
+    return 1 if missing else 0
+
+
+def _drop(queue: HueyReplyQueue, job_id: str) -> bool:
+    return queue.dead_letters.take(job_id) is not None
+
+
+def dead_letter_table(letters: Sequence[DeadLetter]) -> str:
+    """One row per dead letter; openids shortened, as everywhere kefu shows them."""
+    if not letters:
+        return "no dead letters\n"
+    rows = [
+        (
+            letter.job_id,
+            mask(letter.job.to_user),
+            letter.job.key.replace(letter.job.to_user, mask(letter.job.to_user)),
+            "+".join(letter.job.kinds),
+            str(letter.attempts),
+            time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(letter.failed_at)),
+            letter.last_error,
+        )
+        for letter in letters
+    ]
+    return format_columns(HEADER, rows)
+
+
+def mask(openid: str) -> str:
+    """Enough of an openid to tell users apart, never the whole of it."""
+    return openid if len(openid) <= 6 else f"{openid[:4]}…{openid[-2:]}"
+
+
+def add_queue_commands(subparsers: Subparsers, env: Mapping[str, str] = os.environ) -> None:
+    """Register `worker` and `dead-letters [retry|drop] ID…|--all`."""
+    worker = subparsers.add_parser("worker", help="run reply senders only (no HTTP)")
+    worker.set_defaults(run=lambda args: run_worker(env))
+    dead = subparsers.add_parser("dead-letters", help="list, retry or drop replies that failed")
+    dead.set_defaults(run=lambda args: dead_letters(args, env), action=None)
+    actions = dead.add_subparsers(dest="action", metavar="ACTION")
+    for action, what in (("retry", "put back on the queue"), ("drop", "delete")):
+        chosen = actions.add_parser(action, help=f"{what} the dead letters named, or --all")
+        chosen.add_argument("ids", nargs="*", metavar="ID")
+        chosen.add_argument("--all", action="store_true", help="every dead letter")
+        chosen.set_defaults(run=lambda args, parser=chosen: _checked(args, parser, env))
+
+
+def _checked(
+    args: argparse.Namespace, parser: argparse.ArgumentParser, env: Mapping[str, str]
+) -> int:
+    if bool(args.ids) == bool(args.all):
+        parser.error("name dead letters by ID, or give --all")
+    return dead_letters(args, env)

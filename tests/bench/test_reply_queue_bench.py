@@ -1,0 +1,184 @@
+"""What the reply queue costs the push path, as ratios measured in one run (`make bench`).
+
+- ack latency of 2,000 pushes while WeChat's API stalls 10 s, against no stall (goal: near 1);
+- enqueue cost per push on SQLite and on Redis, against plain huey enqueues on the same store;
+- ack-path throughput (text replies queued, senders off) against a bare Falcon app under the
+  same gunicorn config (goal: 0.9).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+from adapters.queue.ordering import UserLeases
+from adapters.queue.queue import HueyReplyQueue
+from adapters.queue.stores import QueueStores, redis_stores, sqlite_stores
+from adapters.state.memory import MemoryStateStore
+from adapters.wechat_push.fields import PushFormat
+from domain.jobs import ReplyJob
+from domain.replies import TextReply
+from domain.sending import Delivered
+from entrypoints.cli.gunicorn_process import GUNICORN_CONF, ROOT, free_port
+from entrypoints.cli.push_simulator import Mode, SignedPush
+from entrypoints.sandbox.state import SEND_PATH
+from tests.e2e.queue_rig import TYPING_PATH, UPLOAD_PATH, QueueRig, queue_rig
+from tests.polling import wait_until
+from tests.redis_server import REDIS_URL
+
+GUNICORN = (sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF))
+PUSHES = 2000
+CLIENTS = 8
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def signed_pushes(rig: QueueRig, count: int, first: int = 1) -> list[SignedPush]:
+    """`count` text pushes from as many users, with message ids from `first` on."""
+    simulator = rig.simulator
+    fields = [simulator.text("text", f"o_bench{n}", msg_id=n) for n in range(first, first + count)]
+    return [simulator.build(push, PushFormat.JSON, Mode.SAFE) for push in fields]
+
+
+def post_all(url: str, pushes: list[SignedPush]) -> tuple[list[float], float]:
+    """Latency of each push's answer, and the seconds all of them took, from CLIENTS threads."""
+    sessions = [requests.Session() for _ in range(CLIENTS)]
+
+    def post(n: int) -> float:
+        push = pushes[n]
+        started = time.perf_counter()
+        answer = sessions[n % CLIENTS].post(
+            f"{url}/wechat/callback", params=push.params, data=push.body, timeout=30
+        )
+        assert answer.text == "success"
+        return time.perf_counter() - started
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        latencies = list(pool.map(post, range(len(pushes))))
+    return latencies, time.perf_counter() - started
+
+
+def test_ack_latency_does_not_depend_on_wechat(tmp_path: Path) -> None:
+    figures = {}
+    for stalled in (False, True):
+        with queue_rig(tmp_path / str(stalled)) as rig:
+            if stalled:
+                for path in (SEND_PATH, UPLOAD_PATH, TYPING_PATH):
+                    rig.fault(path, stall=10, times=PUSHES)
+            kefu = rig.kefu()
+            latencies, _ = post_all(kefu.url, signed_pushes(rig, PUSHES))
+            figures[stalled] = (statistics.median(latencies), percentile(latencies, 0.99))
+            rig.state.clear_faults()  # let the senders drain before the rig stops
+    (p50, p99), (s50, s99) = figures[False], figures[True]
+    print(f"\nack latency, no stall: p50 {p50 * 1e3:.1f} ms, p99 {p99 * 1e3:.1f} ms")
+    print(f"ack latency, WeChat stalled 10 s: p50 {s50 * 1e3:.1f} ms, p99 {s99 * 1e3:.1f} ms")
+    print(f"ratio stalled/no stall: p50 {s50 / p50:.2f}, p99 {s99 / p99:.2f} (goal: near 1)")
+    assert s99 < 1.0
+
+
+def _ignore_send(job: ReplyJob, attempts: int, queued_at: float) -> Delivered:
+    return Delivered(0)
+
+
+def enqueue_costs(stores: QueueStores, count: int = PUSHES) -> tuple[list[float], list[float]]:
+    queue = HueyReplyQueue(stores, _ignore_send, UserLeases(MemoryStateStore()))
+    plain = stores.tasks.task(name="bench.plain")(lambda n: n)
+    job = ReplyJob("msg:1", "o_bench", (TextReply("hi"),), (), int(time.time()))
+    ours, baseline = [], []
+    for n in range(count):
+        started = time.perf_counter()
+        queue.submit(job)
+        ours.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        plain(n)
+        baseline.append(time.perf_counter() - started)
+    return ours, baseline
+
+
+@contextmanager
+def redis_queue() -> Iterator[QueueStores]:
+    import redis
+
+    prefix = f"kefubench{random.getrandbits(40):x}"
+    yield redis_stores(REDIS_URL, prefix)
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(f"huey.*{prefix}*"))
+    if keys:
+        client.delete(*keys)
+
+
+def test_enqueue_cost_on_sqlite_and_redis(tmp_path: Path) -> None:
+    with redis_queue() as on_redis:
+        for name, stores in (("SQLite", sqlite_stores(tmp_path)), ("Redis", on_redis)):
+            ours, plain = enqueue_costs(stores)
+            median, p99 = statistics.median(ours), percentile(ours, 0.99)
+            print(
+                f"\nenqueue on {name}: median {median * 1e3:.2f} ms, p99 {p99 * 1e3:.2f} ms;"
+                f" plain huey enqueue median {statistics.median(plain) * 1e3:.2f} ms"
+                f" (ratio {median / statistics.median(plain):.1f})"
+            )
+
+
+@contextmanager
+def bare_falcon(folder: Path, settings: dict[str, str]) -> Iterator[str]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KEFU_", "GUNICORN_"))}
+    env = {**env, **settings, "PORT": str(port), "WEB_CONCURRENCY": "2"}
+    with (folder / "bare.log").open("ab") as log:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                str(GUNICORN_CONF),
+                "tests.bench.bare_falcon:app",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _answers(url), timeout=30)
+        yield url
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.post(f"{url}/wechat/callback", timeout=1).ok
+    except requests.RequestException:
+        return False
+
+
+def test_ack_path_throughput_against_bare_falcon(tmp_path: Path) -> None:
+    with queue_rig(tmp_path) as rig:
+        pushes = signed_pushes(rig, PUSHES)
+        with bare_falcon(tmp_path, rig.settings()) as url:
+            post_all(url, pushes[:200])  # warm up
+            _, bare = post_all(url, pushes)
+        kefu = rig.kefu(KEFU_SENDERS="0")
+        post_all(kefu.url, signed_pushes(rig, 200, first=PUSHES + 1))
+        _, ours = post_all(kefu.url, pushes)
+    print(
+        f"\nbare Falcon: {PUSHES / bare:.0f} pushes/s; kefu ack path: {PUSHES / ours:.0f} pushes/s"
+    )
+    print(f"ack-path throughput ratio kefu/bare: {bare / ours:.2f} (goal 0.9)")

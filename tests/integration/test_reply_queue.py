@@ -1,0 +1,163 @@
+"""The reply queue on real SQLite and Redis: jobs run once, retry, dead-letter and recover."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+
+from adapters.queue.journal import JobState
+from adapters.queue.ordering import UserLeases
+from adapters.queue.queue import HueyReplyQueue
+from adapters.queue.reaper import Reaper
+from adapters.queue.senders import SenderPool
+from adapters.queue.stores import QueueStores, redis_stores, sqlite_stores
+from adapters.queue.timings import QueueTimings
+from adapters.state.memory import MemoryStateStore
+from domain.delivery import DeliverReplies
+from domain.errors import DeliveryError, FailureKind
+from domain.jobs import ReplyJob
+from domain.ledger import PushLedger
+from domain.replies import TextReply
+from domain.retry import RetryPolicy
+from domain.sending import SendQueuedReplies
+from tests.fakes import FakeMediaIds, FakeMessenger
+from tests.redis_server import REDIS_URL
+
+FAST = QueueTimings(lease=1.0, reap_every=0.2, grace=2.0, user_wait=0.2, requeue_delay=1.0)
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def job(n: int = 1, user: str = "o_user", texts: tuple[str, ...] = ("hi",)) -> ReplyJob:
+    return ReplyJob(f"msg:{n}", user, tuple(TextReply(t) for t in texts), (), int(time.time()))
+
+
+@dataclass
+class Rig:
+    queue: HueyReplyQueue
+    messenger: FakeMessenger
+    state: MemoryStateStore
+    pool: SenderPool
+
+    @property
+    def texts(self) -> list[str]:
+        return [m.content for _, m in self.messenger.sent if isinstance(m, TextReply)]
+
+
+def build(stores: QueueStores, failures: tuple[DeliveryError, ...] = (), senders: int = 2) -> Rig:
+    state, messenger = MemoryStateStore(), FakeMessenger(failures=list(failures))
+    ledger = PushLedger(state)
+    policy = RetryPolicy(random.random, deadline=30.0, first_delay=0.1, max_delay=0.5)
+    deliver = DeliverReplies(FakeMediaIds(), messenger, ledger, time.time)
+    send = SendQueuedReplies(deliver, policy, time.time)
+    queue = HueyReplyQueue(stores, send, UserLeases(state), FAST)
+    pool = SenderPool(queue, Reaper(queue, state), senders)
+    return Rig(queue, messenger, state, pool)
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[QueueStores]:
+    if request.param == "sqlite":
+        yield sqlite_stores(tmp_path)
+        return
+    client: redis.Redis = request.getfixturevalue("redis_client")
+    prefix = f"kefutest{random.getrandbits(48):x}"
+    yield redis_stores(REDIS_URL, prefix)
+    keys = list(client.scan_iter(f"huey.*{prefix}*"))
+    if keys:
+        client.delete(*keys)
+
+
+@pytest.fixture
+def rig_factory(stores: QueueStores) -> Iterator[Callable[..., Rig]]:
+    made: list[Rig] = []
+
+    def make(**kwargs: object) -> Rig:
+        made.append(build(stores, **kwargs))  # type: ignore[arg-type]
+        return made[-1]
+
+    yield make
+    for rig in made:
+        rig.pool.stop(5.0)
+
+
+def test_a_submitted_job_is_sent_once_and_leaves_nothing_behind(rig_factory):
+    rig = rig_factory()
+    rig.pool.start()
+    rig.queue.submit(job(texts=("a", "b")))
+    wait_for(lambda: rig.texts == ["a", "b"] and rig.queue.depth() == 0)
+
+
+def test_transient_failures_are_retried_until_one_send_succeeds(rig_factory):
+    busy = DeliveryError("-1 busy", kind=FailureKind.TRANSIENT, code=-1)
+    rig = rig_factory(failures=(busy, busy))
+    rig.pool.start()
+    rig.queue.submit(job())
+    wait_for(lambda: rig.texts == ["hi"] and rig.queue.depth() == 0)
+    assert rig.messenger.attempts == 3
+
+
+def test_a_permanent_failure_becomes_a_dead_letter_that_retry_sends(rig_factory):
+    refused = DeliveryError("45015 out of window", kind=FailureKind.PERMANENT, code=45015)
+    rig = rig_factory(failures=(refused,))
+    rig.pool.start()
+    rig.queue.submit(job())
+    wait_for(lambda: len(rig.queue.dead_letters.all()) == 1)
+    (letter,) = rig.queue.dead_letters.all()
+    assert (letter.attempts, rig.messenger.attempts, rig.queue.depth()) == (1, 1, 0)
+    assert "45015" in letter.last_error
+    assert rig.queue.retry_dead(letter.job_id) is True
+    wait_for(lambda: rig.texts == ["hi"] and rig.queue.depth() == 0)
+    assert rig.queue.dead_letters.all() == []
+
+
+def test_a_job_whose_sender_died_is_run_again_from_its_lease(rig_factory):
+    rig = rig_factory()
+    # A sender that took the job and died: the entry says running, and nobody renews it.
+    rig.queue.submit(job())
+    ((job_id, entry),) = rig.queue.journal.entries().items()
+    rig.queue.stores.tasks.flush()
+    rig.queue.journal.write(job_id, entry.running(time.time() + FAST.lease))
+    rig.pool.start()
+    wait_for(lambda: rig.texts == ["hi"] and rig.queue.depth() == 0)
+
+
+def test_a_job_journalled_but_never_enqueued_is_still_sent(rig_factory):
+    rig = rig_factory()
+    rig.queue.submit(job())
+    rig.queue.stores.tasks.flush()  # as if the producer died between journal and queue
+    rig.pool.start()
+    wait_for(lambda: rig.texts == ["hi"] and rig.queue.depth() == 0, timeout=15)
+
+
+def test_two_copies_of_one_task_send_once(rig_factory):
+    rig = rig_factory(senders=4)
+    rig.queue.submit(job(texts=("a", "b", "c")))
+    ((job_id, _),) = rig.queue.journal.entries().items()
+    for _ in range(3):
+        rig.queue.requeue(job_id)
+    rig.pool.start()
+    wait_for(lambda: rig.queue.depth() == 0)
+    assert rig.texts == ["a", "b", "c"]
+
+
+def test_depth_and_oldest_age_describe_unfinished_jobs(rig_factory):
+    rig = rig_factory()
+    assert (rig.queue.depth(), rig.queue.oldest_age()) == (0, 0.0)
+    rig.queue.submit(job(1))
+    rig.queue.submit(job(2))
+    assert rig.queue.depth() == 2
+    assert 0.0 <= rig.queue.oldest_age() < 5.0
+    ((_, entry), _) = rig.queue.journal.entries().items()
+    assert entry.state is JobState.QUEUED
