@@ -111,7 +111,10 @@ class HueyReplyQueue:
             return  # an earlier copy of this task finished the job
         user, token = entry.job.to_user, self._new_id()
         if not self._leases.acquire(user, token, self.timings.lease, self.timings.user_wait):
-            self._wait_for_user(job_id, entry)
+            # The user's previous job is still running: come back shortly, without holding a
+            # sender. The entry stays as it is (rewriting it could undo a running copy's record);
+            # should this scheduled copy be lost, the entry's `until` brings the reaper.
+            self.requeue(job_id, self.timings.requeue_delay)
             return
         try:
             current = self.journal.read(job_id)  # again: the lease holder may just have finished
@@ -152,13 +155,6 @@ class HueyReplyQueue:
         log.error(
             "reply job %s is a dead letter after %d attempt(s): %s", job_id, entry.attempts, reason
         )
-
-    def _wait_for_user(self, job_id: str, entry: JournalEntry) -> None:
-        # The user's previous job is still running: come back shortly, without holding a sender.
-        delay = self.timings.requeue_delay
-        until = self._clock() + delay + self.timings.grace
-        self.journal.write(job_id, entry.waiting(until, entry.last_error))
-        self.requeue(job_id, delay)
 
     @contextmanager
     def _tracked(self, job_id: str, entry: JournalEntry, token: str) -> Iterator[None]:

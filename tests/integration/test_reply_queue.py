@@ -5,13 +5,14 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 import redis
+from huey import MemoryHuey
 
-from adapters.queue.journal import JobState
+from adapters.queue.journal import JobState, JournalEntry
 from adapters.queue.ordering import UserLeases
 from adapters.queue.queue import HueyReplyQueue
 from adapters.queue.reaper import Reaper
@@ -25,8 +26,8 @@ from domain.jobs import ReplyJob
 from domain.ledger import PushLedger
 from domain.replies import TextReply
 from domain.retry import RetryPolicy
-from domain.sending import SendQueuedReplies
-from tests.fakes import FakeMediaIds, FakeMessenger
+from domain.sending import Delivered, SendQueuedReplies
+from tests.fakes import FakeClock, FakeMediaIds, FakeMessenger
 from tests.redis_server import REDIS_URL
 
 FAST = QueueTimings(lease=1.0, reap_every=0.2, grace=2.0, user_wait=0.2, requeue_delay=1.0)
@@ -161,3 +162,67 @@ def test_depth_and_oldest_age_describe_unfinished_jobs(rig_factory):
     assert 0.0 <= rig.queue.oldest_age() < 5.0
     ((_, entry), _) = rig.queue.journal.entries().items()
     assert entry.state is JobState.QUEUED
+
+
+class Runs:
+    """A send that records the jobs it was given and reports them delivered."""
+
+    def __init__(self) -> None:
+        self.jobs: list[ReplyJob] = []
+
+    def __call__(self, job: ReplyJob, attempts: int, queued_at: float) -> Delivered:
+        self.jobs.append(job)
+        return Delivered(1)
+
+
+def memory_queue(clock: FakeClock, runs: Runs) -> tuple[HueyReplyQueue, Reaper, MemoryStateStore]:
+    # huey's immediate mode: every enqueue runs the task at once, in this thread.
+    huey = [MemoryHuey(name, immediate=True) for name in ("tasks", "journal", "dead")]
+    state = MemoryStateStore(clock)
+    queue = HueyReplyQueue(QueueStores(*huey), runs, UserLeases(state), FAST, clock=clock)
+    return queue, Reaper(queue, state, clock), state
+
+
+def lost_running_job(queue: HueyReplyQueue, clock: FakeClock) -> str:
+    """A job whose sender died: journalled as running, in no queue, its lease not renewed."""
+    entry = JournalEntry(job(), clock(), JobState.QUEUED, clock() + FAST.grace)
+    queue.journal.write("job-1", entry.running(clock() + FAST.lease))
+    return "job-1"
+
+
+def test_the_reaper_recovers_only_an_entry_expired_at_two_passes_in_a_row():
+    clock, runs = FakeClock(1000.0), Runs()
+    queue, reaper, _ = memory_queue(clock, runs)
+    lost_running_job(queue, clock)
+    clock.advance(FAST.lease + 0.1)
+    assert reaper.reap() == 0 and runs.jobs == []  # first seen expired: maybe just dequeued
+    clock.advance(FAST.reap_every)
+    assert reaper.reap() == 1
+    assert len(runs.jobs) == 1 and queue.depth() == 0
+
+
+def test_a_recovery_claimed_by_another_host_is_left_to_it():
+    clock, runs = FakeClock(1000.0), Runs()
+    queue, reaper, state = memory_queue(clock, runs)
+    lost_running_job(queue, clock)
+    (entry,) = queue.journal.entries().values()
+    state.add(f"recover:job-1:{entry.until!r}", "1", 60.0)  # another host's reaper won
+    clock.advance(FAST.lease + 0.1)
+    reaper.reap()
+    clock.advance(FAST.reap_every)
+    assert reaper.reap() == 0 and runs.jobs == []
+
+
+def test_a_job_whose_sender_keeps_dying_becomes_a_dead_letter():
+    clock, runs = FakeClock(1000.0), Runs()
+    queue, reaper, _ = memory_queue(clock, runs)
+    lost_running_job(queue, clock)
+    (entry,) = queue.journal.entries().values()
+    dying = replace(entry, recoveries=FAST.max_recoveries)
+    queue.journal.write("job-1", dying)
+    clock.advance(FAST.lease + 0.1)
+    reaper.reap()
+    clock.advance(FAST.reap_every)
+    reaper.reap()
+    (letter,) = queue.dead_letters.all()
+    assert "died" in letter.last_error and runs.jobs == [] and queue.depth() == 0

@@ -28,6 +28,7 @@ def test_defaults_follow_the_contract():
     assert settings.max_clock_skew == 300
     assert settings.encoding_aes_key is None
     assert settings.log_level == "INFO"
+    assert (settings.senders, settings.reply_deadline) == (4, 3600)
 
 
 def test_image_hosts_allowed_to_be_private_are_read_as_a_list():
@@ -180,4 +181,16 @@ def test_kefu_stats_is_on_unless_set_off(value, stats):
 def test_kefu_stats_other_than_on_or_off_is_malformed():
     assert problems({**GOOD, "KEFU_STATS": "maybe"}) == [
         "KEFU_STATS='maybe' is malformed: expected on or off"
+    ]
+
+
+def test_senders_and_reply_deadline_are_read():
+    settings = Settings.from_env({**GOOD, "KEFU_SENDERS": "0", "KEFU_REPLY_DEADLINE": "90"})
+    assert (settings.senders, settings.reply_deadline) == (0, 90)
+
+
+def test_senders_and_reply_deadline_must_be_sensible_numbers():
+    assert problems({**GOOD, "KEFU_SENDERS": "-1", "KEFU_REPLY_DEADLINE": "0"}) == [
+        "KEFU_SENDERS='-1' is malformed: expected a whole number, 0 or more",
+        "KEFU_REPLY_DEADLINE='0' is malformed: expected seconds, more than 0",
     ]
