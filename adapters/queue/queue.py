@@ -59,13 +59,11 @@ class HueyReplyQueue:
         self._mutex = threading.Lock()
 
     def submit(self, job: ReplyJob) -> None:
-        """Journal the job, then enqueue it. Raises QueueUnavailable."""
+        """Journal the job and enqueue it, in one step. Raises QueueUnavailable."""
         now = self._clock()
         job_id = self._new_id()
-        self.journal.write(
-            job_id, JournalEntry(job, now, JobState.QUEUED, now + self.timings.grace)
-        )
-        self.requeue(job_id)
+        entry = JournalEntry(job, now, JobState.QUEUED, now + self.timings.grace)
+        self.stores.journal_and_enqueue(job_id, entry, self._task.s(job_id))
 
     def requeue(self, job_id: str, delay: float = 0.0) -> None:
         """Put a journalled job (back) on the queue, or on the schedule after `delay` seconds."""

@@ -177,8 +177,11 @@ def test_ack_path_throughput_against_bare_falcon(tmp_path: Path) -> None:
             _, bare = post_all(url, pushes)
         kefu = rig.kefu(KEFU_SENDERS="0")
         post_all(kefu.url, signed_pushes(rig, 200, first=PUSHES + 1))
-        _, ours = post_all(kefu.url, pushes)
-    print(
-        f"\nbare Falcon: {PUSHES / bare:.0f} pushes/s; kefu ack path: {PUSHES / ours:.0f} pushes/s"
-    )
-    print(f"ack-path throughput ratio kefu/bare: {bare / ours:.2f} (goal 0.9)")
+        _, queued = post_all(kefu.url, pushes)
+        # The same pushes again, as WeChat's retries: claimed already, so nothing is queued.
+        _, repeated = post_all(kefu.url, pushes)
+    rates = [PUSHES / seconds for seconds in (bare, queued, repeated)]
+    print(f"\nbare Falcon {rates[0]:.0f}/s; kefu queueing a reply {rates[1]:.0f}/s,")
+    print(f"  kefu answering a retry (verify, decrypt, claim; nothing queued) {rates[2]:.0f}/s")
+    print(f"ack-path throughput ratio kefu/bare: {bare / queued:.2f} (goal 0.9);")
+    print(f"  without the enqueue: {bare / repeated:.2f}")
