@@ -174,6 +174,7 @@ def test_a_send_outside_the_window_is_not_retried(wechat: responses.RequestsMock
         (40125, FailureKind.OPERATOR),
         (40013, FailureKind.OPERATOR),
         (48001, FailureKind.OPERATOR),
+        (40001, FailureKind.OPERATOR),  # still refused with a fresh token
     ],
 )
 def test_each_errcode_is_classified_for_the_retry_policy(
