@@ -16,10 +16,9 @@ STOP_TIMEOUT = 8.0
 
 def open_queue_stores(settings: Settings) -> QueueStores:
     """Redis when several hosts share the work, else SQLite in KEFU_STATE_DIR; per AppID."""
-    prefix = f"kefu-{settings.appid}"
     if settings.redis_url:
-        return redis_stores(settings.redis_url, prefix)
-    return sqlite_stores(settings.state_dir, prefix)
+        return redis_stores(settings.redis_url, f"kefu:{settings.appid}:")
+    return sqlite_stores(settings.state_dir, f"kefu-{settings.appid}")
 
 
 def run_senders(

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from huey import Huey
 
+from adapters.queue.serializer import RefusedValue
 from adapters.queue.stores import queue_errors
 from domain.jobs import ReplyJob
 
@@ -35,9 +36,15 @@ class DeadLetters:
         """Every dead letter, oldest first."""
         with queue_errors():
             raw = self._kv.storage.result_items()
-            letters = [self._kv.serializer.deserialize(data) for data in raw.values()]
-        found = [letter for letter in letters if isinstance(letter, DeadLetter)]
+        found = [letter for letter in map(self._read, raw.values()) if letter is not None]
         return sorted(found, key=lambda letter: (letter.failed_at, letter.job_id))
+
+    def _read(self, data: bytes) -> DeadLetter | None:
+        try:
+            letter = self._kv.serializer.deserialize(data)
+        except RefusedValue:
+            return None  # not ours: never shown, never retried
+        return letter if isinstance(letter, DeadLetter) else None
 
     def take(self, job_id: str) -> DeadLetter | None:
         """Remove and return one dead letter; None when there is none by that id."""

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import Enum
 
 from huey import Huey
 
+from adapters.queue.serializer import RefusedValue
 from adapters.queue.stores import queue_errors
 from domain.jobs import ReplyJob
+
+log = logging.getLogger(__name__)
 
 
 class JobState(Enum):
@@ -77,7 +81,11 @@ def _decoded(
 ) -> dict[str, JournalEntry]:
     entries = {}
     for key, data in raw.items():
-        entry = deserialize(data)
+        try:
+            entry = deserialize(data)
+        except RefusedValue as refused:
+            log.error("journal entry %s skipped: %s", key, refused)
+            continue
         if isinstance(entry, JournalEntry):
             entries[key] = entry
     return entries

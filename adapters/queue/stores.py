@@ -7,12 +7,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import redis
-from huey import Huey, RedisHuey
+from huey import Huey
 from huey.api import Task
 from huey.storage import RedisStorage, SqliteStorage
 
+from adapters.queue.serializer import QueueSerializer
 from domain.errors import QueueUnavailable
 
 QUEUE_FILE = "replies.db"
@@ -33,6 +35,19 @@ class WalSqliteStorage(SqliteStorage):  # type: ignore[misc]
         connection: sqlite3.Connection = super()._create_connection()
         connection.execute("pragma synchronous=NORMAL")
         return connection
+
+
+class PrefixedRedisStorage(RedisStorage):  # type: ignore[misc]
+    """huey's Redis storage with every key under its name (``kefu:<AppID>:queue:...``) instead
+    of ``huey.*``, so a Redis ACL that limits kefu to ``kefu:*`` covers the queue too."""
+
+    def __init__(self, name: str, **options: Any) -> None:
+        super().__init__(name, clean_name=False, **options)
+        self.queue_key = f"{self.name}:tasks"
+        self.schedule_key = f"{self.name}:schedule"
+        self.result_key = f"{self.name}:values"
+        self.counter_key = f"{self.name}:counters"
+        self.notify_prefix = f"{self.name}:notify:"
 
 
 @dataclass(frozen=True)
@@ -76,26 +91,36 @@ class QueueStores:
 
 
 def sqlite_stores(state_dir: Path, prefix: str = "kefu") -> QueueStores:
-    """SqliteHuey in KEFU_STATE_DIR, shared by every process on this host."""
+    """SQLite in KEFU_STATE_DIR, shared by every process on this host."""
     Path(state_dir).mkdir(parents=True, exist_ok=True)
     filename = str(Path(state_dir) / QUEUE_FILE)
 
     def make(name: str) -> Huey:
         return Huey(
-            f"{prefix}-{name}", storage_class=WalSqliteStorage, filename=filename, results=False
+            f"{prefix}-{name}",
+            storage_class=WalSqliteStorage,
+            filename=filename,
+            results=False,
+            serializer=QueueSerializer(),
         )
 
     return QueueStores(make("replies"), make("journal"), make("dead"))
 
 
-def redis_stores(url: str, prefix: str = "kefu") -> QueueStores:
-    """RedisHuey on KEFU_REDIS_URL, shared by every host that points at it."""
+def redis_stores(url: str, prefix: str = "kefu:") -> QueueStores:
+    """Redis on KEFU_REDIS_URL, shared by every host that points at it; keys under `prefix`."""
     pool = redis.ConnectionPool.from_url(
         url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
     )
 
     def make(name: str) -> Huey:
-        return RedisHuey(f"{prefix}-{name}", connection_pool=pool, results=False)
+        return Huey(
+            f"{prefix}queue:{name}",
+            storage_class=PrefixedRedisStorage,
+            connection_pool=pool,
+            results=False,
+            serializer=QueueSerializer(),
+        )
 
     return QueueStores(make("replies"), make("journal"), make("dead"))
 

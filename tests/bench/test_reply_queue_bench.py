@@ -113,10 +113,10 @@ def enqueue_costs(stores: QueueStores, count: int = PUSHES) -> tuple[list[float]
 def redis_queue() -> Iterator[QueueStores]:
     import redis
 
-    prefix = f"kefubench{random.getrandbits(40):x}"
+    prefix = f"kefu-bench:{random.getrandbits(40):x}:"
     yield redis_stores(REDIS_URL, prefix)
     client = redis.Redis.from_url(REDIS_URL)
-    keys = list(client.scan_iter(f"huey.*{prefix}*"))
+    keys = list(client.scan_iter(f"{prefix}*"))
     if keys:
         client.delete(*keys)
 

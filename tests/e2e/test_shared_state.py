@@ -62,8 +62,8 @@ def redis_env() -> dict[str, str]:
     if not redis_available():
         pytest.skip(f"Redis not reachable at {REDIS_URL}; start one: redis-server --daemonize yes")
     client = redis.Redis.from_url(REDIS_URL)
-    # The state, and the reply queue's huey keys (a job left over would reach this sandbox).
-    stale = [*client.scan_iter("kefu:*"), *client.scan_iter(f"huey.*.kefu{APPID}*")]
+    # The state and the reply queue (a job left over would reach this sandbox).
+    stale = list(client.scan_iter("kefu:*"))
     if stale:
         client.delete(*stale)
     return {"KEFU_REDIS_URL": REDIS_URL}

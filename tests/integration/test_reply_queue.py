@@ -9,7 +9,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-import redis
 from huey import MemoryHuey
 
 from adapters.queue.journal import JobState, JournalEntry
@@ -17,6 +16,7 @@ from adapters.queue.ordering import UserLeases
 from adapters.queue.queue import HueyReplyQueue
 from adapters.queue.reaper import Reaper
 from adapters.queue.senders import SenderPool
+from adapters.queue.serializer import RefusedValue
 from adapters.queue.stores import QueueStores, redis_stores, sqlite_stores
 from adapters.queue.timings import QueueTimings
 from adapters.state.memory import MemoryStateStore
@@ -72,12 +72,8 @@ def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[QueueStor
     if request.param == "sqlite":
         yield sqlite_stores(tmp_path)
         return
-    client: redis.Redis = request.getfixturevalue("redis_client")
-    prefix = f"kefutest{random.getrandbits(48):x}"
-    yield redis_stores(REDIS_URL, prefix)
-    keys = list(client.scan_iter(f"huey.*{prefix}*"))
-    if keys:
-        client.delete(*keys)
+    # The redis_prefix fixture removes every key under the prefix afterwards.
+    yield redis_stores(REDIS_URL, request.getfixturevalue("redis_prefix"))
 
 
 @pytest.fixture
@@ -226,3 +222,28 @@ def test_a_job_whose_sender_keeps_dying_becomes_a_dead_letter():
     reaper.reap()
     (letter,) = queue.dead_letters.all()
     assert "died" in letter.last_error and runs.jobs == [] and queue.depth() == 0
+
+
+def test_redis_keys_live_under_the_prefix_an_acl_can_name(redis_client, redis_prefix):
+    queue = build(redis_stores(REDIS_URL, redis_prefix)).queue
+    queue.submit(job())
+    keys = list(redis_client.scan_iter("*"))
+    ours = [key for key in keys if redis_prefix in key]
+    assert ours and all(key.startswith(redis_prefix) for key in ours)
+    assert not [key for key in keys if key.startswith("huey.") and redis_prefix[:-1] in key]
+
+
+def test_a_value_planted_in_the_queue_is_refused_not_unpickled(stores: QueueStores):
+    class Explodes:
+        def __reduce__(self):
+            return (print, ("planted",))
+
+    rig = build(stores)
+    stores.journal.put("planted", Explodes())  # pickled as huey would, naming builtins.print
+    stores.dead.put("planted", Explodes())
+    rig.queue.submit(job())
+    assert list(rig.queue.journal.entries()) != ["planted"]
+    assert len(rig.queue.journal.entries()) == 1
+    assert rig.queue.dead_letters.all() == []
+    with pytest.raises(RefusedValue):
+        rig.queue.journal.read("planted")

@@ -1,0 +1,52 @@
+"""huey's pickle serializer, made to refuse anything but the queue's own values on the way in."""
+
+from __future__ import annotations
+
+import io
+import pickle
+from typing import Any
+
+from huey.serializer import Serializer
+
+from domain.errors import QueueUnavailable
+
+# What a queued task, a journal entry and a dead letter are made of; nothing else is unpickled,
+# so a value planted in the queue's Redis or SQLite file cannot run code in a sender.
+ALLOWED = {
+    "huey.registry": {"Message"},
+    "datetime": {"datetime", "timedelta", "timezone"},
+    "adapters.queue.journal": {"JournalEntry", "JobState"},
+    "adapters.queue.dead_letters": {"DeadLetter"},
+    "domain.jobs": {"ReplyJob"},
+    "domain.replies": {
+        "ImageRef",
+        "TextReply",
+        "LinkReply",
+        "ImageReply",
+        "MiniProgramPageReply",
+        "TransferReply",
+    },
+}
+
+
+class RefusedValue(QueueUnavailable):
+    """The queue's store holds a value kefu did not write there; it is not read."""
+
+
+class _QueueUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if name in ALLOWED.get(module, ()):
+            return super().find_class(module, name)
+        raise RefusedValue(f"reply queue holds a value naming {module}.{name}: not read")
+
+
+class QueueSerializer(Serializer):  # type: ignore[misc]
+    """Pickles as huey does; unpickles only the classes in ALLOWED."""
+
+    def _deserialize(self, data: bytes) -> Any:
+        try:
+            return _QueueUnpickler(io.BytesIO(data)).load()
+        except RefusedValue:
+            raise
+        except Exception as error:  # a truncated or garbled value is refused the same way
+            raise RefusedValue(f"reply queue holds an unreadable value: {error}") from error
