@@ -15,6 +15,7 @@ from huey.api import Task
 from huey.storage import RedisStorage, SqliteStorage
 
 from adapters.queue.serializer import QueueSerializer
+from adapters.state.private import private_file, private_folder
 from domain.errors import QueueUnavailable
 
 QUEUE_FILE = "replies.db"
@@ -91,9 +92,9 @@ class QueueStores:
 
 
 def sqlite_stores(state_dir: Path, prefix: str = "kefu") -> QueueStores:
-    """SQLite in KEFU_STATE_DIR, shared by every process on this host."""
-    Path(state_dir).mkdir(parents=True, exist_ok=True)
-    filename = str(Path(state_dir) / QUEUE_FILE)
+    """SQLite in KEFU_STATE_DIR, shared by every process on this host; private to kefu's user
+    like the rest of the state (the jobs name users and what they are sent)."""
+    filename = str(private_file(private_folder(Path(state_dir)) / QUEUE_FILE))
 
     def make(name: str) -> Huey:
         return Huey(
