@@ -24,7 +24,10 @@ class JobState(Enum):
 
 @dataclass(frozen=True)
 class JournalEntry:
-    """One unfinished job. Past `until`, nobody vouches for it any more: the reaper re-queues it."""
+    """One unfinished job. Past `until`, nobody vouches for it any more: the reaper re-queues it.
+
+    `after` is the id of the job queued before it for the same user: it waits for that one.
+    """
 
     job: ReplyJob
     queued_at: float
@@ -33,6 +36,12 @@ class JournalEntry:
     attempts: int = 0
     recoveries: int = 0
     last_error: str = ""
+    after: str | None = None
+
+    @property
+    def holds_up_the_next(self) -> bool:
+        """Queued or running: the user's next job waits. Waiting for a retry, it does not."""
+        return self.state is not JobState.WAITING
 
     def running(self, until: float) -> JournalEntry:
         return replace(self, state=JobState.RUNNING, until=until, attempts=self.attempts + 1)

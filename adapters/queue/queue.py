@@ -24,6 +24,7 @@ SendJob = Callable[[ReplyJob, int, float], Outcome]
 """One attempt at a job: (job, attempt number, first queued at) -> what happens next."""
 TASK_NAME = "kefu.send_replies"
 DEFAULT_TIMINGS = QueueTimings()
+POLL = 0.05  # seconds between looks at the user's previous job
 
 
 class HueyReplyQueue:
@@ -44,6 +45,7 @@ class HueyReplyQueue:
         timings: QueueTimings = DEFAULT_TIMINGS,
         *,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
     ) -> None:
         self.stores = stores
@@ -53,6 +55,7 @@ class HueyReplyQueue:
         self._send = send
         self._leases = leases
         self._clock = clock
+        self._sleep = sleep
         self._new_id = new_id
         self._task = stores.tasks.task(name=TASK_NAME)(self._run)
         self._running: dict[str, tuple[JournalEntry, str]] = {}
@@ -62,7 +65,8 @@ class HueyReplyQueue:
         """Journal the job and enqueue it, in one step. Raises QueueUnavailable."""
         now = self._clock()
         job_id = self._new_id()
-        entry = JournalEntry(job, now, JobState.QUEUED, now + self.timings.grace)
+        after = self._leases.follow(job.to_user, job_id)
+        entry = JournalEntry(job, now, JobState.QUEUED, now + self.timings.grace, after=after)
         self.stores.journal_and_enqueue(job_id, entry, self._task.s(job_id))
 
     def requeue(self, job_id: str, delay: float = 0.0) -> None:
@@ -108,10 +112,13 @@ class HueyReplyQueue:
         if entry is None:
             return  # an earlier copy of this task finished the job
         user, token = entry.job.to_user, self._new_id()
-        if not self._leases.acquire(user, token, self.timings.lease, self.timings.user_wait):
-            # The user's previous job is still running: come back shortly, without holding a
-            # sender. The entry stays as it is (rewriting it could undo a running copy's record);
-            # should this scheduled copy be lost, the entry's `until` brings the reaper.
+        wait = self.timings.user_wait
+        if not self._turn_comes(entry, wait) or not self._leases.acquire(
+            user, token, self.timings.lease, wait
+        ):
+            # The user's previous job is still queued or running: come back shortly, without
+            # holding a sender. The entry stays as it is (rewriting it could undo a running
+            # copy's record); should this scheduled copy be lost, its `until` brings the reaper.
             self.requeue(job_id, self.timings.requeue_delay)
             return
         try:
@@ -120,6 +127,19 @@ class HueyReplyQueue:
                 self._attempt(job_id, current, token)
         finally:
             self._leases.release(user, token)
+
+    def _turn_comes(self, entry: JournalEntry, wait: float) -> bool:
+        """Whether the user's previous job is out of the way within `wait` seconds: finished,
+        given up, or waiting for a retry (a job is held up only while the one before runs)."""
+        deadline = self._clock() + wait
+        while entry.after is not None:
+            before = self.journal.read(entry.after)
+            if before is None or not before.holds_up_the_next:
+                return True
+            if self._clock() >= deadline:
+                return False
+            self._sleep(POLL)
+        return True
 
     def _attempt(self, job_id: str, entry: JournalEntry, token: str) -> None:
         running = entry.running(self._clock() + self.timings.lease)

@@ -62,8 +62,9 @@ def redis_env() -> dict[str, str]:
     if not redis_available():
         pytest.skip(f"Redis not reachable at {REDIS_URL}; start one: redis-server --daemonize yes")
     client = redis.Redis.from_url(REDIS_URL)
-    # The state and the reply queue (a job left over would reach this sandbox).
-    stale = list(client.scan_iter("kefu:*"))
+    # The state and the reply queue of this test's AppID only (a job left over would reach this
+    # sandbox); other mini programs' keys, other test runs' included, are not touched.
+    stale = list(client.scan_iter(f"kefu:{APPID}:*"))
     if stale:
         client.delete(*stale)
     return {"KEFU_REDIS_URL": REDIS_URL}

@@ -247,3 +247,17 @@ def test_a_value_planted_in_the_queue_is_refused_not_unpickled(stores: QueueStor
     assert rig.queue.dead_letters.all() == []
     with pytest.raises(RefusedValue):
         rig.queue.journal.read("planted")
+
+
+def test_a_users_later_job_picked_up_first_still_waits_for_the_earlier_one(rig_factory):
+    rig = rig_factory(senders=4)
+    rig.queue.submit(job(1, texts=("first",)))
+    rig.queue.submit(job(2, texts=("second",)))
+    ids = sorted(rig.queue.journal.entries().items(), key=lambda item: item[1].queued_at)
+    (first, _), (second, _) = ids
+    rig.queue.stores.tasks.flush()
+    rig.queue.requeue(second)  # the later job reaches a sender first
+    rig.queue.requeue(first)
+    rig.pool.start()
+    wait_for(lambda: rig.queue.depth() == 0)
+    assert rig.texts == ["first", "second"]
