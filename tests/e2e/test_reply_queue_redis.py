@@ -5,17 +5,15 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
 
-from entrypoints.cli.gunicorn_process import free_port
 from tests.e2e.queue_rig import UPLOAD_PATH, QueueRig, queue_rig
 from tests.polling import wait_until
-from tests.redis_server import REDIS_URL
+from tests.redis_server import REDIS_URL, OwnRedis
 
 
 @pytest.fixture
@@ -49,40 +47,15 @@ def test_killing_the_whole_instance_mid_reply_leaves_the_reply_to_the_other_once
     assert second.url
 
 
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A Redis of this test's own, on a free port, that the test may stop."""
-    port = free_port()
-    server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url, socket_timeout=1)
-    wait_until(lambda: _pings(client))
-    yield url, server
-    if server.poll() is None:
-        server.kill()
-    server.wait()
-
-
-def _pings(client: redis.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False
-
-
-def test_with_the_queue_store_down_pushes_are_still_answered_and_replied(tmp_path, own_redis):
-    url, server = own_redis
-    with queue_rig(tmp_path, KEFU_REDIS_URL=url) as rig:
+def test_with_the_queue_store_down_pushes_are_still_answered_and_replied(tmp_path):
+    server = OwnRedis()
+    server.start()
+    with queue_rig(tmp_path, KEFU_REDIS_URL=server.url) as rig:
+        rig.stack.callback(server.kill)
         kefu = rig.kefu(workers=1)
         assert rig.push(kefu.url, "text", "o_before").text == "success"
         wait_until(lambda: rig.sent_to("o_before"))
         server.kill()
-        server.wait()
         users = [f"o_down{n}" for n in range(3)]
         for user in users:
             assert rig.push(kefu.url, "text", user).text == "success"
