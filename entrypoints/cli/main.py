@@ -13,6 +13,7 @@ from entrypoints.cli import queue, rules, simulate
 from entrypoints.cli.gunicorn_process import GUNICORN_CONF
 from entrypoints.demo import main as demo
 from entrypoints.preview import main as preview
+from entrypoints.sandbox import main as sandbox
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -38,6 +39,7 @@ COMMANDS: tuple[Callable[[Subparsers], None], ...] = (
     rules.add_rules_commands,
     preview.add_command,
     queue.add_queue_commands,
+    sandbox.add_command,
 )
 
 

@@ -17,6 +17,7 @@ ERRMSG: Mapping[int, str] = {
     40013: "invalid appid",
     40101: "missing parameter",
     40125: "invalid appsecret",
+    40164: "invalid ip, not in whitelist",
     41001: "access_token missing",
     41002: "appid missing",
     41004: "appsecret missing",

@@ -24,9 +24,11 @@ class SandboxState:
         sleep: Callable[[float], None] = time.sleep,
         new_id: Callable[[], str] = lambda: secrets.token_urlsafe(64),
         new_media_id: Callable[[], str] = lambda: secrets.token_urlsafe(48),
+        on_call: Callable[[Call], None] | None = None,
     ) -> None:
-        """new_id makes access tokens, new_media_id media ids."""
+        """new_id makes access tokens, new_media_id media ids; on_call sees each call recorded."""
         self.clock, self.sleep = clock, sleep
+        self._on_call = on_call
         self._new_media_id = new_media_id
         self._tokens = SandboxTokens(clock, new_id)
         self._lock = threading.Lock()
@@ -94,6 +96,8 @@ class SandboxState:
     def record(self, call: Call) -> None:
         with self._lock:
             self._calls.append(call)
+        if self._on_call is not None:
+            self._on_call(call)
 
     @property
     def calls(self) -> list[Call]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -486,3 +488,44 @@ def test_the_command_line_sandbox_can_refuse_business_typing():
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_kefu_sandbox_answers_a_token_and_a_send_prints_each_call_and_stops_on_sigint():
+    command = [sys.executable, "-m", "entrypoints.cli.main", "sandbox", "--port", "0"]
+    command += ["--appid", APPID, "--appsecret", APPSECRET]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split()[3]
+        grant = {"grant_type": "client_credential", "appid": APPID, "secret": APPSECRET}
+        issued = requests.post(f"{url}/cgi-bin/stable_token", json=grant, timeout=5).json()
+        params = {"access_token": issued["access_token"]}
+        sent = requests.post(f"{url}{SEND_PATH}", params=params, json=text("你好"), timeout=5)
+        assert sent.json() == {"errcode": 0, "errmsg": "ok"}
+        printed = [process.stdout.readline() for _ in range(2)]
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=10)
+    finally:
+        process.kill()
+    assert process.returncode == 0
+    assert printed[0].startswith("POST /cgi-bin/stable_token -> 0 ok")
+    assert printed[1].startswith(f"POST {SEND_PATH} -> 0 ok")
+    assert '"content":"你好"' in printed[1]
+    assert APPSECRET not in "".join(printed) + out + err
+    assert issued["access_token"] not in "".join(printed) + out + err
+    assert out.strip().endswith("WeChat sandbox stopped")
+
+
+def test_kefu_sandbox_explains_its_faults_and_stalls_in_its_help():
+    command = [sys.executable, "-m", "entrypoints.cli.main", "sandbox", "--help"]
+    shown = subprocess.run(command, capture_output=True, text=True, timeout=30, check=True).stdout
+    for words in ("--port", "--appid", "--appsecret", "/sandbox/faults", '"stall"', '"errcode"'):
+        assert words in shown
+
+
+def test_kefu_sandbox_without_credentials_says_what_is_missing():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
+    command = [sys.executable, "-m", "entrypoints.cli.main", "sandbox", "--port", "0"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=30, env=env)
+    assert result.returncode == 2
+    assert "--appid and --appsecret" in result.stderr
