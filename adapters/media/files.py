@@ -84,7 +84,9 @@ class FileMediaSource:
         try:
             info = path.stat()
         except FileNotFoundError as exc:
-            raise MediaUnavailable(value, "no such file under the media root") from exc
+            # Named, so an editor sees which folder was searched (KEFU_MEDIA_ROOT or the cwd).
+            missing = f"no such file under the media root {self._root}"
+            raise MediaUnavailable(value, missing) from exc
         except OSError as exc:
             raise MediaUnavailable(value, f"cannot be read: {exc.strerror}") from exc
         if not stat.S_ISREG(info.st_mode):

@@ -48,7 +48,7 @@ def test_paths_that_climb_out_of_the_root_are_refused(root: Path, path: str) -> 
 def test_an_absolute_system_path_stays_inside_the_root(root: Path) -> None:
     with pytest.raises(MediaUnavailable) as missing:
         FileMediaSource(root).load(ImageRef("/etc/passwd"))
-    assert missing.value.reason == "no such file under the media root"
+    assert missing.value.reason == f"no such file under the media root {root.resolve()}"
 
 
 def test_a_symlink_pointing_out_of_the_root_is_refused(root: Path) -> None:
@@ -79,10 +79,10 @@ def test_a_root_given_through_a_symlink_still_serves_its_files(root: Path) -> No
     assert FileMediaSource(alias).load(ImageRef("/cms/poster02.png")).data == PNG
 
 
-def test_a_missing_file_says_so(root: Path) -> None:
+def test_a_missing_file_says_so_and_names_the_folder_searched(root: Path) -> None:
     with pytest.raises(MediaUnavailable) as missing:
         FileMediaSource(root).load(ImageRef("/cms/nope.png"))
-    assert missing.value.reason == "no such file under the media root"
+    assert missing.value.reason == f"no such file under the media root {root.resolve()}"
 
 
 def test_a_directory_is_not_an_image(root: Path) -> None:
@@ -132,7 +132,8 @@ def test_problem_with_names_what_an_editor_must_fix(root: Path) -> None:
     source = FileMediaSource(root, max_bytes=100)
     assert source.problem_with(ImageRef("/cms/poster02.png")) is None
     assert source.problem_with(ImageRef("../secret.png")) == "path leaves the media root"
-    assert source.problem_with(ImageRef("/cms/gone.png")) == "no such file under the media root"
+    gone = f"no such file under the media root {root.resolve()}"
+    assert source.problem_with(ImageRef("/cms/gone.png")) == gone
     assert "100-byte limit" in (source.problem_with(ImageRef("big.png")) or "")
 
 

@@ -342,7 +342,7 @@ def test_docs_list_exactly_the_messages_the_report_gives():
     # The missing-file message comes from the media root, checked in tests/e2e/test_rules_cli.py;
     # a repeated key is found while decoding, checked in tests/e2e/test_rules_cli_escaping.py.
     assert [m for m in documented if m not in given] == [
-        "thumb: no such file under the media root (expected an image under the media root)",
+        "thumb: no such file under the media root FOLDER (expected an image under the media root)",
         "appears more than once in the document (expected each keyword once)",
     ]
 
