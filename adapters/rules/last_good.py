@@ -105,9 +105,11 @@ class LastGoodRules:
             log.info("rules from %s available again", self._source)
 
     def fail(self, reason: str) -> None:
-        self._why = reason
-        if self._failing:
+        # NOTE: one line per episode, and another whenever the reason changes within it (HTTP 500,
+        # then HTML, then a timeout), so an operator sees every way the CMS is failing.
+        if self._failing and reason == self._why:
             return
+        self._why = reason
         self._failing = True
         if self._rules is None:
             log.error("rules from %s unavailable: %s; no rules in force", self._source, reason)

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -285,6 +286,36 @@ def test_a_failure_episode_is_logged_once_not_per_push(cms, make_source, clock, 
     assert len(messages(caplog, "unavailable")) == 2, "a new episode is logged again"
     assert len(messages(caplog, "rules version")) == 1, "the same version is not announced again"
     assert "s3cret" not in caplog.text
+
+
+def test_a_changed_failure_reason_within_an_outage_gets_its_own_line(
+    cms, make_source, clock, caplog
+):
+    caplog.set_level(logging.INFO)
+    cms.get(URL, json=EXAMPLE)
+    source = make_source()
+    source.load()
+    failures: list[dict[str, Any]] = [
+        {"status": 500},
+        {"status": 500},
+        {"body": "<html>maintenance</html>", "content_type": "text/html"},
+        {"json": []},
+        {"body": requests.exceptions.ReadTimeout()},
+        {"body": requests.exceptions.ConnectionError("refused")},
+    ]
+    for failure in failures:
+        cms.replace(responses.GET, URL, **failure)
+        clock.advance(TTL + 1)
+        source.current()
+    lines = messages(caplog, "unavailable")
+    assert [line.split(": ", 1)[1].split(";")[0] for line in lines] == [
+        "HTTP 500",
+        "not JSON (Expecting value: line 1 column 1 (char 0))",
+        "expected a JSON object, got list",
+        "timed out",
+        "request failed (ConnectionError)",
+    ]
+    assert all(line.endswith(f"keeping version {source.current().version}") for line in lines)
 
 
 def test_each_rules_version_is_logged_once_with_its_rejected_keys(cms, make_source, clock, caplog):
