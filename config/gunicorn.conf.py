@@ -8,7 +8,8 @@ _host = os.environ.get("HOST", "127.0.0.1")
 bind = os.environ.get("GUNICORN_BIND") or f"{_host}:{os.environ.get('PORT', '8000')}"
 
 # Handling a push waits on WeChat's API and the CMS, so threads, not cores, set the concurrency.
-worker_class = "gthread"
+# gunicorn's gthread worker, closing its listeners as soon as it is told to stop (see the class).
+worker_class = "entrypoints.gunicorn_worker.PromptStopWorker"
 workers = int(os.environ.get("WEB_CONCURRENCY", min(4, multiprocessing.cpu_count() + 1)))
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 
@@ -20,6 +21,13 @@ keepalive = 5
 # Pushes are small; refuse oversized request lines and headers early.
 limit_request_line = 4094
 limit_request_fields = 50
+
+# gunicorn 27's control socket sits at one path per user (~/.gunicorn/gunicorn.ctl), which every
+# kefu instance of that user would share. kefu needs none: off, unless a path of its own is given.
+if os.environ.get("GUNICORN_CONTROL_SOCKET"):
+    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
+else:
+    control_socket_disable = True
 
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
 errorlog = "-"
