@@ -32,6 +32,11 @@ else:
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
 errorlog = "-"
 loglevel = os.environ.get("KEFU_LOG_LEVEL", "info").lower()
+# KEFU_LOG_FORMAT=json: gunicorn's own lines become JSON objects too (kefu's are set in the app).
+if os.environ.get("KEFU_LOG_FORMAT", "").strip().lower() == "json":
+    from adapters.logs.formats import gunicorn_logconfig
+
+    logconfig_dict = gunicorn_logconfig(loglevel.upper())
 # The query string carries signatures, not secrets, but keep access lines short.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 

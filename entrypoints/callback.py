@@ -7,6 +7,7 @@ from typing import Any
 
 import falcon
 
+from adapters.logs.push_context import about_push
 from adapters.wechat_push.errors import MalformedPush
 from adapters.wechat_push.gateway import WeChatPushGateway
 from domain.answering import AnswerMessage, Transfer
@@ -43,14 +44,17 @@ class CallbackResource:
         check_content_type(req)
         push = self._gateway.open(query(req), read_body(req))
         resp.content_type, resp.text = falcon.MEDIA_TEXT, SUCCESS
-        try:
-            answer = self._answer(push.message)
-            if isinstance(answer, Transfer):
-                passive = self._gateway.seal(answer, push)
-                resp.content_type, resp.text = passive.content_type, passive.body
-        except Exception:
-            # NOTE: WeChat shows the user an error unless a genuine push gets `success`.
-            log.exception("handling push %s failed; answered success", push.message.dedup_key)
+        with about_push(push.message.dedup_key, push.message.from_user):
+            try:
+                message = push.message
+                log.debug("push from %s: %s", message.from_user, type(message).__name__)
+                answer = self._answer(message)
+                if isinstance(answer, Transfer):
+                    passive = self._gateway.seal(answer, push)
+                    resp.content_type, resp.text = passive.content_type, passive.body
+            except Exception:
+                # NOTE: WeChat shows the user an error unless a genuine push gets `success`.
+                log.exception("handling the push failed; answered success")
 
 
 class HealthResource:

@@ -151,7 +151,10 @@ class Container(containers.DeclarativeContainer):
 
     # Lifetimes: started by the entry point (init_resources), stopped at exit (shutdown_resources).
     logging = providers.Resource(
-        configure_logging, level=settings.provided.log_level, secrets=settings.provided.secrets
+        configure_logging,
+        level=settings.provided.log_level,
+        secrets=settings.provided.secrets,
+        log_format=settings.provided.log_format,
     )
     state_backend = providers.Resource(open_state_store, settings=settings)
 

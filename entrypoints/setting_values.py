@@ -7,6 +7,9 @@ from pathlib import Path
 
 _AES_KEY = re.compile(r"[A-Za-z0-9]{43}")
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
+METRICS_OFF = "off"
+DEFAULT_METRICS_ADDR: tuple[str, int] | None = ("127.0.0.1", 9108)
 AES_HINT = "the 43 letters and digits of the EncodingAESKey"
 
 
@@ -84,3 +87,20 @@ def host_list(value: str) -> frozenset[str]:
     if not all(h and re.fullmatch(r"[\w.:\[\]-]+", h) for h in hosts):
         raise ValueError
     return frozenset(h.strip("[]") for h in hosts)
+
+
+def log_format(value: str) -> str:
+    if value.lower() not in LOG_FORMATS:
+        raise ValueError
+    return value.lower()
+
+
+def address(value: str) -> tuple[str, int] | None:
+    """HOST:PORT as a pair, or None for `off`."""
+    if value.lower() == METRICS_OFF:
+        return None
+    host, colon, port = value.rpartition(":")
+    number = int(port)
+    if not colon or not host or not 0 < number < 65536:
+        raise ValueError
+    return host.strip("[]"), number

@@ -12,13 +12,17 @@ from typing import TypeVar
 from adapters.wechat_api.api_keys import ApiKeysError, load_api_keys
 from entrypoints.setting_values import (
     AES_HINT,
+    DEFAULT_METRICS_ADDR,
     LEVELS,
+    LOG_FORMATS,
+    address,
     aes_key,
     count,
     folder,
     host_list,
     http_url,
     level,
+    log_format,
     non_negative,
     on_off,
     positive,
@@ -93,6 +97,8 @@ class Settings:
     media_allow_hosts: frozenset[str] = frozenset()
     senders: int = 4
     reply_deadline: float = 3600.0
+    log_format: str = "text"
+    metrics_addr: tuple[str, int] | None = DEFAULT_METRICS_ADDR
 
     @property
     def rules_settings(self) -> RulesSettings:
@@ -220,6 +226,10 @@ class _Reader:
             senders=self.parsed("KEFU_SENDERS", count, 4, "a whole number, 0 or more"),
             reply_deadline=self.parsed(
                 "KEFU_REPLY_DEADLINE", positive, 3600.0, "seconds, more than 0"
+            ),
+            log_format=self.parsed("KEFU_LOG_FORMAT", log_format, "text", " | ".join(LOG_FORMATS)),
+            metrics_addr=self.parsed(
+                "KEFU_METRICS_ADDR", address, DEFAULT_METRICS_ADDR, "HOST:PORT or off"
             ),
         )
         self.check_rules_source(settings)

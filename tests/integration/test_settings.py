@@ -29,6 +29,26 @@ def test_defaults_follow_the_contract():
     assert settings.encoding_aes_key is None
     assert settings.log_level == "INFO"
     assert (settings.senders, settings.reply_deadline) == (4, 3600)
+    assert settings.log_format == "text"
+    assert settings.metrics_addr == ("127.0.0.1", 9108)
+
+
+def test_json_logs_and_a_metrics_address_or_none_are_read():
+    env = {**GOOD, "KEFU_LOG_FORMAT": "JSON", "KEFU_METRICS_ADDR": "0.0.0.0:9200"}
+    settings = Settings.from_env(env)
+    assert (settings.log_format, settings.metrics_addr) == ("json", ("0.0.0.0", 9200))
+    assert Settings.from_env({**GOOD, "KEFU_METRICS_ADDR": "off"}).metrics_addr is None
+
+
+@pytest.mark.parametrize("value", ["9108", "localhost", "host:0", "host:99999", ":9108"])
+def test_a_metrics_address_without_host_and_port_is_refused(value):
+    (line,) = problems({**GOOD, "KEFU_METRICS_ADDR": value})
+    assert line == f"KEFU_METRICS_ADDR={value!r} is malformed: expected HOST:PORT or off"
+
+
+def test_an_unknown_log_format_is_refused():
+    (line,) = problems({**GOOD, "KEFU_LOG_FORMAT": "xml"})
+    assert line == "KEFU_LOG_FORMAT='xml' is malformed: expected text | json"
 
 
 def test_image_hosts_allowed_to_be_private_are_read_as_a_list():
