@@ -2,6 +2,9 @@
 
 import multiprocessing
 import os
+import sys
+import tempfile
+from typing import Any
 
 # NOTE: WeChat only calls ports 80 and 443; put a TLS proxy in front and bind kefu locally.
 _host = os.environ.get("HOST", "127.0.0.1")
@@ -32,6 +35,9 @@ else:
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
 errorlog = "-"
 loglevel = os.environ.get("KEFU_LOG_LEVEL", "info").lower()
+# The metrics server the master runs (at most one), stopped on exit.
+_metrics: list[Any] = []
+
 # KEFU_LOG_FORMAT=json: gunicorn's own lines become JSON objects too (kefu's are set in the app).
 if os.environ.get("KEFU_LOG_FORMAT", "").strip().lower() == "json":
     from adapters.logs.formats import gunicorn_logconfig
@@ -41,11 +47,44 @@ if os.environ.get("KEFU_LOG_FORMAT", "").strip().lower() == "json":
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 
 
-def on_starting(server: object) -> None:
-    """Check the settings once in the master, so a bad one stops start-up with a clear line."""
+def on_starting(server: Any) -> None:
+    """Check the settings once in the master, so a bad one stops start-up with a clear line;
+    then serve the workers' summed metrics from here on KEFU_METRICS_ADDR."""
+    # prometheus_client picks its multiprocess mode when first imported: name the folder first.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="kefu-metrics-")
     from entrypoints.bootstrap import load_settings
+    from entrypoints.metrics_server import (
+        MetricsAddressError,
+        remove_multiprocess_dir,
+        serve_metrics,
+    )
 
-    load_settings()
+    try:
+        settings = load_settings()
+        if settings.metrics_addr is not None:
+            ports = [address[1] for address in server.cfg.address if isinstance(address, tuple)]
+            _metrics.append(serve_metrics(settings.metrics_addr, ports))
+    except MetricsAddressError as bad:
+        remove_multiprocess_dir()
+        print(f"kefu: {bad}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except SystemExit:
+        remove_multiprocess_dir()
+        raise
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    from entrypoints.metrics_server import process_exited
+
+    process_exited(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    from entrypoints.metrics_server import remove_multiprocess_dir
+
+    for running in _metrics:
+        running.stop()
+    remove_multiprocess_dir()
 
 
 def worker_exit(server: object, worker: object) -> None:

@@ -8,7 +8,15 @@ from typing import Any
 
 import falcon
 
-from adapters.wechat_push.errors import DecryptError, InvalidSignature, MalformedPush, WrongAppId
+from adapters.metrics.definitions import PUSHES
+from adapters.wechat_push.errors import (
+    DecryptError,
+    InvalidSignature,
+    MalformedPush,
+    PlaintextRefused,
+    StalePush,
+    WrongAppId,
+)
 from adapters.wechat_push.gateway import WeChatPushGateway
 from domain.answering import AnswerMessage
 from entrypoints.callback import CallbackResource, HealthResource
@@ -44,6 +52,23 @@ def _refuse(error: Callable[..., falcon.HTTPError], title: str) -> Any:
 
     def handle(req: falcon.Request, resp: falcon.Response, exc: Exception, params: Any) -> None:
         log.warning("refused %s %s: %s", req.method, req.path, exc)
+        if req.method == "POST":
+            PUSHES.labels(*refusal(exc)).inc()
         raise error(title=title)
 
     return handle
+
+
+def refusal(exc: Exception) -> tuple[str, str]:
+    """The (outcome, reason) a refused push is counted under: a small fixed set."""
+    if isinstance(exc, StalePush):
+        return "refused", "stale"
+    if isinstance(exc, PlaintextRefused):
+        return "refused", "plaintext"
+    if isinstance(exc, WrongAppId):
+        return "refused", "appid"
+    if isinstance(exc, InvalidSignature):
+        return "refused", "signature"
+    if isinstance(exc, DecryptError):
+        return "malformed", "decrypt"
+    return "malformed", "format"

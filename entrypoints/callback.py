@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import falcon
 
 from adapters.logs.push_context import about_push
+from adapters.metrics.definitions import ACK_SECONDS, PUSHES
 from adapters.wechat_push.errors import MalformedPush
-from adapters.wechat_push.gateway import WeChatPushGateway
+from adapters.wechat_push.gateway import OpenedPush, WeChatPushGateway
 from domain.answering import AnswerMessage, Transfer
 
 log = logging.getLogger(__name__)
@@ -41,20 +43,26 @@ class CallbackResource:
         resp.text = self._gateway.verify_url(query(req))
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        started = time.perf_counter()
         check_content_type(req)
         push = self._gateway.open(query(req), read_body(req))
-        resp.content_type, resp.text = falcon.MEDIA_TEXT, SUCCESS
         with about_push(push.message.dedup_key, push.message.from_user):
-            try:
-                message = push.message
-                log.debug("push from %s: %s", message.from_user, type(message).__name__)
-                answer = self._answer(message)
-                if isinstance(answer, Transfer):
-                    passive = self._gateway.seal(answer, push)
-                    resp.content_type, resp.text = passive.content_type, passive.body
-            except Exception:
-                # NOTE: WeChat shows the user an error unless a genuine push gets `success`.
-                log.exception("handling the push failed; answered success")
+            self._handle(push, resp)
+        PUSHES.labels("accepted", "").inc()
+        ACK_SECONDS.observe(time.perf_counter() - started)
+
+    def _handle(self, push: OpenedPush, resp: falcon.Response) -> None:
+        resp.content_type, resp.text = falcon.MEDIA_TEXT, SUCCESS
+        try:
+            message = push.message
+            log.debug("push from %s: %s", message.from_user, type(message).__name__)
+            answer = self._answer(message)
+            if isinstance(answer, Transfer):
+                passive = self._gateway.seal(answer, push)
+                resp.content_type, resp.text = passive.content_type, passive.body
+        except Exception:
+            # NOTE: WeChat shows the user an error unless a genuine push gets `success`.
+            log.exception("handling the push failed; answered success")
 
 
 class HealthResource:
@@ -80,7 +88,7 @@ def check_content_type(req: falcon.Request) -> None:
 
 def read_body(req: falcon.Request) -> bytes:
     if (req.content_length or 0) > MAX_BODY:
-        raise falcon.HTTPContentTooLarge(description=f"pushes are at most {MAX_BODY} bytes")
+        raise _too_large()
     # A chunked body has no length, so bounded_stream would read nothing: read the server's
     # (de-chunked) stream itself, still capped.
     chunked = req.content_length is None and "chunked" in (
@@ -88,7 +96,7 @@ def read_body(req: falcon.Request) -> bytes:
     )
     body = _read_capped(req.stream if chunked else req.bounded_stream)
     if len(body) > MAX_BODY:
-        raise falcon.HTTPContentTooLarge(description=f"pushes are at most {MAX_BODY} bytes")
+        raise _too_large()
     return body
 
 
@@ -100,3 +108,8 @@ def _read_capped(stream: Any) -> bytes:
             break
         body += piece
     return bytes(body)
+
+
+def _too_large() -> falcon.HTTPError:
+    PUSHES.labels("malformed", "too_large").inc()
+    return falcon.HTTPContentTooLarge(description=f"pushes are at most {MAX_BODY} bytes")

@@ -14,6 +14,7 @@ from adapters.media.files import FileMediaSource
 from adapters.media.ids import UploadingMediaIds
 from adapters.media.sources import MediaSources
 from adapters.media.urls import HttpMediaSource
+from adapters.metrics.ledger import CountingLedger
 from adapters.queue.ordering import UserLeases
 from adapters.queue.queue import HueyReplyQueue
 from adapters.queue.reaper import Reaper
@@ -38,7 +39,7 @@ from adapters.wechat_push.previous_use import PreviousUseLog
 from domain.answering import AnswerMessage
 from domain.delivery import DeliverReplies
 from domain.dispatch import DeliverNow, QueueFirst
-from domain.ledger import CLAIM_TTL, PushLedger
+from domain.ledger import CLAIM_TTL
 from domain.ports import HitStats
 from domain.retry import RetryPolicy
 from domain.sending import SendQueuedReplies
@@ -166,7 +167,7 @@ class Container(containers.DeclarativeContainer):
         ),
     )
     claim_ttl = providers.Callable(_claim_ttl, settings)
-    ledger = providers.Singleton(PushLedger, store=state, ttl=claim_ttl)
+    ledger = providers.Singleton(CountingLedger, store=state, ttl=claim_ttl)
 
     # The push protocol
     crypto = providers.Singleton(

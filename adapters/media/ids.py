@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
+from adapters.metrics.definitions import MEDIA_CACHE_HITS, MEDIA_UPLOADS
 from adapters.state.locks import LockingStore
 from adapters.state.memory import MemoryStateStore
 from domain.errors import DeliveryError, MediaUnavailable
@@ -68,7 +69,10 @@ class UploadingMediaIds:
         or WeChat refuses it, and the upload's DeliveryError when it may work later."""
         key = cache_key(self._source.fingerprint(ref))
         found = self._recall(key)
-        return found if found is not None else self._upload_once(ref, key)
+        if found is not None:
+            MEDIA_CACHE_HITS.inc()
+            return found
+        return self._upload_once(ref, key)
 
     def forget(self, ref: ImageRef) -> None:
         """Drop the remembered media id for ref, so the next request uploads it again."""
@@ -84,6 +88,7 @@ class UploadingMediaIds:
             # Checked again inside: the previous holder has usually just uploaded this image.
             found = self._recall(key)
             if found is not None:
+                MEDIA_CACHE_HITS.inc()
                 return found
             media_id = self._upload(ref)
             self._remember(key, media_id)
@@ -92,12 +97,15 @@ class UploadingMediaIds:
     def _upload(self, ref: ImageRef) -> str:
         media = self._source.load(ref)
         try:
-            return self._uploader.upload_image(media)
+            media_id = self._uploader.upload_image(media)
         except DeliveryError as failure:
+            MEDIA_UPLOADS.labels("failed").inc()
             if failure.transient:
                 raise  # the reply waits and is tried again, rather than fall back to the default
             reason = f"upload to WeChat failed: {failure.reason}"
             raise MediaUnavailable(ref.value, reason) from failure
+        MEDIA_UPLOADS.labels("ok").inc()
+        return media_id
 
     def _recall(self, key: str) -> str | None:
         stamp, _, media_id = (self._store.get(key) or "").partition(" ")

@@ -14,6 +14,7 @@ import requests
 
 from adapters.bounded_read import BodyTooLarge, PastDeadline, read_bounded
 from adapters.rules.errors import RulesFetchError
+from adapters.rules.health import RulesStatus
 from adapters.rules.last_good import LastGoodRules, decode, usable
 from adapters.rules.refresh import Refresher, RefreshGate, Spawn, start_daemon
 from adapters.rules.saved import SavedDocument, Validators
@@ -67,6 +68,10 @@ class HttpCmsRuleSource:
         self._restored = False
         self._state = LastGoodRules(self._where)
         self._refresher = Refresher(self._state, RefreshGate(ttl, clock), self._refresh, spawn)
+
+    def status(self) -> RulesStatus:
+        """The rules in force and how the latest refresh went, for readiness checks."""
+        return self._state.health.status
 
     def current(self) -> RuleSet:
         """The rules in force; never waits for a refresh once some are. Raises RulesUnavailable."""

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from adapters.rules.errors import RulesFetchError
+from adapters.rules.health import RulesStatus
 from adapters.rules.last_good import LastGoodRules, decode, usable
 from adapters.rules.refresh import Refresher, RefreshGate
 from domain.reply_parsing import ImageCheck
@@ -36,6 +37,10 @@ class FileRuleSource:
         # A local read is quick, so it runs inline; stat-ing a missing file is cheap, so no backoff.
         gate = RefreshGate(ttl, clock, first_retry=ttl, max_retry=ttl)
         self._refresher = Refresher(self._state, gate, self._refresh, spawn=_inline)
+
+    def status(self) -> RulesStatus:
+        """The rules in force and how the latest refresh went, for readiness checks."""
+        return self._state.health.status
 
     def current(self) -> RuleSet:
         """The rules in force. Raises RulesUnavailable while the file never held any."""

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from adapters.rules.errors import RulesFetchError
+from adapters.rules.health import RulesHealth
 from domain.errors import RulesDocumentError, RulesUnavailable
 from domain.reply_parsing import ImageCheck
 from domain.rules import RuleSet
@@ -71,6 +72,7 @@ class LastGoodRules:
 
     def __init__(self, source: str) -> None:
         self._source = source
+        self.health = RulesHealth(source)
         self._rules: RuleSet | None = None
         self._logged: tuple[str, tuple[RuleProblem, ...]] | None = None
         self._failing = False
@@ -89,6 +91,7 @@ class LastGoodRules:
     def accept(self, parsed: ParsedRules, origin: str) -> None:
         self._rules = parsed.rules
         version = parsed.rules.version
+        self.health.accepted(version, rule_count(parsed.rules), len(parsed.problems))
         if self._logged == (version, parsed.problems):
             return
         self._logged = (version, parsed.problems)
@@ -100,6 +103,7 @@ class LastGoodRules:
             log.warning("rules version %s rejected %s", version, problem)
 
     def succeeded(self) -> None:
+        self.health.succeeded()
         if self._failing:
             self._failing = False
             log.info("rules from %s available again", self._source)
@@ -107,6 +111,7 @@ class LastGoodRules:
     def fail(self, reason: str) -> None:
         # NOTE: one line per episode, and another whenever the reason changes within it (HTTP 500,
         # then HTML, then a timeout), so an operator sees every way the CMS is failing.
+        self.health.failed(reason)
         if self._failing and reason == self._why:
             return
         self._why = reason

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import TypeVar
 
+from adapters.metrics.definitions import STATE_STORE_FAILURES
 from adapters.state.locks import LockingStore
 from domain.errors import KefuError
 
@@ -41,6 +42,7 @@ class GuardedStateStore:
         self._clock = clock
         self._mutex = threading.Lock()
         self._down = False
+        self._last_failure: str | None = None
         self._next_probe = 0.0
         self._probing = False
 
@@ -48,6 +50,16 @@ class GuardedStateStore:
     def available(self) -> bool:
         """False while an outage is going on (for readiness checks)."""
         return not self._down
+
+    @property
+    def last_failure(self) -> str | None:
+        """What the latest failed call said (it names the store, never a value kept in it)."""
+        return self._last_failure
+
+    def probe(self) -> bool:
+        """Ask the store once now, unless a probe ran within the last few seconds; True if up."""
+        self._call(lambda: self._store.get("probe"), None)
+        return self.available
 
     def add(self, key: str, value: str, ttl: float) -> bool:
         return self._call(lambda: self._store.add(key, value, ttl), True)
@@ -101,7 +113,9 @@ class GuardedStateStore:
             return True
 
     def _failed(self, failure: KefuError) -> None:
+        STATE_STORE_FAILURES.inc()
         with self._mutex:
+            self._last_failure = str(failure)
             starts, self._down, self._probing = not self._down, True, False
             self._next_probe = self._clock() + self._probe_every
         if starts:

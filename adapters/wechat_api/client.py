@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import requests
+from prometheus_client import Counter, Histogram
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 from urllib3.util.retry import Retry
 
 from adapters.logs.redaction import redact
+from adapters.metrics.definitions import REPLY_SENDS, SEND_SECONDS, TOKEN_FETCHES
 from adapters.timeouts import HTTP_TIMEOUT
 from adapters.wechat_api.bodies import message_body, utf8_json
 from adapters.wechat_api.errors import (
@@ -22,9 +25,11 @@ from adapters.wechat_api.errors import (
     WeChatBadAnswer,
     WeChatUnavailable,
     api_error,
+    failure_code,
 )
 from adapters.wechat_api.security import ApiSecurity
 from adapters.wechat_api.tokens import IssuedToken, TokenCache, TokenStore
+from domain.errors import DeliveryError
 from domain.replies import MediaFile, Outbound
 
 log = logging.getLogger(__name__)
@@ -67,7 +72,10 @@ class RequestsWeChatApi:
 
     def send(self, to_user: str, message: Outbound) -> None:
         """Deliver one customer-service message. Raises a DeliveryError subclass."""
-        self._call(SEND_PATH, at_most_once=True, body=message_body(to_user, message))
+        body = message_body(to_user, message)
+        kind = str(body["msgtype"])
+        with measured(SEND_SECONDS.labels(kind), REPLY_SENDS, kind):
+            self._call(SEND_PATH, at_most_once=True, body=body)
 
     def set_typing(self, to_user: str) -> None:
         """Show the typing indicator. Raises a DeliveryError subclass."""
@@ -126,7 +134,18 @@ class RequestsWeChatApi:
         query = {"access_token": token, **(params or {})}
         return self._post(self._base + path, (token,), params=query, **rest)
 
+    def check_token(self) -> None:
+        """Get a token as a send would: the shared one while valid, else fetched now.
+
+        For readiness checks. Raises the DeliveryError the fetch raised.
+        """
+        self._tokens.get(self._fetch_token)
+
     def _fetch_token(self) -> IssuedToken:
+        with measured(None, TOKEN_FETCHES):
+            return self._fetch_token_now()
+
+    def _fetch_token_now(self) -> IssuedToken:
         if not self._appsecret:
             raise MissingAppSecret()
         body = {
@@ -224,3 +243,18 @@ def _answer(
     if errcode != 0:
         raise api_error(errcode, errmsg)
     return payload
+
+
+@contextmanager
+def measured(timer: Histogram | None, counter: Counter, *labels: str) -> Iterator[None]:
+    """Count the call under labels + its outcome code ("0" when it worked), and time it."""
+    started = time.perf_counter()
+    try:
+        yield
+    except DeliveryError as failure:
+        counter.labels(*labels, failure_code(failure)).inc()
+        raise
+    finally:
+        if timer is not None:
+            timer.observe(time.perf_counter() - started)
+    counter.labels(*labels, "0").inc()

@@ -95,3 +95,19 @@ class UnverifiedAnswer(DeliveryError):
     def __init__(self, path: str, reason: str) -> None:
         kind = FailureKind.UNCERTAIN if path == SEND_PATH else FailureKind.PERMANENT
         super().__init__(f"WeChat API answer to {path} refused: {reason}", kind=kind)
+
+
+def failure_code(failure: DeliveryError) -> str:
+    """A short code for how a call failed, from a small set (for metrics and readiness).
+
+    WeChat's errcode when it gave one, else http_<status>, unreachable, bad_answer, no_appsecret.
+    """
+    if isinstance(failure, WeChatApiError) and failure.errcode is None:
+        return f"http_{failure.http_status}"
+    if failure.code is not None:
+        return str(failure.code)
+    if isinstance(failure, WeChatUnavailable):
+        return "unreachable"
+    if isinstance(failure, MissingAppSecret):
+        return "no_appsecret"
+    return "bad_answer"

@@ -52,7 +52,11 @@ class KefuUnderGunicorn:
         workers: int = 1,
     ) -> None:
         port = free_port() if port is None else port
+        # Metrics on a free port of their own, unless the caller named one (or `off`).
+        metrics = {"KEFU_METRICS_ADDR": f"{LOCALHOST}:{free_port()}"}
+        settings = {**metrics, **settings}
         self._env = {**_environment(settings, port, base_env), "WEB_CONCURRENCY": str(workers)}
+        self.metrics_url = f"http://{settings['KEFU_METRICS_ADDR']}/metrics"
         self._log_path = log_path
         self.url = f"http://{LOCALHOST}:{port}"
         self._process: subprocess.Popen[bytes] | None = None

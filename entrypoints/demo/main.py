@@ -105,6 +105,7 @@ def _header(stage: Stage, out: TextIO) -> None:
         f"  image host      {stage.images_url}  (serves config/)",
         f"                  kefu downloads rule {DOWNLOADED}'s image from {stage.downloaded}",
         f"  kefu            {stage.callback}  (gunicorn, pid {stage.kefu.pid})",
+        f"  metrics         {stage.kefu.metrics_url}",
         f"  rules           {RULES.relative_to(ROOT)}, images in config/demo/",
         "  pushes          safe mode (AES), JSON, with a throwaway AppID, Token and key",
     )

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from entrypoints.cli.gunicorn_process import KefuUnderGunicorn
+from entrypoints.cli.gunicorn_process import KefuUnderGunicorn, free_port
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
 
 
@@ -35,5 +35,6 @@ def kefu_settings(folder: Path, wechat_url: str, **extra: str) -> dict[str, str]
         "KEFU_MEDIA_ROOT": str(folder / "media"),
         "KEFU_WECHAT_API_BASE": wechat_url,
         "KEFU_STATE_DIR": str(folder / "state"),
+        "KEFU_METRICS_ADDR": f"127.0.0.1:{free_port()}",
         **extra,
     }

@@ -65,7 +65,7 @@ def listening(port: int) -> bool:
 
 def assert_nothing_left(transcript: str) -> None:
     assert processes_in_group(gunicorn_pid(transcript)) == []
-    assert len(ports(transcript)) == 3  # sandbox, image host, kefu
+    assert len(ports(transcript)) == 4  # sandbox, image host, kefu, its metrics
     assert [port for port in ports(transcript) if listening(port)] == []
 
 

@@ -109,7 +109,8 @@ def test_try_it_by_hand_runs_the_sandbox_kefu_and_a_simulated_user_in_three_comm
     # The commands as shown, on free ports instead of 9100 and 8000, with state in tmp_path.
     moved = (
         f"export KEFU_WECHAT_API_BASE=http://127.0.0.1:{sandbox_port} PORT={kefu_port} "
-        f"KEFU_STATE_DIR={tmp_path / 'state'} WEB_CONCURRENCY=1"
+        f"KEFU_STATE_DIR={tmp_path / 'state'} WEB_CONCURRENCY=1 "
+        f"KEFU_METRICS_ADDR=127.0.0.1:{free_port()}"
     )
     env = clean_env()
     sandbox_script = f"{setup}; {moved}; exec {commands[0]} --port {sandbox_port}"
@@ -192,6 +193,7 @@ def test_the_systemd_units_command_serves_and_stops_within_its_timeout_on_its_ki
     with serve_sandbox("127.0.0.1", 0, "wx7e57000000000001", "try-it-by-hand-app-secret") as api:
         settings = environment_file(ROOT / "config" / "try.env")
         settings |= {"KEFU_WECHAT_API_BASE": api.url, "KEFU_STATE_DIR": str(tmp_path / "state")}
+        settings |= {"KEFU_METRICS_ADDR": f"127.0.0.1:{free_port()}"}
         env = clean_env(**settings, PORT=str(port), WEB_CONCURRENCY="2")
         log = tmp_path / "kefu.log"
         with log.open("w") as out:

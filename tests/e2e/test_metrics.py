@@ -1,0 +1,160 @@
+"""/metrics under real gunicorn with two workers and the sandbox: exact counts, summed."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from adapters.wechat_push.fields import PushFormat
+from entrypoints.cli.gunicorn_process import GUNICORN_CONF, KefuUnderGunicorn, free_port
+from entrypoints.cli.push_simulator import Mode, PushSimulator, SignedPush
+from entrypoints.sandbox.main import serve_sandbox
+from entrypoints.sandbox.records import Fault
+from entrypoints.sandbox.state import SEND_PATH, SandboxState
+from tests.documents import CONTRACT_DOCUMENT
+from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
+from tests.e2e.servers import gunicorn, kefu_settings
+from tests.images import png
+
+ROOT = Path(__file__).resolve().parents[2]
+DASHBOARD = ROOT / "config" / "grafana-dashboard.json"
+RULES = {key: CONTRACT_DOCUMENT[key] for key in ("1", "3", "default")}
+
+
+@dataclass
+class Running:
+    kefu: KefuUnderGunicorn
+    sandbox: SandboxState
+    simulator: PushSimulator
+
+    def post(self, push: SignedPush) -> requests.Response:
+        url = f"{self.kefu.url}/wechat/callback"
+        # A new connection each time, so both workers get some of the pushes.
+        with requests.Session() as session:
+            return session.post(url, params=push.params, data=push.body, timeout=10)
+
+    def text(self, content: str, openid: str, msg_id: int) -> SignedPush:
+        fields = self.simulator.text(content, openid, msg_id=msg_id)
+        return self.simulator.build(fields, PushFormat.JSON, Mode.SAFE)
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[Running]:
+    (tmp_path / "media" / "cms").mkdir(parents=True)
+    (tmp_path / "media" / "cms" / "poster02.png").write_bytes(png())
+    (tmp_path / "rules.json").write_text(json.dumps(RULES, ensure_ascii=False), encoding="utf-8")
+    state = SandboxState()
+    with serve_sandbox("127.0.0.1", 0, APPID, APPSECRET, state) as sandbox:
+        settings = kefu_settings(tmp_path, sandbox.url)
+        with gunicorn(settings, tmp_path / "kefu.log", workers=2) as kefu:
+            yield Running(kefu, state, PushSimulator(TOKEN, APPID, AES_KEY))
+
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def samples(metrics_url: str) -> Samples:
+    text = requests.get(metrics_url, timeout=10).text
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def value(found: Samples, name: str, **labels: str) -> float:
+    return found.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def play_conversation(running: Running) -> None:
+    """Seven accepted pushes (one a retry already answered), one forged, one -1 from WeChat."""
+    link = running.text("1", "o_metrics_user_a", 1001)
+    for push in (link, link):  # WeChat's retry of an answered push: a duplicate
+        assert running.post(push).text == "success"
+    forged = SignedPush({**link.params, "msg_signature": "0" * 40}, link.body, link.content_type)
+    assert running.post(forged).status_code == 403
+    running.sandbox.add_fault(Fault(SEND_PATH, errcode=-1))
+    unknown = running.text("anything", "o_metrics_user_b", 1002)
+    for push in (unknown, unknown):  # -1 releases the claim; WeChat's retry sends the reply
+        assert running.post(push).text == "success"
+    for msg_id in (1003, 1004):  # the same image twice: uploaded once, then from the cache
+        assert running.post(running.text("3", "o_metrics_user_c", msg_id)).text == "success"
+    assert running.post(running.text("1", "o_metrics_user_d", 1005)).text == "success"
+
+
+def test_metrics_count_a_scripted_conversation_exactly_across_two_workers(running: Running):
+    play_conversation(running)
+    found = samples(running.kefu.metrics_url)
+    assert value(found, "kefu_pushes_total", outcome="accepted", reason="") == 7
+    assert value(found, "kefu_pushes_total", outcome="refused", reason="signature") == 1
+    assert value(found, "kefu_duplicate_pushes_total") == 1
+    assert value(found, "kefu_push_ack_seconds_count") == 7
+    assert value(found, "kefu_reply_sends_total", kind="link", errcode="0") == 2
+    assert value(found, "kefu_reply_sends_total", kind="text", errcode="-1") == 1
+    assert value(found, "kefu_reply_sends_total", kind="text", errcode="0") == 1
+    assert value(found, "kefu_reply_sends_total", kind="image", errcode="0") == 2
+    assert value(found, "kefu_reply_send_seconds_count", kind="image") == 2
+    assert value(found, "kefu_media_uploads_total", outcome="ok") == 1
+    assert value(found, "kefu_media_cache_hits_total") == 1
+    assert value(found, "kefu_token_fetches_total", errcode="0") == 1
+    assert value(found, "kefu_rules_keywords") == 3
+    assert value(found, "kefu_rules_refreshes_total", outcome="ok") >= 2  # once per worker
+    assert value(found, "kefu_state_store_failures_total") == 0
+    sent = [c for c in running.sandbox.calls if c.path == SEND_PATH]
+    assert [c.errcode for c in sent].count(0) == 5
+
+
+def test_metrics_carry_no_unbounded_label(running: Running):
+    play_conversation(running)
+    labels = {label for (_, pairs) in samples(running.kefu.metrics_url) for label, _ in pairs}
+    assert labels <= {"outcome", "reason", "kind", "errcode", "le"}
+
+
+def test_every_metric_the_grafana_dashboard_queries_is_on_metrics(running: Running):
+    play_conversation(running)
+    dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    queried = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel.get("targets", [])
+        for name in re.findall(r"\bkefu_[a-z_]+", target["expr"])
+    }
+    assert len(queried) >= 10
+    served = {name for (name, _) in samples(running.kefu.metrics_url)}
+    assert sorted(queried - served) == []
+
+
+def gunicorn_run(settings: dict[str, str], port: int) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KEFU_", "GUNICORN_"))}
+    command = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "entrypoints.wsgi:app"]
+    return subprocess.run(
+        command,
+        cwd=ROOT,
+        env={**env, **settings, "PORT": str(port), "WEB_CONCURRENCY": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_metrics_on_the_callback_port_stop_start_up_with_one_line(tmp_path: Path):
+    (tmp_path / "media").mkdir()
+    (tmp_path / "rules.json").write_text(json.dumps(RULES), encoding="utf-8")
+    port = free_port()
+    settings = kefu_settings(tmp_path, "http://127.0.0.1:9", KEFU_METRICS_ADDR=f"127.0.0.1:{port}")
+    result = gunicorn_run(settings, port)
+    assert result.returncode == 2
+    assert (
+        f"kefu: KEFU_METRICS_ADDR=127.0.0.1:{port} is the callback's port: "
+        "give metrics a port of their own"
+    ) in result.stderr.splitlines()
