@@ -20,17 +20,23 @@ from adapters.wechat_push.errors import (
 from adapters.wechat_push.gateway import WeChatPushGateway
 from domain.answering import AnswerMessage
 from entrypoints.callback import CallbackResource, HealthResource
+from entrypoints.readiness import Readiness, ReadinessResource
 
 log = logging.getLogger(__name__)
 
 
 def create_app(
-    callback_path: str, gateway: WeChatPushGateway, answer: AnswerMessage
+    callback_path: str,
+    gateway: WeChatPushGateway,
+    answer: AnswerMessage,
+    readiness: Readiness | None = None,
 ) -> falcon.App[falcon.Request, falcon.Response]:
-    """Routes and error mapping around the push gateway and the answer use case."""
+    """Routes and error mapping around the push gateway, the answer use case and readiness."""
     app = falcon.App()
     app.add_route(callback_path, CallbackResource(gateway, answer))
     app.add_route("/healthz", HealthResource())
+    if readiness is not None:
+        app.add_route("/readyz", ReadinessResource(readiness))
     app.add_error_handler(InvalidSignature, _refuse(falcon.HTTPForbidden, "not a genuine push"))
     app.add_error_handler(WrongAppId, _refuse(falcon.HTTPForbidden, "push for another AppID"))
     app.add_error_handler(DecryptError, _refuse(falcon.HTTPBadRequest, "push does not decrypt"))

@@ -43,7 +43,10 @@ def start(container: Container) -> None:
 def app_for(container: Container) -> falcon.App[falcon.Request, falcon.Response]:
     """The Falcon app serving what the container built (after any test overrides)."""
     return create_app(
-        container.settings().callback_path, container.push_gateway(), container.answer()
+        container.settings().callback_path,
+        container.push_gateway(),
+        container.answer(),
+        container.readiness(),
     )
 
 

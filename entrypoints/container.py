@@ -6,6 +6,7 @@ import random
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dependency_injector import containers, providers
 
@@ -44,6 +45,7 @@ from domain.ports import HitStats
 from domain.retry import RetryPolicy
 from domain.sending import SendQueuedReplies
 from domain.stats import NoHitStats
+from entrypoints.readiness import Readiness
 from entrypoints.senders import open_queue_stores, run_senders
 from entrypoints.settings import RulesSettings, Settings
 
@@ -107,6 +109,14 @@ def _stats_kind(settings: Settings) -> str:
 
 def _stats_dir(settings: Settings) -> Path:
     return settings.state_dir / "stats"
+
+
+def _store_name(settings: Settings) -> str:
+    """The state store as readiness names it: host and port only, the URL may carry a password."""
+    if settings.redis_url:
+        parts = urlsplit(settings.redis_url)
+        return f"Redis at {parts.hostname}:{parts.port or 6379}"
+    return f"KEFU_STATE_DIR {settings.state_dir}"
 
 
 def _claim_ttl(settings: Settings) -> float:
@@ -263,4 +273,13 @@ class Container(containers.DeclarativeContainer):
     )
     answer = providers.Factory(
         AnswerMessage, rules=rules, dispatcher=dispatcher, ledger=ledger, stats=hit_stats
+    )
+
+    # Whether pushes can be taken and answered now (/readyz, kefu status)
+    readiness = providers.Singleton(
+        Readiness,
+        rules=rules,
+        state=state,
+        store_name=providers.Callable(_store_name, settings),
+        check_token=wechat_api.provided.check_token,
     )

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from entrypoints.bootstrap import load_settings
-from entrypoints.cli import queue, rules, simulate
+from entrypoints.cli import queue, rules, simulate, status
 from entrypoints.cli.gunicorn_process import GUNICORN_CONF
 from entrypoints.demo import main as demo
 from entrypoints.preview import main as preview
@@ -40,6 +40,7 @@ COMMANDS: tuple[Callable[[Subparsers], None], ...] = (
     preview.add_command,
     queue.add_queue_commands,
     sandbox.add_command,
+    status.add_command,
 )
 
 

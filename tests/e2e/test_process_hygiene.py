@@ -64,6 +64,10 @@ def test_a_control_socket_is_opened_only_where_one_is_asked_for(tmp_path, sandbo
     path = tmp_path / "kefu.ctl"
     settings = kefu_settings(folder, sandbox.url, GUNICORN_CONTROL_SOCKET=str(path))
     with gunicorn(settings, tmp_path / "kefu.log", workers=1):
+        # gunicorn opens it once the workers are spawned, maybe after the first answers.
+        deadline = time.monotonic() + 10
+        while not path.is_socket() and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert path.is_socket()
 
 

@@ -15,6 +15,7 @@ import redis
 import requests
 
 from adapters.wechat_push.fields import PushFormat
+from entrypoints.cli.gunicorn_process import free_port
 from entrypoints.cli.push_simulator import Mode, PushSimulator, SignedPush
 from entrypoints.sandbox.main import serve_sandbox
 from entrypoints.sandbox.state import SandboxState
@@ -80,7 +81,11 @@ def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]
     with ExitStack() as stack:
         sandbox = stack.enter_context(serve_sandbox("127.0.0.1", 0, APPID, APPSECRET, state))
         settings = kefu_settings(tmp_path, sandbox.url, **shared)
-        services = [gunicorn(settings, tmp_path / f"kefu{n}.log") for n in range(2)]
+        # Two instances on one host: each serves its metrics on a port of its own.
+        services = [
+            gunicorn({**settings, "KEFU_METRICS_ADDR": f"127.0.0.1:{free_port()}"}, log)
+            for log in (tmp_path / "kefu0.log", tmp_path / "kefu1.log")
+        ]
         urls = [stack.enter_context(service).url for service in services]
         yield Cluster(urls, state, PushSimulator(TOKEN, APPID, AES_KEY))
 

@@ -1,0 +1,113 @@
+"""/readyz and `kefu status`: whether pushes can be taken and answered now, check by check."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+import falcon
+
+from adapters.rules.health import RulesStatus
+from adapters.state.guard import GuardedStateStore
+from adapters.wechat_api.advice import advice_for
+from adapters.wechat_api.errors import failure_code
+from domain.errors import DeliveryError
+
+# /readyz may be polled every few seconds: a failed token fetch is not repeated sooner than this.
+TOKEN_RECHECK = 30.0
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check: its name, whether it passes, what was found, and what to do when it fails."""
+
+    name: str
+    ok: bool
+    detail: str
+    action: str = ""
+
+
+class RulesWithStatus(Protocol):
+    def status(self) -> RulesStatus: ...
+
+
+class Readiness:
+    """Runs the checks; ready when every one passes. Nothing it reports is a secret."""
+
+    def __init__(
+        self,
+        rules: RulesWithStatus,
+        state: GuardedStateStore,
+        store_name: str,
+        check_token: Callable[[], None],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._rules, self._state, self._store_name = rules, state, store_name
+        self._check_token, self._clock = check_token, clock
+        self._token_lock = threading.Lock()
+        self._token: tuple[float, Check] | None = None
+
+    def checks(self) -> list[Check]:
+        return [self._rules_check(), self._state_check(), self._token_check()]
+
+    def report(self) -> dict[str, Any]:
+        checks = self.checks()
+        return {
+            "ready": all(c.ok for c in checks),
+            "checks": {c.name: {k: v for k, v in asdict(c).items() if k != "name"} for c in checks},
+        }
+
+    def _rules_check(self) -> Check:
+        status = self._rules.status()
+        failing = f"; the latest refresh failed: {status.failing}" if status.failing else ""
+        if status.version is None:
+            action = "fix the rules source (`kefu rules check` shows what is wrong)"
+            return Check("rules", False, f"no rules loaded from {status.source}{failing}", action)
+        age = "" if status.fetched_at is None else f", fetched {self._age(status.fetched_at)} ago"
+        keys = f"{status.keys} keys, {status.rejected} rejected"
+        return Check("rules", True, f"version {status.version}: {keys}{age}{failing}")
+
+    def _state_check(self) -> Check:
+        if self._state.probe():
+            return Check("state_store", True, f"{self._store_name} reachable")
+        why = self._state.last_failure or "unavailable"
+        action = f"make {self._store_name} reachable; until then retries may be answered twice"
+        return Check("state_store", False, f"{self._store_name}: {why}", action)
+
+    def _token_check(self) -> Check:
+        with self._token_lock:
+            now = self._clock()
+            if self._token is not None and not self._token[1].ok:
+                checked_at, check = self._token
+                if now - checked_at < TOKEN_RECHECK:
+                    return check
+            check = self._fetch_token_check()
+            self._token = (now, check)
+            return check
+
+    def _fetch_token_check(self) -> Check:
+        try:
+            self._check_token()
+        except DeliveryError as failure:
+            code = failure_code(failure)
+            return Check("access_token", False, failure.reason, advice_for(code))
+        return Check("access_token", True, "an access token is at hand")
+
+    def _age(self, since: float) -> str:
+        seconds = max(0, int(self._clock() - since))
+        return f"{seconds} s" if seconds < 120 else f"{seconds // 60} min"
+
+
+class ReadinessResource:
+    """GET /readyz: 200 and the checks when ready, else 503 and the checks."""
+
+    def __init__(self, readiness: Readiness) -> None:
+        self._readiness = readiness
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        report = self._readiness.report()
+        resp.status = falcon.HTTP_200 if report["ready"] else falcon.HTTP_503
+        resp.media = report

@@ -1,0 +1,169 @@
+"""/readyz and `kefu status` on the real container: each failing check, and why, and what to do."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import falcon.testing
+import pytest
+
+from entrypoints.bootstrap import build_service
+from entrypoints.cli.gunicorn_process import ROOT, free_port
+from entrypoints.sandbox.main import SandboxServer, serve_sandbox
+from entrypoints.sandbox.records import Fault
+from tests.documents import CONTRACT_DOCUMENT
+from tests.e2e.conftest import APPID, APPSECRET
+from tests.e2e.servers import gunicorn, kefu_settings
+from tests.redis_server import OwnRedis
+
+RULES = {key: CONTRACT_DOCUMENT[key] for key in ("1", "default")}
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    (tmp_path / "media").mkdir()
+    (tmp_path / "rules.json").write_text(json.dumps(RULES), encoding="utf-8")
+    return tmp_path
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxServer]:
+    with serve_sandbox("127.0.0.1", 0, APPID, APPSECRET) as served:
+        yield served
+
+
+Readyz = Callable[[], tuple[int, dict[str, Any]]]
+
+
+@contextmanager
+def serving(env: dict[str, str]) -> Iterator[Readyz]:
+    service = build_service(env)
+    client = falcon.testing.TestClient(service.app)
+
+    def readyz() -> tuple[int, dict[str, Any]]:
+        answer = client.simulate_get("/readyz")
+        return answer.status_code, answer.json
+
+    try:
+        yield readyz
+    finally:
+        service.stop()
+
+
+def status(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
+    return subprocess.run(
+        [sys.executable, "-m", "entrypoints.cli.main", "status", *args],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_ready_when_rules_store_and_token_are_all_fine_and_kefu_status_agrees(folder, sandbox):
+    env = kefu_settings(folder, sandbox.url)
+    with serving(env) as readyz:
+        code, report = readyz()
+        assert code == 200 and report["ready"] is True
+        assert set(report["checks"]) == {"rules", "state_store", "access_token"}
+        assert report["checks"]["rules"]["detail"].startswith("version ")
+        assert "2 keys, 0 rejected, fetched 0 s ago" in report["checks"]["rules"]["detail"]
+        assert report["checks"]["access_token"] == {
+            "ok": True,
+            "detail": "an access token is at hand",
+            "action": "",
+        }
+    shown = status(env)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert shown.stdout.splitlines()[0] == "kefu is ready"
+    assert "  ok    access token  an access token is at hand" in shown.stdout
+
+
+def test_not_ready_while_the_rules_never_loaded(folder, sandbox):
+    cms = f"http://127.0.0.1:{free_port()}/cms/rules"
+    env = kefu_settings(folder, sandbox.url, KEFU_RULES_URL=cms)
+    del env["KEFU_RULES_FILE"]
+    with serving(env) as readyz:
+        code, report = readyz()
+        assert (code, report["ready"]) == (503, False)
+        rules = report["checks"]["rules"]
+        assert rules["ok"] is False
+        failed = "the latest refresh failed: request failed (ConnectionError)"
+        assert rules["detail"] == f"no rules loaded from {cms}; {failed}"
+        assert "kefu rules check" in rules["action"]
+        assert report["checks"]["access_token"]["ok"] is True
+    shown = status(env)
+    assert shown.returncode == 1
+    assert shown.stdout.splitlines()[0] == "kefu is NOT ready"
+    assert f"  FAIL  rules         no rules loaded from {cms}" in shown.stdout
+
+
+def test_not_ready_while_redis_is_unreachable_and_ready_again_once_it_is_back(folder, sandbox):
+    redis = OwnRedis()
+    redis.start()
+    try:
+        env = kefu_settings(folder, sandbox.url, KEFU_REDIS_URL=redis.url)
+        with serving(env) as readyz:
+            assert readyz()[0] == 200
+            redis.kill()
+            code, report = readyz()
+            assert code == 503
+            store = report["checks"]["state_store"]
+            assert store["ok"] is False
+            assert store["detail"].startswith(f"Redis at 127.0.0.1:{redis.port}: ")
+            assert store["action"].startswith(f"make Redis at 127.0.0.1:{redis.port} reachable")
+            shown = status(env)
+            assert shown.returncode == 1
+            assert f"  FAIL  state store   Redis at 127.0.0.1:{redis.port}: " in shown.stdout
+            redis.start()
+            assert poll(lambda: readyz()[0] == 200, within=10)
+    finally:
+        redis.kill()
+
+
+def test_not_ready_when_wechat_refuses_the_token_for_this_ip_and_it_says_what_to_do(
+    folder, sandbox
+):
+    sandbox.state.add_fault(Fault("/cgi-bin/stable_token", times=20, errcode=40164))
+    env = kefu_settings(folder, sandbox.url)
+    with serving(env) as readyz:
+        code, report = readyz()
+        assert code == 503
+        token = report["checks"]["access_token"]
+        assert token["ok"] is False
+        assert token["detail"] == "WeChat API errcode 40164: invalid ip, not in whitelist"
+        assert token["action"].startswith("add this host's public IP address to the mini program's")
+        assert report["checks"]["rules"]["ok"] and report["checks"]["state_store"]["ok"]
+    shown = status(env)
+    assert shown.returncode == 1
+    assert "  FAIL  access token  WeChat API errcode 40164" in shown.stdout
+    assert "what to do: add this host's public IP address" in shown.stdout
+    for secret in (APPSECRET, env["KEFU_TOKEN"], env["KEFU_ENCODING_AES_KEY"]):
+        assert secret not in shown.stdout + shown.stderr + json.dumps(report)
+
+
+def test_kefu_status_url_reads_a_running_kefus_readyz_under_gunicorn(folder, sandbox):
+    with gunicorn(kefu_settings(folder, sandbox.url), folder / "kefu.log") as kefu:
+        shown = status({}, "--url", kefu.url)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert shown.stdout.splitlines()[0] == "kefu is ready"
+    assert len([line for line in shown.stdout.splitlines() if line.startswith("  ok ")]) == 3
+
+
+def poll(condition: Callable[[], bool], within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False
