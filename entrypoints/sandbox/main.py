@@ -103,7 +103,8 @@ KEFU_WECHAT_API_BASE=http://127.0.0.1:PORT. Its own routes:
          {"path": "/cgi-bin/stable_token", "stall": 6}   (answer after 6 s)
          {"path": "/cgi-bin/stable_token", "errcode": 40164}   (IP not whitelisted)
          faults for one path are used up in the order they were added
-  GET    /sandbox/faults         faults not used up yet;  DELETE clears them
+  GET    /sandbox/faults         faults not used up yet
+  DELETE /sandbox/faults         clear them
   POST   /sandbox/tokens/revoke  invalidate every access token issued so far
 
 Stop it with Ctrl-C.

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,3 +160,48 @@ def test_metrics_on_the_callback_port_stop_start_up_with_one_line(tmp_path: Path
         f"kefu: KEFU_METRICS_ADDR=127.0.0.1:{port} is the callback's port: "
         "give metrics a port of their own"
     ) in result.stderr.splitlines()
+
+
+def workers_of(master: int) -> list[int]:
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == master and fields[0] != "Z":
+            children.append(int(stat.parent.name))
+    return children
+
+
+def test_a_restarted_worker_keeps_its_counts_and_the_metrics_folder_goes_with_the_master(
+    tmp_path: Path,
+):
+    (tmp_path / "media").mkdir()
+    (tmp_path / "rules.json").write_text(json.dumps(RULES), encoding="utf-8")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    base = {**os.environ, "TMPDIR": str(temp)}
+    with serve_sandbox("127.0.0.1", 0, APPID, APPSECRET) as sandbox:
+        settings = kefu_settings(tmp_path, sandbox.url)
+        kefu = KefuUnderGunicorn(settings, tmp_path / "kefu.log", base_env=base, workers=1)
+        kefu.start()
+        try:
+            kefu.wait_until_healthy()
+            (folder,) = temp.glob("kefu-metrics-*")
+            running = Running(kefu, SandboxState(), PushSimulator(TOKEN, APPID, AES_KEY))
+            assert running.post(running.text("1", "o_restart", 2001)).text == "success"
+            assert kefu.pid is not None
+            (worker,) = workers_of(kefu.pid)
+            os.kill(worker, signal.SIGKILL)
+            deadline = time.monotonic() + 20
+            while [worker] == workers_of(kefu.pid) or not workers_of(kefu.pid):
+                assert time.monotonic() < deadline, "gunicorn did not replace the worker"
+                time.sleep(0.1)
+            kefu.wait_until_healthy()
+            assert running.post(running.text("1", "o_restart", 2002)).text == "success"
+            found = samples(kefu.metrics_url)
+            assert value(found, "kefu_pushes_total", outcome="accepted", reason="") == 2
+        finally:
+            kefu.stop()
+    assert not folder.exists()

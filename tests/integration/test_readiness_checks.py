@@ -1,0 +1,63 @@
+"""Readiness over its real collaborators' status: ages, and how often a failed token is retried."""
+
+from __future__ import annotations
+
+from adapters.rules.health import RulesStatus
+from adapters.state.guard import GuardedStateStore
+from adapters.state.memory import MemoryStateStore
+from adapters.wechat_api.errors import WeChatApiError
+from entrypoints.readiness import TOKEN_RECHECK, Readiness
+from tests.fakes import FakeClock
+
+
+class Rules:
+    def __init__(self, status: RulesStatus) -> None:
+        self.value = status
+
+    def status(self) -> RulesStatus:
+        return self.value
+
+
+class Token:
+    def __init__(self) -> None:
+        self.calls = 0
+        self.failure: WeChatApiError | None = WeChatApiError(40164, "invalid ip, not in whitelist")
+
+    def __call__(self) -> None:
+        self.calls += 1
+        if self.failure is not None:
+            raise self.failure
+
+
+def readiness(clock: FakeClock, token: Token, rules: RulesStatus | None = None) -> Readiness:
+    loaded = RulesStatus("rules.json", "abc123", 4, 1, clock.now - 150)
+    return Readiness(
+        Rules(rules or loaded), GuardedStateStore(MemoryStateStore()), "the store", token, clock
+    )
+
+
+def test_a_failed_token_check_is_not_repeated_within_the_recheck_interval():
+    clock, token = FakeClock(), Token()
+    ready = readiness(clock, token)
+    assert ready.report()["checks"]["access_token"]["ok"] is False
+    clock.advance(TOKEN_RECHECK - 1)
+    ready.report()
+    assert token.calls == 1
+    token.failure = None
+    clock.advance(2)
+    assert ready.report()["ready"] is True
+    assert token.calls == 2
+
+
+def test_the_rules_check_shows_their_age_and_a_failing_refresh_without_failing():
+    clock = FakeClock()
+    failing = RulesStatus("rules.json", "abc123", 4, 1, clock.now - 150, "HTTP 500")
+    token = Token()
+    token.failure = None
+    check = readiness(clock, token, failing).report()["checks"]["rules"]
+    assert check == {
+        "ok": True,
+        "detail": "version abc123: 4 keys, 1 rejected, fetched 2 min ago; "
+        "the latest refresh failed: HTTP 500",
+        "action": "",
+    }
