@@ -30,6 +30,9 @@ class FakeWeChat(FakeMessenger):
         self.uploads.append(media.filename)
         return f"uploaded:{media.filename}"
 
+    def check_token(self) -> None:
+        """Readiness asks for an access token: the fake always has one."""
+
 
 @dataclass
 class Wired:
