@@ -119,6 +119,14 @@ def _store_name(settings: Settings) -> str:
     return f"KEFU_STATE_DIR {settings.state_dir}"
 
 
+def _previous_settings(settings: Settings) -> tuple[str, ...]:
+    named = {
+        "KEFU_TOKEN_PREVIOUS": settings.token_previous,
+        "KEFU_ENCODING_AES_KEY_PREVIOUS": settings.encoding_aes_key_previous,
+    }
+    return tuple(name for name, value in named.items() if value)
+
+
 def _claim_ttl(settings: Settings) -> float:
     # Claims must outlive the replay window, or a replayed push could be handled twice.
     return max(CLAIM_TTL, 2.0 * replay_window(settings.max_clock_skew))
@@ -282,4 +290,5 @@ class Container(containers.DeclarativeContainer):
         state=state,
         store_name=providers.Callable(_store_name, settings),
         check_token=wechat_api.provided.check_token,
+        previous=providers.Callable(_previous_settings, settings),
     )

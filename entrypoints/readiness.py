@@ -14,6 +14,7 @@ from adapters.rules.health import RulesStatus
 from adapters.state.guard import GuardedStateStore
 from adapters.wechat_api.advice import advice_for
 from adapters.wechat_api.errors import failure_code
+from adapters.wechat_push.previous_use import last_previous_use
 from domain.errors import DeliveryError
 
 # /readyz may be polled every few seconds: a failed token fetch is not repeated sooner than this.
@@ -44,14 +45,19 @@ class Readiness:
         store_name: str,
         check_token: Callable[[], None],
         clock: Callable[[], float] = time.time,
+        previous: tuple[str, ...] = (),
     ) -> None:
+        """previous: the KEFU_*_PREVIOUS settings that are set, during a rotation."""
         self._rules, self._state, self._store_name = rules, state, store_name
-        self._check_token, self._clock = check_token, clock
+        self._check_token, self._clock, self._previous = check_token, clock, previous
         self._token_lock = threading.Lock()
         self._token: tuple[float, Check] | None = None
 
     def checks(self) -> list[Check]:
-        return [self._rules_check(), self._state_check(), self._token_check()]
+        checks = [self._rules_check(), self._state_check(), self._token_check()]
+        if self._previous:
+            checks.append(self._previous_check())
+        return checks
 
     def report(self) -> dict[str, Any]:
         checks = self.checks()
@@ -95,6 +101,18 @@ class Readiness:
             code = failure_code(failure)
             return Check("access_token", False, failure.reason, advice_for(code))
         return Check("access_token", True, "an access token is at hand")
+
+    def _previous_check(self) -> Check:
+        """Never fails: whether previous credentials still open pushes, or for how long not."""
+        use = last_previous_use(self._state)
+        names = " and ".join(self._previous)
+        if use is None:
+            detail = f"{names} set, but no push was opened with them: they can be removed"
+        elif self._clock() - use.at < 3600:
+            detail = f"{use.which} opened a push {self._age(use.at)} ago: still in use"
+        else:
+            detail = f"{use.which} unused for {use.hours_ago(self._clock()):.0f} h"
+        return Check("previous_credentials", True, detail)
 
     def _age(self, since: float) -> str:
         seconds = max(0, int(self._clock() - since))

@@ -13,7 +13,12 @@ from entrypoints.bootstrap import build_container, load_settings
 from entrypoints.readiness import Readiness
 
 HELP = "whether kefu can take and answer pushes now, check by check; exit 1 when not"
-_NAMES = {"rules": "rules", "state_store": "state store", "access_token": "access token"}
+_NAMES = {
+    "rules": "rules",
+    "state_store": "state store",
+    "access_token": "access token",
+    "previous_credentials": "previous keys",
+}
 
 
 def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -6,6 +6,7 @@ from adapters.rules.health import RulesStatus
 from adapters.state.guard import GuardedStateStore
 from adapters.state.memory import MemoryStateStore
 from adapters.wechat_api.errors import WeChatApiError
+from adapters.wechat_push.previous_use import PreviousUseLog
 from entrypoints.readiness import TOKEN_RECHECK, Readiness
 from tests.fakes import FakeClock
 
@@ -61,3 +62,34 @@ def test_the_rules_check_shows_their_age_and_a_failing_refresh_without_failing()
         "the latest refresh failed: HTTP 500",
         "action": "",
     }
+
+
+def test_during_a_rotation_status_says_whether_the_previous_key_is_still_in_use():
+    clock, token = FakeClock(), Token()
+    token.failure = None
+    state = GuardedStateStore(MemoryStateStore())
+    loaded = RulesStatus("rules.json", "abc123", 4, 0, clock.now)
+    names = ("KEFU_ENCODING_AES_KEY_PREVIOUS",)
+    ready = Readiness(Rules(loaded), state, "the store", token, clock, previous=names)
+
+    def previous() -> dict[str, object]:
+        report = ready.report()
+        assert report["ready"] is True  # informative only: it never fails readiness
+        check: dict[str, object] = report["checks"]["previous_credentials"]
+        return check
+
+    assert previous()["detail"] == (
+        "KEFU_ENCODING_AES_KEY_PREVIOUS set, but no push was opened with them: they can be removed"
+    )
+    PreviousUseLog(state, clock)("KEFU_ENCODING_AES_KEY_PREVIOUS")
+    clock.advance(300)
+    in_use = "KEFU_ENCODING_AES_KEY_PREVIOUS opened a push 5 min ago: still in use"
+    assert previous()["detail"] == in_use
+    clock.advance(5 * 3600)
+    assert previous()["detail"] == "KEFU_ENCODING_AES_KEY_PREVIOUS unused for 5 h"
+
+
+def test_without_previous_credentials_there_is_no_such_check():
+    clock, token = FakeClock(), Token()
+    token.failure = None
+    assert "previous_credentials" not in readiness(clock, token).report()["checks"]
