@@ -110,7 +110,7 @@ def test_metrics_count_a_scripted_conversation_exactly_across_two_workers(runnin
     assert value(found, "kefu_media_cache_hits_total") == 1
     assert value(found, "kefu_token_fetches_total", errcode="0") == 1
     assert value(found, "kefu_rules_keywords") == 3
-    assert value(found, "kefu_rules_refreshes_total", outcome="ok") >= 2  # once per worker
+    assert value(found, "kefu_rules_refreshes_total", outcome="ok") >= 1  # at each start
     assert value(found, "kefu_state_store_failures_total") == 0
     sent = [c for c in running.sandbox.calls if c.path == SEND_PATH]
     assert [c.errcode for c in sent].count(0) == 5
