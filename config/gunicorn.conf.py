@@ -44,7 +44,8 @@ if os.environ.get("KEFU_LOG_FORMAT", "").strip().lower() == "json":
 
     logconfig_dict = gunicorn_logconfig(loglevel.upper())
 # The query string carries signatures, not secrets, but keep access lines short.
-access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+# A push's access line carries its push id (the X-Kefu-Push header kefu answers with).
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms push=%({x-kefu-push}o)s'
 
 
 def on_starting(server: Any) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import falcon
 
-from adapters.logs.push_context import about_push
+from adapters.logs.push_context import PUSH_HEADER, about_push
 from adapters.metrics.definitions import ACK_SECONDS, PUSHES
 from adapters.wechat_push.errors import MalformedPush
 from adapters.wechat_push.gateway import OpenedPush, WeChatPushGateway
@@ -46,7 +46,8 @@ class CallbackResource:
         started = time.perf_counter()
         check_content_type(req)
         push = self._gateway.open(query(req), read_body(req))
-        with about_push(push.message.dedup_key, push.message.from_user):
+        with about_push(push.message.dedup_key, push.message.from_user) as push_id:
+            resp.set_header(PUSH_HEADER, push_id)
             self._handle(push, resp)
         PUSHES.labels("accepted", "").inc()
         ACK_SECONDS.observe(time.perf_counter() - started)

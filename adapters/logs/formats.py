@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters.logs.push_context import PushContextFilter, current_push_id
+from adapters.logs.push_context import PUSH_HEADER, PushContextFilter, current_push_id
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
 # Attributes every LogRecord has; anything else on a record is a field its event carries.
@@ -54,6 +54,8 @@ class JsonFormatter(logging.Formatter):
         entry |= {k: v for k, v in vars(record).items() if k not in _STANDARD}
         if record.name == "gunicorn.access" and isinstance(record.args, Mapping):
             entry |= {name: record.args.get(atom) for atom, name in _ACCESS_FIELDS.items()}
+            pushed = record.args.get(f"{{{PUSH_HEADER.lower()}}}o")
+            entry["push_id"] = pushed if pushed and pushed != "-" else entry["push_id"]
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:

@@ -16,6 +16,9 @@ class PushContext:
     openid: str
 
 
+# The response header that carries a push's id to the access log line of its request.
+PUSH_HEADER = "X-Kefu-Push"
+
 _CURRENT: ContextVar[PushContext | None] = ContextVar("kefu_push", default=None)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -83,6 +84,12 @@ def test_no_secret_in_gunicorn_logs_at_debug(running: Running):
     running.kefu.stop()
     logs = running.log.read_text(encoding="utf-8")
     assert "/cgi-bin/media/upload" in logs  # urllib3 logged the request lines at DEBUG
+    (access,) = [line for line in logs.splitlines() if '"POST /wechat/callback" 200' in line]
+    push_id = re.search(r" push=([0-9a-f]{16})$", access)
+    assert push_id is not None  # the access line names the push, as every line about it does
+    assert all(
+        line.endswith(f"push={push_id[1]}") for line in logs.splitlines() if "push from" in line
+    )
     for secret in (ACCESS_TOKEN, APPSECRET, AES_KEY, TOKEN):
         assert secret not in logs
 

@@ -55,6 +55,8 @@ def test_every_line_is_json_lines_about_a_push_carry_its_id_and_no_secret_or_ope
     ]
     assert calls_to_wechat and {line["push_id"] for line in calls_to_wechat} == {push_id}
     access = [line for line in lines if line["logger"] == "gunicorn.access"]
+    pushes = [line for line in access if (line["method"], line["status"]) == ("POST", "200")]
+    assert [line["push_id"] for line in pushes] == [push_id]
     assert {(line["method"], line["status"]) for line in access} >= {
         ("POST", "200"),
         ("POST", "403"),
