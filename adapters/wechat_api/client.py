@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import requests
-from prometheus_client import Counter, Histogram
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 from urllib3.util.retry import Retry
@@ -25,11 +23,10 @@ from adapters.wechat_api.errors import (
     WeChatBadAnswer,
     WeChatUnavailable,
     api_error,
-    failure_code,
 )
+from adapters.wechat_api.measured import measured
 from adapters.wechat_api.security import ApiSecurity
 from adapters.wechat_api.tokens import IssuedToken, TokenCache, TokenStore
-from domain.errors import DeliveryError
 from domain.replies import MediaFile, Outbound
 
 log = logging.getLogger(__name__)
@@ -243,18 +240,3 @@ def _answer(
     if errcode != 0:
         raise api_error(errcode, errmsg)
     return payload
-
-
-@contextmanager
-def measured(timer: Histogram | None, counter: Counter, *labels: str) -> Iterator[None]:
-    """Count the call under labels + its outcome code ("0" when it worked), and time it."""
-    started = time.perf_counter()
-    try:
-        yield
-    except DeliveryError as failure:
-        counter.labels(*labels, failure_code(failure)).inc()
-        raise
-    finally:
-        if timer is not None:
-            timer.observe(time.perf_counter() - started)
-    counter.labels(*labels, "0").inc()

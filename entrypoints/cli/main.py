@@ -13,7 +13,7 @@ from entrypoints.cli import queue, rules, simulate, status
 from entrypoints.cli.gunicorn_process import GUNICORN_CONF
 from entrypoints.demo import main as demo
 from entrypoints.preview import main as preview
-from entrypoints.sandbox import main as sandbox
+from entrypoints.sandbox import command as sandbox
 
 
 def serve(args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ from prometheus_client.metrics import MetricWrapperBase
 
 import adapters.metrics.definitions as definitions
 from adapters.wechat_api.advice import ADVICE
-from entrypoints.sandbox.main import EPILOG
+from entrypoints.sandbox.command import EPILOG
 from entrypoints.sandbox.routes import create_sandbox_app
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text("utf-8")
