@@ -74,6 +74,11 @@ def on_starting(server: Any) -> None:
         raise
 
 
+def post_fork(server: Any, worker: Any) -> None:
+    for running in _metrics:
+        running.forget_in_child()
+
+
 def child_exit(server: Any, worker: Any) -> None:
     from entrypoints.metrics_server import process_exited
 

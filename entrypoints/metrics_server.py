@@ -25,6 +25,14 @@ class MetricsServer:
     _server: WSGIServer
     _thread: Thread
 
+    def forget_in_child(self) -> None:
+        """In a forked worker: drop the inherited listening socket, which only the master serves.
+
+        Otherwise a worker finishing its requests after the master exited would hold the port,
+        and a restarted kefu could not bind it.
+        """
+        self._server.socket.close()
+
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()

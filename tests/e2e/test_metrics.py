@@ -205,3 +205,34 @@ def test_a_restarted_worker_keeps_its_counts_and_the_metrics_folder_goes_with_th
         finally:
             kefu.stop()
     assert not folder.exists()
+
+
+def listening_inode(port: int) -> str:
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) == port and fields[3] == "0A":  # LISTEN
+            return fields[9]
+    raise AssertionError(f"nothing listens on port {port}")
+
+
+def holds_socket(pid: int, inode: str) -> bool:
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            if fd.readlink().as_posix() == f"socket:[{inode}]":
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def test_only_the_master_holds_the_metrics_port_so_a_restart_can_bind_it(tmp_path: Path):
+    (tmp_path / "media").mkdir()
+    (tmp_path / "rules.json").write_text(json.dumps(RULES), encoding="utf-8")
+    with gunicorn(kefu_settings(tmp_path, "http://127.0.0.1:9"), tmp_path / "kefu.log") as kefu:
+        assert kefu.pid is not None
+        port = int(kefu.metrics_url.rsplit(":", 1)[1].split("/")[0])
+        inode = listening_inode(port)
+        workers = workers_of(kefu.pid)
+        assert holds_socket(kefu.pid, inode)
+        assert len(workers) == 2
+        assert [pid for pid in workers if holds_socket(pid, inode)] == []
