@@ -1,4 +1,4 @@
-"""`kefu sandbox` (and `python -m entrypoints.sandbox.main`): the sandbox as a command."""
+"""`kefu sandbox` (and `python -m entrypoints.sandbox`): the sandbox as a command."""
 
 from __future__ import annotations
 
@@ -110,7 +110,7 @@ def _print_call(call: Call) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m entrypoints.sandbox.main",
+        prog="python -m entrypoints.sandbox",
         description=HELP,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -79,9 +79,3 @@ def serve_sandbox(
     thread = threading.Thread(target=server.serve_forever, name="wechat-sandbox", daemon=True)
     thread.start()
     return SandboxServer(f"http://{host}:{server.server_port}", state, server, thread)
-
-
-if __name__ == "__main__":
-    from entrypoints.sandbox.command import main
-
-    raise SystemExit(main())

@@ -232,6 +232,9 @@ def test_only_the_master_holds_the_metrics_port_so_a_restart_can_bind_it(tmp_pat
         assert kefu.pid is not None
         port = int(kefu.metrics_url.rsplit(":", 1)[1].split("/")[0])
         inode = listening_inode(port)
+        deadline = time.monotonic() + 20
+        while len(workers_of(kefu.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)  # healthy once one worker answers; the other may still be booting
         workers = workers_of(kefu.pid)
         assert holds_socket(kefu.pid, inode)
         assert len(workers) == 2

@@ -392,7 +392,7 @@ def test_the_sandbox_runs_standalone_from_the_command_line():
     command = [
         sys.executable,
         "-m",
-        "entrypoints.sandbox.main",
+        "entrypoints.sandbox",
         "--port",
         "0",
         "--appid",
@@ -466,7 +466,7 @@ def test_in_security_mode_a_call_signed_with_another_key_gets_40234(secured_clie
 
 
 def test_the_command_line_sandbox_can_refuse_business_typing():
-    command = [sys.executable, "-m", "entrypoints.sandbox.main", "--port", "0"]
+    command = [sys.executable, "-m", "entrypoints.sandbox", "--port", "0"]
     command += ["--appid", APPID, "--appsecret", APPSECRET, "--no-business-typing"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
