@@ -16,6 +16,7 @@ from adapters.media.ids import UploadingMediaIds
 from adapters.media.sources import MediaSources
 from adapters.media.urls import HttpMediaSource
 from adapters.metrics.ledger import CountingLedger
+from adapters.metrics.queue_gauges import watch_queue
 from adapters.queue.ordering import UserLeases
 from adapters.queue.queue import HueyReplyQueue
 from adapters.queue.reaper import Reaper
@@ -45,6 +46,7 @@ from domain.ports import HitStats
 from domain.retry import RetryPolicy
 from domain.sending import SendQueuedReplies
 from domain.stats import NoHitStats
+from entrypoints.queue_readiness import OLDEST_LIMIT, QueueReadiness
 from entrypoints.readiness import Readiness
 from entrypoints.senders import open_queue_stores, run_senders
 from entrypoints.settings import RulesSettings, Settings
@@ -284,6 +286,7 @@ class Container(containers.DeclarativeContainer):
     )
 
     # Whether pushes can be taken and answered now (/readyz, kefu status)
+    queue_age_limit = providers.Object(OLDEST_LIMIT)
     readiness = providers.Singleton(
         Readiness,
         rules=rules,
@@ -291,4 +294,12 @@ class Container(containers.DeclarativeContainer):
         store_name=providers.Callable(_store_name, settings),
         check_token=wechat_api.provided.check_token,
         previous=providers.Callable(_previous_settings, settings),
+        more=providers.Singleton(
+            QueueReadiness,
+            queue=reply_queue,
+            senders=senders,
+            configured=sender_count,
+            limit=queue_age_limit,
+        ),
     )
+    queue_gauges = providers.Resource(watch_queue, queue=reply_queue, senders=senders)

@@ -46,15 +46,18 @@ class Readiness:
         check_token: Callable[[], None],
         clock: Callable[[], float] = time.time,
         previous: tuple[str, ...] = (),
+        more: Callable[[], list[Check]] = list,
     ) -> None:
-        """previous: the KEFU_*_PREVIOUS settings that are set, during a rotation."""
+        """previous: the KEFU_*_PREVIOUS settings that are set, during a rotation; more: further
+        checks (the reply queue's and the senders')."""
         self._rules, self._state, self._store_name = rules, state, store_name
         self._check_token, self._clock, self._previous = check_token, clock, previous
+        self._more = more
         self._token_lock = threading.Lock()
         self._token: tuple[float, Check] | None = None
 
     def checks(self) -> list[Check]:
-        checks = [self._rules_check(), self._state_check(), self._token_check()]
+        checks = [self._rules_check(), self._state_check(), *self._more(), self._token_check()]
         if self._previous:
             checks.append(self._previous_check())
         return checks
@@ -115,8 +118,13 @@ class Readiness:
         return Check("previous_credentials", True, detail)
 
     def _age(self, since: float) -> str:
-        seconds = max(0, int(self._clock() - since))
-        return f"{seconds} s" if seconds < 120 else f"{seconds // 60} min"
+        return age(self._clock() - since)
+
+
+def age(seconds: float) -> str:
+    """A duration as a person reads it: 45 s, 12 min."""
+    whole = max(0, int(seconds))
+    return f"{whole} s" if whole < 120 else f"{whole // 60} min"
 
 
 class ReadinessResource:

@@ -85,3 +85,28 @@ RULES_LAST_REFRESH_OK = Gauge(
     "1 when the latest refresh of the rules succeeded, 0 when it failed.",
     multiprocess_mode="mostrecent",
 )
+REPLIES = Counter(
+    "kefu_replies",
+    "Attempts at queued reply jobs by outcome: sent, retried (retry scheduled), dead_lettered.",
+    ["outcome"],
+)
+QUEUE_DEPTH = Gauge(
+    "kefu_queue_depth",
+    "Reply jobs not finished yet: queued, being sent or waiting for a retry.",
+    multiprocess_mode="mostrecent",
+)
+QUEUE_OLDEST = Gauge(
+    "kefu_queue_oldest_job_age_seconds",
+    "Seconds since the oldest unfinished reply job was queued (0 when none).",
+    multiprocess_mode="mostrecent",
+)
+DEAD_LETTERS = Gauge(
+    "kefu_dead_letters",
+    "Replies that finally failed and wait for an operator (kefu dead-letters).",
+    multiprocess_mode="mostrecent",
+)
+SENDERS_RUNNING = Gauge(
+    "kefu_senders_running",
+    "Reply sender threads running, summed over the live processes.",
+    multiprocess_mode="livesum",
+)

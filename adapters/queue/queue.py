@@ -9,6 +9,8 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from adapters.logs.push_context import about_push
+from adapters.metrics.definitions import REPLIES
 from adapters.queue.dead_letters import DeadLetter, DeadLetters
 from adapters.queue.journal import JobState, JournalEntry, LeaseJournal
 from adapters.queue.ordering import UserLeases
@@ -144,13 +146,17 @@ class HueyReplyQueue:
     def _attempt(self, job_id: str, entry: JournalEntry, token: str) -> None:
         running = entry.running(self._clock() + self.timings.lease)
         self.journal.write(job_id, running)
-        with self._tracked(job_id, running, token):
-            outcome = self._send(running.job, running.attempts, running.queued_at)
-        self._settle(job_id, running, outcome)
+        job = running.job
+        # Every line logged about the job carries its push's id (and no whole openid).
+        with about_push(job.key, job.to_user):
+            with self._tracked(job_id, running, token):
+                outcome = self._send(job, running.attempts, running.queued_at)
+            self._settle(job_id, running, outcome)
 
     def _settle(self, job_id: str, entry: JournalEntry, outcome: Outcome) -> None:
         now = self._clock()
         if isinstance(outcome, RetryLater):
+            REPLIES.labels("retried").inc()
             until = now + outcome.delay + self.timings.grace
             self.journal.write(job_id, entry.waiting(until, outcome.reason))
             self.requeue(job_id, outcome.delay)
@@ -164,12 +170,14 @@ class HueyReplyQueue:
         elif isinstance(outcome, GiveUp):
             self.bury(job_id, entry, outcome.reason)
         else:
+            REPLIES.labels("sent").inc()
             self.journal.remove(job_id)
 
     def bury(self, job_id: str, entry: JournalEntry, reason: str) -> None:
         """Make the job a dead letter and take it out of the journal."""
         self.dead_letters.add(DeadLetter(job_id, entry.job, entry.attempts, reason, self._clock()))
         self.journal.remove(job_id)
+        REPLIES.labels("dead_lettered").inc()
         log.error(
             "reply job %s is a dead letter after %d attempt(s): %s", job_id, entry.attempts, reason
         )

@@ -42,6 +42,11 @@ class SenderPool:
     def running(self) -> bool:
         return any(thread.is_alive() for thread in self._workers)
 
+    @property
+    def alive(self) -> int:
+        """Sender threads running now (for the metrics)."""
+        return sum(thread.is_alive() for thread in self._workers)
+
     def start(self) -> None:
         if self._senders <= 0 or self._workers:
             return

@@ -18,6 +18,7 @@ from adapters.queue.queue import HueyReplyQueue
 from entrypoints.bootstrap import load_settings
 from entrypoints.cli.rules_table import format_columns
 from entrypoints.container import Container
+from entrypoints.metrics_server import MetricsAddressError, serve_metrics
 
 if TYPE_CHECKING:  # argparse's class takes no type argument at run time
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -37,12 +38,23 @@ def run_worker(env: Mapping[str, str] = os.environ) -> int:
         signal.signal(signum, lambda *_: stopping.set())
     container.logging.init()
     container.state_backend.init()
+    address = container.settings().metrics_addr
+    try:
+        # One process: its own metrics, on KEFU_METRICS_ADDR (a port of its own on a web host).
+        metrics = serve_metrics(address) if address is not None else None
+    except MetricsAddressError as bad:
+        print(f"kefu worker: {bad}", file=sys.stderr)
+        container.shutdown_resources()
+        return 2
     pool = container.senders()
+    container.queue_gauges.init()
     try:
         stopping.wait()
     finally:
         pool.stop(WORKER_GRACE)
         container.shutdown_resources()
+        if metrics is not None:
+            metrics.stop()
     return 0
 
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 import requests
+from dependency_injector import providers
 
 from entrypoints.bootstrap import build_container, load_settings
 from entrypoints.readiness import Readiness
@@ -18,6 +19,8 @@ _NAMES = {
     "state_store": "state store",
     "access_token": "access token",
     "previous_credentials": "previous keys",
+    "reply_queue": "reply queue",
+    "senders": "senders",
 }
 
 
@@ -49,7 +52,10 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
 
 def _local() -> dict[str, Any]:
     container = build_container(load_settings())
-    container.init_resources()
+    # The checks need the rules and the stores, never sender threads of their own.
+    container.senders.override(providers.Object(None))
+    for resource in (container.logging, container.state_backend, container.rules):
+        resource.init()
     try:
         readiness: Readiness = container.readiness()
         return readiness.report()

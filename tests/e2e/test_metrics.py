@@ -27,6 +27,7 @@ from tests.documents import CONTRACT_DOCUMENT
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
 from tests.e2e.servers import gunicorn, kefu_settings
 from tests.images import png
+from tests.polling import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "config" / "grafana-dashboard.json"
@@ -78,30 +79,50 @@ def value(found: Samples, name: str, **labels: str) -> float:
     return found.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
+def sends(running: Running, kind: str, errcode: int) -> int:
+    calls = [c for c in running.sandbox.calls if c.path == SEND_PATH and c.errcode == errcode]
+    return len([c for c in calls if c.body.get("msgtype") == kind])
+
+
 def play_conversation(running: Running) -> None:
-    """Seven accepted pushes (one a retry already answered), one forged, one -1 from WeChat."""
+    """Seven accepted pushes (one a retry already answered), one forged; WeChat answers one
+    send with -1 (retried by the queue) and one with 40003 (a dead letter)."""
     link = running.text("1", "o_metrics_user_a", 1001)
     for push in (link, link):  # WeChat's retry of an answered push: a duplicate
         assert running.post(push).text == "success"
     forged = SignedPush({**link.params, "msg_signature": "0" * 40}, link.body, link.content_type)
     assert running.post(forged).status_code == 403
+    wait_until(lambda: sends(running, "link", 0))  # sent before WeChat starts failing
     running.sandbox.add_fault(Fault(SEND_PATH, errcode=-1))
-    unknown = running.text("anything", "o_metrics_user_b", 1002)
-    for push in (unknown, unknown):  # -1 releases the claim; WeChat's retry sends the reply
-        assert running.post(push).text == "success"
+    assert running.post(running.text("anything", "o_metrics_user_b", 1002)).text == "success"
+    wait_until(lambda: sends(running, "text", 0))  # -1, then the queue's retry went through
+    running.sandbox.add_fault(Fault(SEND_PATH, errcode=40003))
+    assert running.post(running.text("1", "o_metrics_user_e", 1006)).text == "success"
+    wait_until(lambda: sends(running, "link", 40003))  # refused for good: a dead letter
     for msg_id in (1003, 1004):  # the same image twice: uploaded once, then from the cache
         assert running.post(running.text("3", "o_metrics_user_c", msg_id)).text == "success"
     assert running.post(running.text("1", "o_metrics_user_d", 1005)).text == "success"
+    wait_until(lambda: sends(running, "image", 0) == 2 and sends(running, "link", 0) == 2)
 
 
 def test_metrics_count_a_scripted_conversation_exactly_across_two_workers(running: Running):
     play_conversation(running)
-    found = samples(running.kefu.metrics_url)
+
+    def settled() -> Samples | None:
+        found = samples(running.kefu.metrics_url)
+        replies = value(found, "kefu_replies_total", outcome="sent")
+        return found if replies == 5 and value(found, "kefu_dead_letters") == 1 else None
+
+    found = wait_until(settled, timeout=30)
+    assert found is not None
     assert value(found, "kefu_pushes_total", outcome="accepted", reason="") == 7
     assert value(found, "kefu_pushes_total", outcome="refused", reason="signature") == 1
     assert value(found, "kefu_duplicate_pushes_total") == 1
     assert value(found, "kefu_push_ack_seconds_count") == 7
+    assert value(found, "kefu_replies_total", outcome="retried") == 1
+    assert value(found, "kefu_replies_total", outcome="dead_lettered") == 1
     assert value(found, "kefu_reply_sends_total", kind="link", errcode="0") == 2
+    assert value(found, "kefu_reply_sends_total", kind="link", errcode="40003") == 1
     assert value(found, "kefu_reply_sends_total", kind="text", errcode="-1") == 1
     assert value(found, "kefu_reply_sends_total", kind="text", errcode="0") == 1
     assert value(found, "kefu_reply_sends_total", kind="image", errcode="0") == 2
@@ -112,8 +133,7 @@ def test_metrics_count_a_scripted_conversation_exactly_across_two_workers(runnin
     assert value(found, "kefu_rules_keywords") == 3
     assert value(found, "kefu_rules_refreshes_total", outcome="ok") >= 1  # at each start
     assert value(found, "kefu_state_store_failures_total") == 0
-    sent = [c for c in running.sandbox.calls if c.path == SEND_PATH]
-    assert [c.errcode for c in sent].count(0) == 5
+    assert (value(found, "kefu_queue_depth"), value(found, "kefu_senders_running")) == (0, 8)
 
 
 def test_metrics_carry_no_unbounded_label(running: Running):
@@ -239,3 +259,33 @@ def test_only_the_master_holds_the_metrics_port_so_a_restart_can_bind_it(tmp_pat
         assert holds_socket(kefu.pid, inode)
         assert len(workers) == 2
         assert [pid for pid in workers if holds_socket(pid, inode)] == []
+
+
+def test_kefu_worker_serves_its_own_metrics_on_its_metrics_address(tmp_path: Path):
+    (tmp_path / "media").mkdir()
+    (tmp_path / "rules.json").write_text(json.dumps(RULES), encoding="utf-8")
+    settings = kefu_settings(tmp_path, "http://127.0.0.1:9", KEFU_SENDERS="2")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KEFU_", "PROMETHEUS_"))}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "entrypoints.cli.main", "worker"],
+        cwd=ROOT,
+        env={**env, **settings},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://{settings['KEFU_METRICS_ADDR']}/metrics"
+
+    def senders_running() -> bool:
+        try:
+            return value(samples(url), "kefu_senders_running") == 2
+        except requests.ConnectionError:
+            return False
+
+    try:
+        wait_until(senders_running, timeout=30)
+        assert value(samples(url), "kefu_queue_depth") == 0
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _, err = worker.communicate(timeout=60)
+    assert worker.returncode == 0, err
