@@ -47,3 +47,14 @@ def test_the_sandbox_section_and_help_list_every_control_route_and_each_one_answ
         assert re.search(rf"^  {method}\s+{path} ", EPILOG, re.M), (method, path)
         answer = client.simulate_request(method, path, json=fault if method == "POST" else None)
         assert answer.status_code in (200, 201, 204), (method, path)
+
+
+def test_the_fault_example_posts_json_the_sandbox_takes():
+    example = section("The WeChat sandbox: `kefu sandbox`").split("```sh", 2)[2].split("```")[0]
+    assert "-H 'Content-Type: application/json' localhost:9100/sandbox/faults" in example
+    body = re.search(r"-d '(\{.*\})'", example)
+    assert body is not None
+    client = falcon.testing.TestClient(create_sandbox_app("wx0", "secret"))
+    answer = client.simulate_post("/sandbox/faults", body=body[1], content_type="application/json")
+    assert answer.status_code == 201
+    assert answer.json["errcode"] == 40164
