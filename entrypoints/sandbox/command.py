@@ -88,15 +88,20 @@ def run(args: argparse.Namespace) -> int:
         business_typing=not args.no_business_typing,
     )
     print(f"WeChat sandbox on {server.url}  (calls: {server.url}/sandbox/calls)", flush=True)
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    # Both, explicitly: a shell starting it with `&` makes it ignore SIGINT otherwise.
+    previous = {signum: signal.signal(signum, _interrupt) for signum in STOP_SIGNALS}
     try:
         server.wait()
     except KeyboardInterrupt:
         print("WeChat sandbox stopped", flush=True)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         server.stop()
     return 0
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def _interrupt(signum: int, frame: object) -> None:

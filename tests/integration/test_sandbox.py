@@ -516,6 +516,25 @@ def test_kefu_sandbox_answers_a_token_and_a_send_prints_each_call_and_stops_on_s
     assert out.strip().endswith("WeChat sandbox stopped")
 
 
+def test_kefu_sandbox_stops_on_sigint_even_when_started_with_sigint_ignored():
+    # As a non-interactive shell starts `&` jobs: SIGINT set to be ignored before Python starts.
+    command = [sys.executable, "-m", "entrypoints.cli.main", "sandbox", "--port", "0"]
+    process = subprocess.Popen(
+        [*command, "--appid", APPID, "--appsecret", APPSECRET],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith("WeChat sandbox on")
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+        assert process.stdout.read().strip() == "WeChat sandbox stopped"
+    finally:
+        process.kill()
+
+
 def test_kefu_sandbox_explains_its_faults_and_stalls_in_its_help():
     command = [sys.executable, "-m", "entrypoints.cli.main", "sandbox", "--help"]
     shown = subprocess.run(command, capture_output=True, text=True, timeout=30, check=True).stdout
