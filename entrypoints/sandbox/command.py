@@ -87,10 +87,11 @@ def run(args: argparse.Namespace) -> int:
         state,
         business_typing=not args.no_business_typing,
     )
-    print(f"WeChat sandbox on {server.url}  (calls: {server.url}/sandbox/calls)", flush=True)
-    # Both, explicitly: a shell starting it with `&` makes it ignore SIGINT otherwise.
+    # Both, explicitly: a shell starting it with `&` makes it ignore SIGINT otherwise. Before
+    # the line below, which tells whoever waits for it that it can be stopped.
     previous = {signum: signal.signal(signum, _interrupt) for signum in STOP_SIGNALS}
     try:
+        print(f"WeChat sandbox on {server.url}  (calls: {server.url}/sandbox/calls)", flush=True)
         server.wait()
     except KeyboardInterrupt:
         print("WeChat sandbox stopped", flush=True)
