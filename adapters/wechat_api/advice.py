@@ -1,4 +1,4 @@
-"""What an operator can do about each way fetching an access token fails (for /readyz)."""
+"""What an operator can do about each way a call to WeChat fails (for logs and /readyz)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ ADVICE: Mapping[str, str] = {
     "40125": _SECRET,
     "40001": _SECRET,
     "41004": "set KEFU_APPSECRET",
+    "48001": "the mini program has no permission for customer-service messages: check its "
+    "account type and the API permissions in the admin console",
     "no_appsecret": "set KEFU_APPSECRET: without it no reply can be sent",
     "45009": "the day's quota of token requests is used up: find what else fetches tokens for "
     "this AppID; the quota renews at midnight Beijing time",

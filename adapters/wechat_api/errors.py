@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from adapters.wechat_api.advice import advice_for
 from domain.errors import DeliveryError, FailureKind, MediaExpired
 
 SEND_PATH = "/cgi-bin/message/custom/send"
@@ -11,21 +12,14 @@ SEND_PATH = "/cgi-bin/message/custom/send"
 # busy, 45009 and 45011 call frequency limits: a little later the same call works.
 TRANSIENT_ERRCODES = frozenset({-1, 45009, 45011})
 # The deployment is wrong; replies wait (retried until the deadline) while someone fixes it.
-OPERATOR_FIXES = {
-    40164: "add this server's outbound IP to the IP whitelist (开发 → 开发设置 → IP白名单)",
-    40125: "KEFU_APPSECRET is wrong: copy the AppSecret again from 开发 → 开发设置",
-    40013: "KEFU_APPID is wrong: it must be the mini program's AppID",
-    41004: "KEFU_APPSECRET is missing",
-    48001: "the mini program has no permission for customer-service messages (API unauthorized)",
-    40001: "WeChat refuses the AppSecret or every access token: check KEFU_APPSECRET",
-}
+OPERATOR_ERRCODES = frozenset({40164, 40125, 40013, 41004, 48001, 40001})
 
 
 def kind_of(errcode: int | None, http_status: int) -> FailureKind:
     """What an errcode (or, without one, an HTTP status) means for trying again."""
     if errcode in TRANSIENT_ERRCODES or http_status >= 500:
         return FailureKind.TRANSIENT
-    if errcode in OPERATOR_FIXES:
+    if errcode in OPERATOR_ERRCODES:
         return FailureKind.OPERATOR
     # 45015 outside the 48 hours, 45047 quota used up, 40003 bad openid, bad bodies, and codes
     # kefu does not know: the same call would fail again, so it is not repeated.
@@ -41,7 +35,7 @@ class WeChatApiError(DeliveryError):
 
     def __init__(self, errcode: int | None, errmsg: str, *, http_status: int = 200) -> None:
         what = f"errcode {errcode}" if errcode is not None else f"HTTP {http_status}"
-        fix = OPERATOR_FIXES.get(errcode) if errcode is not None else None
+        fix = advice_for(str(errcode)) if errcode in OPERATOR_ERRCODES else None
         reason = f"WeChat API {what}: {errmsg}" + (f" — to fix: {fix}" if fix else "")
         super().__init__(reason, code=errcode, kind=kind_of(errcode, http_status))
         self.errcode = errcode

@@ -105,6 +105,8 @@ def test_only_the_callback_and_health_routes_are_proxied(stack: Stack):
     base = stack.nginx.https_url
     cert = str(stack.nginx.certificate)
     assert requests.get(f"{base}/healthz", timeout=5, verify=cert).status_code == 200
+    ready = requests.get(f"{base}/readyz", timeout=5, verify=cert)  # loopback is let through
+    assert ready.status_code in (200, 503) and "checks" in ready.json()
     for path in ("/", "/metrics", "/wechat/callback/../../healthz2", "/sandbox/calls"):
         assert requests.get(f"{base}{path}", timeout=5, verify=cert).status_code == 404
     big = requests.post(
