@@ -16,7 +16,10 @@ from diskcache.core import DBNAME
 from adapters.state.locks import LOCK_TTL, TokenLocks, check_ttl
 from adapters.state.private import private_file, private_folder
 from adapters.state.text_disk import TextOnlyDisk
+from adapters.state.write_turns import WriteTurns
 from domain.errors import KefuError
+
+WRITE_LOCK = "writes.lock"
 
 
 class DiskStateUnavailable(KefuError):
@@ -53,6 +56,7 @@ class DiskStateStore:
         self._cache: diskcache.Cache | None = None
         self._pid = 0
         self._opening = threading.Lock()
+        self._turns = WriteTurns(self._directory / WRITE_LOCK)
         self._locks = TokenLocks(
             self.add, self._delete_if, lock_ttl, poll_interval, clock, sleep, random_bytes
         )
@@ -60,7 +64,7 @@ class DiskStateStore:
     def add(self, key: str, value: str, ttl: float) -> bool:
         """Set key only when absent (or expired); True when this call set it."""
         check_ttl(ttl)
-        with self._guard() as cache:
+        with self._writing() as cache:
             return bool(cache.add(key, value, expire=ttl))
 
     def get(self, key: str) -> str | None:
@@ -70,11 +74,11 @@ class DiskStateStore:
 
     def set(self, key: str, value: str, ttl: float) -> None:
         check_ttl(ttl)
-        with self._guard() as cache:
+        with self._writing() as cache:
             cache.set(key, value, expire=ttl)
 
     def delete(self, key: str) -> None:
-        with self._guard() as cache:
+        with self._writing() as cache:
             cache.delete(key)
 
     def lock(self, name: str, timeout: float) -> AbstractContextManager[bool]:
@@ -90,9 +94,14 @@ class DiskStateStore:
 
     def _delete_if(self, key: str, token: str) -> None:
         # The lock may have expired and been won by someone else: leave theirs alone.
-        with self._guard() as cache, cache.transact():
+        with self._writing() as cache, cache.transact():
             if cache.get(key) == token:
                 cache.delete(key)
+
+    @contextmanager
+    def _writing(self) -> Iterator[diskcache.Cache]:
+        with self._guard() as cache, self._turns.turn():
+            yield cache
 
     @contextmanager
     def _guard(self) -> Iterator[diskcache.Cache]:
