@@ -27,7 +27,7 @@ from adapters.state.guard import GuardedStateStore
 from adapters.state.locks import LockingStore
 from adapters.state.redis import RedisStateStore
 from adapters.state.scoped import ScopedStateStore
-from adapters.stats.background import BackgroundHitStats
+from adapters.stats.background import BackgroundHitStats, HitStore
 from adapters.stats.disk import DiskHitStats
 from adapters.stats.redis import RedisHitStats
 from adapters.wechat_api.api_keys import load_api_keys
@@ -77,7 +77,7 @@ def serve_rules(source: RuleSourceAdapter) -> Iterator[RuleSourceAdapter]:
             source.close()
 
 
-def count_hits(store: HitStats, enabled: bool) -> Iterator[HitStats]:
+def count_hits(store: HitStore, enabled: bool) -> Iterator[HitStats]:
     """Hits counted off the push's path by a thread per process; the queue is stored at exit."""
     if not enabled:
         yield store

@@ -6,7 +6,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import diskcache
@@ -46,13 +46,18 @@ class DiskHitStats:
 
     def record(self, hit: Hit) -> None:
         """Add hit to today's record. Raises DiskStatsUnavailable."""
+        self.record_all((hit,))
+
+    def record_all(self, hits: Sequence[Hit]) -> None:
+        """Add hits to today's record in one transaction. Raises DiskStatsUnavailable."""
         key = self._key(day_of(self._clock()))
         try:
             cache = self._open()
             with cache.transact():
                 counts: _Day = cache.get(key) or {"hits": {}, "unmatched": {}}
-                _add(counts["hits"], hit.key)
-                _add(counts["unmatched"], hit.unmatched)
+                for hit in hits:
+                    _add(counts["hits"], hit.key)
+                    _add(counts["unmatched"], hit.unmatched)
                 if len(counts["unmatched"]) > TRACKED_UNMATCHED:
                     counts["unmatched"] = dict(ranked(counts["unmatched"], TRACKED_UNMATCHED))
                 cache.set(key, counts, expire=RETENTION_SECONDS)

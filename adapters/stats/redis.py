@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 
 import redis
 from redis.exceptions import RedisError
@@ -49,13 +50,23 @@ class RedisHitStats:
 
     def record(self, hit: Hit) -> None:
         """Add hit to today's counts in one round trip. Raises RedisStatsUnavailable."""
-        hits, unmatched = self._keys(day_of(self._clock()))
+        self.record_all((hit,))
+
+    def record_all(self, hits: Sequence[Hit]) -> None:
+        """Add hits to today's counts in one round trip. Raises RedisStatsUnavailable."""
+        keys, texts = Counter[str](), Counter[str]()
+        for hit in hits:
+            keys.update(() if hit.key is None else (hit.key,))
+            texts.update(() if hit.unmatched is None else (hit.unmatched,))
+        hits_key, unmatched = self._keys(day_of(self._clock()))
         pipe = self._client.pipeline(transaction=False)
-        if hit.key is not None:
-            pipe.hincrby(hits, hit.key, 1)
-            pipe.expire(hits, RETENTION_SECONDS)
-        if hit.unmatched is not None:
-            pipe.zincrby(unmatched, 1, hit.unmatched)
+        for key, times in keys.items():
+            pipe.hincrby(hits_key, key, times)
+        if keys:
+            pipe.expire(hits_key, RETENTION_SECONDS)
+        for text, times in texts.items():
+            pipe.zincrby(unmatched, times, text)
+        if texts:
             # Keep the most frequent texts only: rank 0 is the least frequent.
             pipe.zremrangebyrank(unmatched, 0, -TRACKED_UNMATCHED - 1)
             pipe.expire(unmatched, RETENTION_SECONDS)

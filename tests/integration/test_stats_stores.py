@@ -7,6 +7,7 @@ import multiprocessing
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -109,6 +110,10 @@ class _SlowStore:
         if self.fail:
             raise KefuError("store down")
         self.stored.append(hit)
+
+    def record_all(self, hits: Sequence[Hit]) -> None:
+        for hit in hits:
+            self.record(hit)
 
     def days(self, count: int) -> tuple[DayStats, ...]:
         return ()
