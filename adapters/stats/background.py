@@ -6,6 +6,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -18,6 +19,8 @@ CAPACITY = 10_000
 """Hits waiting to be stored; beyond this they are dropped rather than slow a push."""
 BATCH = 1_000
 """Most hits stored in one write: under load, one transaction instead of one per push."""
+GATHER = 0.1
+"""Seconds the thread lets hits gather after the first, so one write stores many."""
 
 
 class HitStore(HitStats, Protocol):
@@ -30,8 +33,9 @@ class BackgroundHitStats:
     """record() only queues the hit; a daemon thread (started in each process on first use,
     so it survives gunicorn's fork) stores it. A failing store is logged once, never raised."""
 
-    def __init__(self, store: HitStore, capacity: int = CAPACITY) -> None:
+    def __init__(self, store: HitStore, capacity: int = CAPACITY, gather: float = GATHER) -> None:
         self._store = store
+        self._gather = gather
         self._capacity = capacity
         self._queue: queue.Queue[Hit | None] | None = None
         self._worker: threading.Thread | None = None
@@ -82,6 +86,8 @@ class BackgroundHitStats:
     def _drain(self, hits: queue.Queue[Hit | None]) -> None:
         while True:
             batch = [hits.get()]
+            if batch[-1] is not None:
+                time.sleep(self._gather)
             while len(batch) < BATCH and batch[-1] is not None:
                 try:
                     batch.append(hits.get_nowait())
