@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from adapters.queue.journal import JournalEntry, LeaseJournal
+from adapters.queue.stores import sqlite_stores
 from entrypoints.cli.gunicorn_process import ROOT
 from entrypoints.sandbox.state import SEND_PATH
 from tests.e2e.queue_rig import (
@@ -133,6 +136,32 @@ def test_killing_kefu_worker_mid_upload_still_sends_the_reply_once(rig):
     rig.worker("worker2")
     wait_until(rig.sent_to, timeout=45)
     assert [body["msgtype"] for body in rig.sent_to()] == ["image"]
+
+
+def test_sigterm_of_kefu_worker_with_sends_in_flight_then_a_new_worker_gives_each_push_one_reply(
+    rig,
+):
+    kefu = rig.kefu(KEFU_SENDERS="0")
+    first = rig.worker("worker1")  # four senders (KEFU_SENDERS' default)
+    rig.fault(SEND_PATH, stall=3, times=100)
+    users = [f"o_wterm{n}" for n in range(8)]
+    for user in users:
+        assert rig.push(kefu.url, "text", user).text == "success"
+    wait_until(lambda: rig.state.faults[0].times == 96)  # every sender is mid-send
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(timeout=30) == 0
+    # The running sends finished before the worker exited; no sender took another job.
+    assert sorted(len(rig.sent_to(user)) for user in users) == [0] * 4 + [1] * 4
+    rig.state.clear_faults()
+    rig.worker("worker2")
+    wait_until(lambda: all(rig.sent_to(user) for user in users), timeout=60)
+    wait_until(lambda: not unfinished_jobs(rig))  # nothing left that could be sent again
+    assert [len(rig.sent_to(user)) for user in users] == [1] * len(users)
+
+
+def unfinished_jobs(rig) -> dict[str, JournalEntry]:
+    state_dir = Path(rig.settings()["KEFU_STATE_DIR"])
+    return LeaseJournal(sqlite_stores(state_dir).journal).entries()
 
 
 def test_sigterm_with_sends_in_flight_then_a_new_instance_gives_each_push_one_reply(rig):
