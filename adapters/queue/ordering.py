@@ -11,9 +11,6 @@ from domain.ports import StateStore
 
 log = logging.getLogger(__name__)
 
-LAST_JOB_TTL = 3600.0
-"""Seconds a user's latest job is remembered; its successor only waits while it is unfinished."""
-
 
 class UserLeases:
     """A lease per user under ``lease:user:<openid>``, holding the runner's token until it is
@@ -51,20 +48,6 @@ class UserLeases:
                 return False
             self._sleep(self._poll_interval)
 
-    def follow(self, user: str, job_id: str) -> str | None:
-        """Record job_id as the user's latest job; the one it follows, if known.
-
-        Not atomic: two messages of one user in the same instant may both follow the same job,
-        and then go out in either order (WeChat gave them no order either).
-        """
-        try:
-            before = self._store.get(_last_key(user))
-            self._store.set(_last_key(user), job_id, LAST_JOB_TTL)
-        except KefuError as failure:
-            log.warning("cannot record a user's latest job, sending unordered: %s", failure)
-            return None
-        return before
-
     def renew(self, user: str, token: str, ttl: float) -> None:
         """Extend the lease while this token still holds it."""
         try:
@@ -84,7 +67,3 @@ class UserLeases:
 
 def _key(user: str) -> str:
     return f"lease:user:{user}"
-
-
-def _last_key(user: str) -> str:
-    return f"last-job:user:{user}"

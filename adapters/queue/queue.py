@@ -67,9 +67,11 @@ class HueyReplyQueue:
         """Journal the job and enqueue it, in one step. Raises QueueUnavailable."""
         now = self._clock()
         job_id = self._new_id()
-        after = self._leases.follow(job.to_user, job_id)
-        entry = JournalEntry(job, now, JobState.QUEUED, now + self.timings.grace, after=after)
-        self.stores.journal_and_enqueue(job_id, entry, self._task.s(job_id))
+
+        def entry(after: str | None) -> JournalEntry:
+            return JournalEntry(job, now, JobState.QUEUED, now + self.timings.grace, after=after)
+
+        self.stores.journal_and_enqueue(job_id, job.to_user, entry, self._task.s(job_id))
 
     def requeue(self, job_id: str, delay: float = 0.0) -> None:
         """Put a journalled job (back) on the queue, or on the schedule after `delay` seconds."""

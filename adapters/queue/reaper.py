@@ -46,6 +46,7 @@ class Reaper:
                 self._recover(job_id, entries[job_id], now)
                 recovered += 1
         self._expired_before = expired
+        self._queue.stores.forget_finished()
         return recovered
 
     def _claim(self, job_id: str, until: float) -> bool:

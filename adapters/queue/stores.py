@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,44 +51,97 @@ class PrefixedRedisStorage(RedisStorage):  # type: ignore[misc]
         self.notify_prefix = f"{self.name}:notify:"
 
 
+LATEST_JOB_TTL = 3600
+"""Seconds a user's latest job is remembered on Redis; on SQLite the reaper prunes instead."""
+EntryAfter = Callable[[str | None], object]
+"""The journal entry of a job, given the id of the user's job before it (None if none)."""
+
+
 @dataclass(frozen=True)
 class QueueStores:
     """Three huey instances on one storage: the task queue and schedule (`tasks`), and two
-    key-value namespaces, the lease journal (`journal`) and the dead letters (`dead`)."""
+    key-value namespaces, the lease journal (`journal`) and the dead letters (`dead`). Beside
+    them, each user's latest job, so that a user's next job waits for it."""
 
     tasks: Huey
     journal: Huey
     dead: Huey
+    _latest: dict[str, str] = field(default_factory=dict)  # huey's memory storage, in tests
 
-    def journal_and_enqueue(self, key: str, entry: object, task: Task) -> None:
-        """Write the journal entry and enqueue the task as one step: both or neither.
+    def journal_and_enqueue(self, key: str, user: str, entry: EntryAfter, task: Task) -> None:
+        """Make job `key` the user's latest, journal `entry(previous latest)` and enqueue the
+        task as one step: all or nothing.
 
-        One SQLite transaction (or one Redis MULTI) instead of two: no job is ever journalled
-        but not queued, and a push costs one write less. The statements are huey's own
-        `put_data` and `enqueue`, aimed at the two namespaces of the one storage.
+        One SQLite transaction instead of three writes (two of them in the state store): no job
+        is ever journalled but not queued, and a push costs one write. The statements are
+        huey's own `put_data` and `enqueue`, aimed at the namespaces of the one storage. On
+        Redis the latest job is swapped first (SET ... GET, atomic), then journal and queue go
+        in one MULTI; should that fail, the user's next job finds no entry and does not wait.
         """
-        value = self.journal.serializer.serialize(entry)
         data = self.tasks.serialize_task(task)
         storage, journal = self.tasks.storage, self.journal.storage
+        serialize = self.journal.serializer.serialize
         with queue_errors():
             if isinstance(storage, SqliteStorage) and isinstance(journal, SqliteStorage):
                 with storage.db(commit=True) as cursor:
                     cursor.execute(
+                        "select value from kv where queue = ? and key = ?",
+                        (_latest_name(journal), user),
+                    )
+                    found = cursor.fetchone()
+                    cursor.execute(
                         "insert or replace into kv (queue, key, value) values (?, ?, ?)",
-                        (journal.name, key, storage.to_blob(value)),
+                        (_latest_name(journal), user, key.encode()),
+                    )
+                    cursor.execute(
+                        "insert or replace into kv (queue, key, value) values (?, ?, ?)",
+                        (journal.name, key, storage.to_blob(serialize(entry(_text(found))))),
                     )
                     cursor.execute(
                         "insert into task (queue, data, priority) values (?, ?, ?)",
                         (storage.name, storage.to_blob(data), 0),
                     )
             elif isinstance(storage, RedisStorage) and isinstance(journal, RedisStorage):
+                before = storage.conn.set(
+                    f"{_latest_name(journal)}:{user}", key, ex=LATEST_JOB_TTL, get=True
+                )
                 pipeline = storage.conn.pipeline(transaction=True)
-                pipeline.hset(journal.result_key, key, value)
+                pipeline.hset(journal.result_key, key, serialize(entry(_text((before,)))))
                 pipeline.lpush(storage.queue_key, data)
                 pipeline.execute()
             else:  # huey's memory storage, in tests: nothing to make atomic
-                self.journal.put(key, entry)
+                before = self._latest.get(user)
+                self._latest[user] = key
+                self.journal.put(key, entry(before))
                 self.tasks.enqueue(task)
+
+    def forget_finished(self) -> None:
+        """Drop users' latest jobs that are no longer journalled (SQLite; Redis expires them).
+
+        Safe at any time: a job's entry is written with its pointer and deleted only when the
+        job is done, and a finished latest job makes the next one wait no more than none does.
+        """
+        journal = self.journal.storage
+        with queue_errors():
+            if isinstance(journal, SqliteStorage):
+                journal.sql(
+                    "delete from kv where queue = ? and cast(value as text) not in"
+                    " (select key from kv where queue = ?)",
+                    (_latest_name(journal), journal.name),
+                    commit=True,
+                )
+
+
+def _latest_name(journal: SqliteStorage | RedisStorage) -> str:
+    return f"{journal.name}:latest"
+
+
+def _text(row: tuple[object, ...] | None) -> str | None:
+    """A stored job id (SQLite gives bytes, Redis bytes or None) as text."""
+    if row is None or row[0] is None:
+        return None
+    value = row[0]
+    return bytes(value).decode() if isinstance(value, bytes | memoryview) else str(value)
 
 
 def sqlite_stores(state_dir: Path, prefix: str = "kefu") -> QueueStores:

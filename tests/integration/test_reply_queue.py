@@ -261,3 +261,32 @@ def test_a_users_later_job_picked_up_first_still_waits_for_the_earlier_one(rig_f
     rig.pool.start()
     wait_for(lambda: rig.queue.depth() == 0)
     assert rig.texts == ["first", "second"]
+
+
+def test_a_users_later_job_follows_the_latest_one_queued_for_that_user(stores: QueueStores):
+    queue = build(stores).queue
+    for n, user in enumerate(("o_a", "o_b", "o_a", "o_a"), start=1):
+        queue.submit(job(n, user=user))
+    entries = sorted(queue.journal.entries().items(), key=lambda item: item[1].job.key)
+    (a1, first), (_, second), (a3, third), (_, fourth) = entries
+    assert (first.after, second.after, third.after, fourth.after) == (None, None, a1, a3)
+
+
+def test_on_sqlite_a_users_latest_job_is_forgotten_once_it_is_done(tmp_path: Path):
+    stores = sqlite_stores(tmp_path)
+    rig = build(stores)
+    for n in range(3):
+        rig.queue.submit(job(n, user=f"o_user{n}"))
+    stores.forget_finished()
+    assert latest_jobs_kept(stores) == 3  # unfinished: the users' next jobs wait for them
+    rig.pool.start()
+    wait_for(lambda: rig.queue.depth() == 0)
+    stores.forget_finished()
+    assert latest_jobs_kept(stores) == 0
+
+
+def latest_jobs_kept(stores: QueueStores) -> int:
+    rows = stores.journal.storage.sql(
+        "select count(*) from kv where queue like ?", ("%:latest",), results=True
+    )
+    return int(rows[0][0])
