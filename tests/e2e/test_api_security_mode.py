@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import datetime
 import json
 import os
 from collections.abc import Iterator
@@ -12,10 +11,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 from adapters.wechat_push.fields import PushFormat
 from entrypoints.cli.gunicorn_process import KefuUnderGunicorn
@@ -24,6 +21,7 @@ from entrypoints.sandbox.main import serve_sandbox
 from entrypoints.sandbox.records import Call, Fault
 from entrypoints.sandbox.security import SandboxSecurity
 from entrypoints.sandbox.state import SEND_PATH, SandboxState
+from tests.certificates import self_signed_pem
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
 from tests.e2e.servers import gunicorn, kefu_settings
 from tests.images import png
@@ -64,19 +62,7 @@ def pem_key(key: rsa.RSAPrivateKey) -> bytes:
 
 
 def certificate(key: rsa.RSAPrivateKey) -> bytes:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sandbox platform")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM)
+    return self_signed_pem(key, "sandbox platform")
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -23,6 +22,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from adapters.wechat_api.api_keys import ApiKeys, ApiKeysError, load_api_keys
 from adapters.wechat_api.errors import UnverifiedAnswer
 from adapters.wechat_api.security import ApiSecurity
+from tests.certificates import self_signed_pem
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "api_security"
 APPID = "wxba6223c06417af7b"
@@ -248,21 +248,4 @@ def test_an_unusable_key_names_its_setting_and_never_shows_key_material(change, 
 
 
 def self_signed_cert(key: rsa.RSAPrivateKey) -> bytes:
-    import datetime
-
-    from cryptography.hazmat.primitives.serialization import Encoding
-    from cryptography.x509.oid import NameOID
-
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "not WeChat")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=365))
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(Encoding.PEM)
+    return self_signed_pem(key, "not WeChat")
