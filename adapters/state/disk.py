@@ -56,7 +56,7 @@ class DiskStateStore:
         self._cache: diskcache.Cache | None = None
         self._pid = 0
         self._opening = threading.Lock()
-        self._turns = WriteTurns(self._directory / WRITE_LOCK)
+        self._turns = WriteTurns(self._directory / WRITE_LOCK, timeout=busy_timeout)
         self._locks = TokenLocks(
             self.add, self._delete_if, lock_ttl, poll_interval, clock, sleep, random_bytes
         )
