@@ -76,6 +76,14 @@ class OutsideReplyWindow(DeliveryError):
         super().__init__(f"not sent: {reason}", transient=False)
 
 
+class PatternRefused(KefuError):
+    """A `re:` key's pattern that the regex engine refuses; `reason` is the engine's words."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class RulesUnavailable(KefuError):
     """No rules could be loaded from the configured source, and none were loaded before."""
 

@@ -19,9 +19,18 @@ MAX_MATCH_CHARS = 4096
 
 
 class TextPattern(Protocol):
-    """A compiled `re:` pattern (RE2: matching time is linear in the text, never exponential)."""
+    """A compiled `re:` pattern; its matching time must be linear in the text, never exponential."""
 
     def search(self, text: str) -> object | None: ...
+
+
+class PatternCompiler(Protocol):
+    def __call__(self, source: str) -> TextPattern:
+        """The pattern for source (already NFKC-normalised), case-insensitive.
+
+        Raises PatternRefused when the engine cannot match it in linear time or it is malformed.
+        """
+        ...
 
 
 def normalise(text: str) -> str:

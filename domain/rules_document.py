@@ -8,9 +8,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import re2
-
-from domain.errors import RulesDocumentError
+from domain.errors import PatternRefused, RulesDocumentError
 from domain.quotas import MAX_ENTER_REPLIES, MAX_REPLIES
 from domain.replies import Reply
 from domain.reply_parsing import ImageCheck, InvalidRule, parse_reply
@@ -18,6 +16,7 @@ from domain.rules import (
     DEFAULT_KEY,
     ENTER_KEY,
     PATTERN_PREFIX,
+    PatternCompiler,
     PatternRule,
     RuleSet,
     TextPattern,
@@ -57,31 +56,36 @@ def unwrap(document: object) -> Mapping[str, object]:
     return {str(k): v for k, v in document.items()}
 
 
-def parse_rules(document: object, check_image: ImageCheck | None = None) -> ParsedRules:
-    """Every valid key becomes a rule; every invalid key is left out and reported."""
+def parse_rules(
+    document: object, check_image: ImageCheck | None = None, *, patterns: PatternCompiler
+) -> ParsedRules:
+    """Every valid key becomes a rule; every invalid key is left out and reported.
+
+    `patterns` compiles `re:` keys; it must match in linear time (the rules adapter gives RE2).
+    """
     entries = unwrap(document)
     problems: list[RuleProblem] = []
     parsed: dict[str, tuple[Reply, ...]] = {}
     for key, value in entries.items():
         try:
-            _check_key(key)
+            _check_key(key, patterns)
             parsed[key] = _check_count(key, _parse_replies(value, check_image))
         except InvalidRule as bad:
             problems.append(RuleProblem(key, bad.field, bad.problem, bad.expected))
-    rules = _build(parsed, problems)
+    rules = _build(parsed, problems, patterns)
     return ParsedRules(rules, tuple(problems), parsed)
 
 
-def _check_key(key: str) -> None:
+def _check_key(key: str, patterns: PatternCompiler) -> None:
     if key.startswith("@") and key != ENTER_KEY:
         raise InvalidRule("", "unknown special key", f"{ENTER_KEY!r} or a keyword")
     if key.startswith(PATTERN_PREFIX):
         if not key[len(PATTERN_PREFIX) :].strip():
             raise InvalidRule("", "empty pattern would match every message", "a regex after 're:'")
         try:
-            compile_pattern(key)
-        except re2.error as exc:
-            problem = f"regular expression does not compile: {_reason(exc)}"
+            compile_pattern(key, patterns)
+        except PatternRefused as refused:
+            problem = f"regular expression does not compile: {refused.reason}"
             raise InvalidRule("", problem, _RE2_EXPECTED) from None
     elif not normalise(key):
         raise InvalidRule("", "keyword is empty after trimming", "a non-empty keyword")
@@ -94,7 +98,9 @@ def _check_count(key: str, replies: tuple[Reply, ...]) -> tuple[Reply, ...]:
     return replies
 
 
-def _build(parsed: Mapping[str, tuple[Reply, ...]], problems: list[RuleProblem]) -> RuleSet:
+def _build(
+    parsed: Mapping[str, tuple[Reply, ...]], problems: list[RuleProblem], compiler: PatternCompiler
+) -> RuleSet:
     keywords: dict[str, tuple[Reply, ...]] = {}
     names: dict[str, str] = {}
     patterns: list[PatternRule] = []
@@ -102,7 +108,7 @@ def _build(parsed: Mapping[str, tuple[Reply, ...]], problems: list[RuleProblem])
         if key in (DEFAULT_KEY, ENTER_KEY):
             continue
         if key.startswith(PATTERN_PREFIX):
-            patterns.append(PatternRule(key, compile_pattern(key), replies))
+            patterns.append(PatternRule(key, compile_pattern(key, compiler), replies))
             continue
         norm = normalise(key)
         if norm in keywords:
@@ -121,28 +127,16 @@ def _build(parsed: Mapping[str, tuple[Reply, ...]], problems: list[RuleProblem])
     )
 
 
-def compile_pattern(key: str) -> TextPattern:
-    """A `re:` key's pattern, to search in normalised text. Raises re2.error.
+def compile_pattern(key: str, patterns: PatternCompiler) -> TextPattern:
+    """A `re:` key's pattern, to search in normalised text. Raises PatternRefused.
 
-    RE2, not Python's re: its matching time is linear in the text, so no pattern a CMS editor
-    writes can hold a worker (`^(a+)+$` would take Python's re minutes on 40 characters).
-    NFKC and case-insensitivity stand in for the text's normalisation; casefolding the pattern
-    itself would rewrite escapes (\\S into \\s).
+    NFKC here and case-insensitivity in the compiler stand in for the text's normalisation;
+    casefolding the pattern itself would rewrite escapes (\\S into \\s).
     """
-    source = unicodedata.normalize("NFKC", key[len(PATTERN_PREFIX) :]).strip()
-    options = re2.Options()
-    options.case_sensitive = False
-    options.log_errors = False  # refusals are reported by key, not printed on stderr
-    pattern: TextPattern = re2.compile(source, options)
-    return pattern
+    return patterns(unicodedata.normalize("NFKC", key[len(PATTERN_PREFIX) :]).strip())
 
 
 _RE2_EXPECTED = "a regex in RE2 syntax: no backreferences or look-around"
-
-
-def _reason(error: Exception) -> str:
-    reason = error.args[0] if error.args else error
-    return reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
 
 
 def _version(parsed: Mapping[str, tuple[Reply, ...]]) -> str:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from adapters.rules.patterns import compile_re2
+from domain.reply_parsing import ImageCheck
+from domain.rules_document import ParsedRules, parse_rules
+
 # Contract section 4, exactly as the CMS in use today serves it.
 CONTRACT_DOCUMENT: dict[str, object] = {
     "1": {
@@ -23,3 +27,8 @@ CONTRACT_LINK_SEND = {
     "url": "https://example.com/app.html",
     "thumb_url": "https://example.com/thumb.png",
 }
+
+
+def parse_with_re2(document: object, check_image: ImageCheck | None = None) -> ParsedRules:
+    """The rules document parsed as the service parses it: `re:` keys compiled with RE2."""
+    return parse_rules(document, check_image, patterns=compile_re2)

@@ -10,13 +10,13 @@ from domain.errors import DeliveryError, KefuError, MediaUnavailable, RulesUnava
 from domain.jobs import ReplyJob
 from domain.replies import ImageRef, Outbound
 from domain.rules import RuleSet
-from domain.rules_document import parse_rules
 from domain.stats import DayStats, Hit
+from tests.documents import parse_with_re2
 
 
 class FakeRuleSource:
     def __init__(self, document: object | None = None) -> None:
-        self.rules = None if document is None else parse_rules(document).rules
+        self.rules = None if document is None else parse_with_re2(document).rules
 
     def current(self) -> RuleSet:
         if self.rules is None:

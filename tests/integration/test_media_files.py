@@ -11,7 +11,7 @@ from adapters.media.types import MediaTooLarge, NotAnImage
 from domain.errors import MediaUnavailable
 from domain.replies import ImageRef, MediaFile
 from domain.reply_parsing import ImageCheck
-from domain.rules_document import parse_rules
+from tests.documents import parse_with_re2
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 32
@@ -148,7 +148,7 @@ def test_rules_naming_a_path_outside_the_root_are_reported_by_key(root: Path) ->
         "3": {"type": "image", "url": "/cms/poster02.png"},
         "4": {"type": "image", "url": "/../secret.png"},
     }
-    parsed = parse_rules(document, check)
+    parsed = parse_with_re2(document, check)
     assert [(p.key, p.problem) for p in parsed.problems] == [("4", "path leaves the media root")]
 
 

@@ -20,8 +20,8 @@ from domain.replies import (
     TransferReply,
 )
 from domain.rules import RuleSet
-from domain.rules_document import ParsedRules, RuleProblem, parse_rules
-from tests.documents import CONTRACT_DOCUMENT
+from domain.rules_document import ParsedRules, RuleProblem
+from tests.documents import CONTRACT_DOCUMENT, parse_with_re2
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = (ROOT / "docs" / "rules.md").read_text("utf-8")
@@ -83,7 +83,7 @@ def rendered(problem: RuleProblem) -> str:
 
 
 def test_contract_section_4_document_parses_to_its_replies():
-    parsed = parse_rules(CONTRACT_4)
+    parsed = parse_with_re2(CONTRACT_4)
     assert parsed.problems == ()
     assert hit(parsed.rules, "1") == ("1", (APP_LINK,))
     assert hit(parsed.rules, "2") == (
@@ -95,7 +95,7 @@ def test_contract_section_4_document_parses_to_its_replies():
 
 
 def test_contract_section_4_1_document_parses_to_its_replies():
-    parsed = parse_rules(CONTRACT_4_1)
+    parsed = parse_with_re2(CONTRACT_4_1)
     rules = parsed.rules
     assert parsed.problems == ()
     assert rules.match(ENTER).replies == (TextReply(WELCOME),)
@@ -160,21 +160,21 @@ DOCUMENTED = [
 
 @pytest.mark.parametrize(("example", "typed", "key", "replies"), DOCUMENTED)
 def test_docs_example_answers_as_documented(example, typed, key, replies):
-    assert hit(parse_rules(DOC_EXAMPLES[example]).rules, typed) == (key, replies)
+    assert hit(parse_with_re2(DOC_EXAMPLES[example]).rules, typed) == (key, replies)
 
 
 def test_docs_special_keys_example_welcomes_on_entering():
-    rules = parse_rules(DOC_EXAMPLES["special"]).rules
+    rules = parse_with_re2(DOC_EXAMPLES["special"]).rules
     assert rules.match(ENTER).replies == (TextReply("您好！回复 1 下载 APP"),)
 
 
 @pytest.mark.parametrize("example", sorted(set(DOC_EXAMPLES) - {"broken"}))
 def test_docs_examples_meant_to_be_valid_have_no_problems(example):
-    assert parse_rules(DOC_EXAMPLES[example]).problems == ()
+    assert parse_with_re2(DOC_EXAMPLES[example]).problems == ()
 
 
 def test_docs_broken_example_reports_each_broken_key_and_keeps_the_rest():
-    parsed = parse_rules(DOC_EXAMPLES["broken"], check_image=outside_root)
+    parsed = parse_with_re2(DOC_EXAMPLES["broken"], check_image=outside_root)
     assert [(p.key, p.field) for p in parsed.problems] == [
         ("视频", "type"),
         ("下载", "description"),
@@ -237,7 +237,7 @@ def assert_rest_still_answers(parsed: ParsedRules) -> None:
 @pytest.mark.parametrize(("kind", "removed", "field"), REQUIRED)
 def test_a_missing_required_field_is_reported_and_the_rest_still_answers(kind, removed, field):
     rule = {k: v for k, v in VALID[kind].items() if k != removed}
-    parsed = parse_rules(with_good_keys(broken=rule))
+    parsed = parse_with_re2(with_good_keys(broken=rule))
     assert [(p.key, p.field, p.problem) for p in parsed.problems] == [("broken", field, "missing")]
     assert_rest_still_answers(parsed)
 
@@ -246,7 +246,7 @@ def test_a_missing_required_field_is_reported_and_the_rest_still_answers(kind, r
 @pytest.mark.parametrize("empty", ["", "   ", 42, None])
 def test_an_empty_or_non_text_required_field_is_reported(kind, field, _, empty):
     rule = {**VALID[kind], field: empty}
-    parsed = parse_rules(with_good_keys(broken=rule))
+    parsed = parse_with_re2(with_good_keys(broken=rule))
     assert [(p.key, p.field) for p in parsed.problems] == [("broken", field)]
     assert parsed.problems[0].expected == "a non-empty string"
     assert_rest_still_answers(parsed)
@@ -254,7 +254,7 @@ def test_an_empty_or_non_text_required_field_is_reported(kind, field, _, empty):
 
 def test_text_is_limited_to_2048_utf8_bytes():
     at_limit = "字" * 682 + "ab"  # 2048 bytes
-    parsed = parse_rules(
+    parsed = parse_with_re2(
         {"full": {"type": "text", "text": at_limit}, "over": {"type": "text", "text": "a" * 2049}}
     )
     assert hit(parsed.rules, "full") == ("full", (TextReply(at_limit),))
@@ -322,7 +322,7 @@ EXPECTED_PROBLEMS = {
 
 
 def test_each_broken_key_is_named_with_its_field_and_the_valid_keys_still_answer():
-    parsed = parse_rules(BROKEN_OF_EACH_KIND, check_image=outside_root)
+    parsed = parse_with_re2(BROKEN_OF_EACH_KIND, check_image=outside_root)
     assert {(p.key, p.field): rendered(p) for p in parsed.problems} == EXPECTED_PROBLEMS
     assert list(parsed.rules.keywords) == ["ok"]
     assert_rest_still_answers(parsed)
@@ -335,7 +335,7 @@ def documented_messages() -> list[str]:
 
 
 def test_docs_list_exactly_the_messages_the_report_gives():
-    duplicates = parse_rules({"1": VALID["text"], "１": VALID["text"]}).problems
+    duplicates = parse_with_re2({"1": VALID["text"], "１": VALID["text"]}).problems
     given = {*EXPECTED_PROBLEMS.values(), *map(rendered, duplicates)}
     documented = documented_messages()
     assert len(documented) == 20
@@ -348,7 +348,7 @@ def test_docs_list_exactly_the_messages_the_report_gives():
 
 
 def test_five_replies_are_the_most_a_keyword_may_have():
-    parsed = parse_rules({"five": [VALID["text"]] * 5})
+    parsed = parse_with_re2({"five": [VALID["text"]] * 5})
     assert parsed.problems == ()
     assert hit(parsed.rules, "five")[1] == (TextReply("你好"),) * 5
 
@@ -357,7 +357,7 @@ def test_five_replies_are_the_most_a_keyword_may_have():
 
 
 def test_entering_the_chat_gets_the_enter_replies_in_order():
-    rules = parse_rules(
+    rules = parse_with_re2(
         {"@enter": [{"type": "text", "text": "您好"}, VALID["image"]], "default": VALID["text"]}
     ).rules
     assert rules.match(ENTER).replies == (
@@ -367,20 +367,20 @@ def test_entering_the_chat_gets_the_enter_replies_in_order():
 
 
 def test_entering_the_chat_without_an_enter_rule_gets_nothing_not_the_default():
-    rules = parse_rules({"default": VALID["text"]}).rules
+    rules = parse_with_re2({"default": VALID["text"]}).rules
     match = rules.match(ENTER)
     assert (match.key, match.replies) == (None, ())
 
 
 def test_typing_the_enter_key_is_just_text():
-    rules = parse_rules(
+    rules = parse_with_re2(
         {"@enter": VALID["text"], "default": {"type": "text", "text": "再见"}}
     ).rules
     assert hit(rules, "@enter") == ("default", BYE)
 
 
 def test_a_list_keeps_its_order_and_may_end_with_a_transfer():
-    rules = parse_rules(
+    rules = parse_with_re2(
         {"人工": [{"type": "text", "text": "正在转接"}, VALID["link"], {"type": "transfer"}]}
     ).rules
     _, replies = hit(rules, "人工")
@@ -389,7 +389,7 @@ def test_a_list_keeps_its_order_and_may_end_with_a_transfer():
 
 
 def test_an_exact_keyword_beats_a_pattern_that_also_matches():
-    rules = parse_rules(
+    rules = parse_with_re2(
         {"re:\\d": {"type": "text", "text": "数字"}, "1": {"type": "text", "text": "一"}}
     ).rules
     assert hit(rules, "１") == ("1", (TextReply("一"),))
@@ -399,26 +399,26 @@ def test_an_exact_keyword_beats_a_pattern_that_also_matches():
 def test_patterns_are_tried_in_document_order():
     first = {"type": "text", "text": "first"}
     second = {"type": "text", "text": "second"}
-    rules = parse_rules({"re:下载": first, "re:下载|安装": second}).rules
+    rules = parse_with_re2({"re:下载": first, "re:下载|安装": second}).rules
     assert hit(rules, "我要下载") == ("re:下载", (TextReply("first"),))
     assert hit(rules, "安装") == ("re:下载|安装", (TextReply("second"),))
-    reversed_rules = parse_rules({"re:下载|安装": second, "re:下载": first}).rules
+    reversed_rules = parse_with_re2({"re:下载|安装": second, "re:下载": first}).rules
     assert hit(reversed_rules, "我要下载") == ("re:下载|安装", (TextReply("second"),))
 
 
 def test_a_pattern_is_searched_in_the_normalised_text():
-    rules = parse_rules({"re:^app下载$": {"type": "text", "text": "hit"}}).rules
+    rules = parse_with_re2({"re:^app下载$": {"type": "text", "text": "hit"}}).rules
     assert hit(rules, "  ＡＰＰ下载 \n") == ("re:^app下载$", (TextReply("hit"),))
     assert hit(rules, "APP下载吧") == (None, ())
 
 
 def test_a_pattern_ignores_case_however_the_editor_wrote_it():
-    rules = parse_rules({"re:APP": {"type": "text", "text": "hit"}}).rules
+    rules = parse_with_re2({"re:APP": {"type": "text", "text": "hit"}}).rules
     assert hit(rules, "download app")[0] == "re:APP"
 
 
 def test_the_default_answers_only_when_nothing_else_hits():
-    rules = parse_rules(
+    rules = parse_with_re2(
         {
             "1": {"type": "text", "text": "一"},
             "re:下载": {"type": "text", "text": "下载"},
@@ -433,13 +433,13 @@ def test_the_default_answers_only_when_nothing_else_hits():
 
 
 def test_a_pattern_with_upper_case_escapes_keeps_its_meaning():
-    rules = parse_rules({"re:^\\S+$": {"type": "text", "text": "one word"}}).rules
+    rules = parse_with_re2({"re:^\\S+$": {"type": "text", "text": "one word"}}).rules
     assert hit(rules, "hello")[0] == "re:^\\S+$"
     assert hit(rules, "hello world") == (None, ())
 
 
 def test_a_pattern_valid_as_written_never_breaks_the_whole_document():
-    parsed = parse_rules({"re:下载\\z": {"type": "text", "text": "hit"}, "1": VALID["text"]})
+    parsed = parse_with_re2({"re:下载\\z": {"type": "text", "text": "hit"}, "1": VALID["text"]})
     assert parsed.problems == ()
     assert hit(parsed.rules, "我要下载")[0] == "re:下载\\z"
 
@@ -450,16 +450,16 @@ def test_a_pattern_valid_as_written_never_breaks_the_whole_document():
 @pytest.mark.parametrize("document", [[], [CONTRACT_4], "rules", 42, None, True])
 def test_a_document_that_is_not_an_object_is_refused_whole(document):
     with pytest.raises(RulesDocumentError, match="expected a JSON object"):
-        parse_rules(document)
+        parse_with_re2(document)
 
 
 def test_a_wrapped_document_means_the_same_as_the_bare_one():
-    wrapped = parse_rules({"code": 0, "msg": "ok", "data": CONTRACT_4_1}).rules
-    assert wrapped.version == parse_rules(CONTRACT_4_1).rules.version
+    wrapped = parse_with_re2({"code": 0, "msg": "ok", "data": CONTRACT_4_1}).rules
+    assert wrapped.version == parse_with_re2(CONTRACT_4_1).rules.version
 
 
 def test_keywords_equal_once_normalised_are_reported_and_the_first_answers():
-    parsed = parse_rules(
+    parsed = parse_with_re2(
         {
             "APP": {"type": "text", "text": "first"},
             "app": {"type": "text", "text": "second"},
@@ -479,7 +479,7 @@ def test_keywords_equal_once_normalised_are_reported_and_the_first_answers():
 
 def test_an_enter_rule_with_more_replies_than_wechat_allows_is_reported():
     text = {"type": "text", "text": "hi"}
-    parsed = parse_rules({"@enter": [text, text, text], "1": text})
+    parsed = parse_with_re2({"@enter": [text, text, text], "1": text})
     assert [str(p) for p in parsed.problems] == [
         "@enter: 3 replies (expected at most 2 (WeChat's quota on entering))"
     ]
@@ -487,6 +487,6 @@ def test_an_enter_rule_with_more_replies_than_wechat_allows_is_reported():
 
 
 def test_an_empty_pattern_is_reported_instead_of_swallowing_every_message():
-    parsed = parse_rules({"re: ": {"type": "text", "text": "x"}, "default": VALID["text"]})
+    parsed = parse_with_re2({"re: ": {"type": "text", "text": "x"}, "default": VALID["text"]})
     assert [p.key for p in parsed.problems] == ["re: "]
     assert parsed.rules.patterns == ()

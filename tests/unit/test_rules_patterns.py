@@ -6,13 +6,13 @@ import pytest
 
 from domain.replies import TextReply
 from domain.rules import MAX_MATCH_CHARS
-from domain.rules_document import parse_rules
+from tests.documents import parse_with_re2
 
 ANSWER = {"type": "text", "text": "命中"}
 
 
 def hit_key(document: Mapping[str, object], typed: str) -> str | None:
-    found = parse_rules(document).rules.match_text(typed)
+    found = parse_with_re2(document).rules.match_text(typed)
     return None if found is None else found.key
 
 
@@ -25,7 +25,7 @@ def hit_key(document: Mapping[str, object], typed: str) -> str | None:
     ],
 )
 def test_a_pattern_re2_refuses_is_a_problem_naming_its_key(key, reason):
-    parsed = parse_rules({key: ANSWER, "ok": ANSWER})
+    parsed = parse_with_re2({key: ANSWER, "ok": ANSWER})
     [problem] = parsed.problems
     assert problem.key == key
     assert reason in problem.problem
@@ -52,6 +52,6 @@ def test_only_the_first_characters_of_a_long_text_are_matched():
 
 
 def test_a_hit_returns_the_rules_replies():
-    found = parse_rules({"re:下载|安装": ANSWER}).rules.match_text("怎么安装")
+    found = parse_with_re2({"re:下载|安装": ANSWER}).rules.match_text("怎么安装")
     assert found is not None
     assert found.replies == (TextReply("命中"),)
