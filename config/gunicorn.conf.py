@@ -12,7 +12,7 @@ bind = os.environ.get("GUNICORN_BIND") or f"{_host}:{os.environ.get('PORT', '800
 
 # Handling a push waits on WeChat's API and the CMS, so threads, not cores, set the concurrency.
 # gunicorn's gthread worker, closing its listeners as soon as it is told to stop (see the class).
-worker_class = "entrypoints.gunicorn_worker.PromptStopWorker"
+worker_class = "entrypoints.service.gunicorn_worker.PromptStopWorker"
 workers = int(os.environ.get("WEB_CONCURRENCY", min(4, multiprocessing.cpu_count() + 1)))
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 
@@ -53,8 +53,8 @@ def on_starting(server: Any) -> None:
     then serve the workers' summed metrics from here on KEFU_METRICS_ADDR."""
     # prometheus_client picks its multiprocess mode when first imported: name the folder first.
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="kefu-metrics-")
-    from entrypoints.bootstrap import load_settings
-    from entrypoints.metrics_server import (
+    from entrypoints.service.bootstrap import load_settings
+    from entrypoints.service.metrics_server import (
         MetricsAddressError,
         remove_multiprocess_dir,
         serve_metrics,
@@ -80,13 +80,13 @@ def post_fork(server: Any, worker: Any) -> None:
 
 
 def child_exit(server: Any, worker: Any) -> None:
-    from entrypoints.metrics_server import process_exited
+    from entrypoints.service.metrics_server import process_exited
 
     process_exited(worker.pid)
 
 
 def on_exit(server: Any) -> None:
-    from entrypoints.metrics_server import remove_multiprocess_dir
+    from entrypoints.service.metrics_server import remove_multiprocess_dir
 
     for running in _metrics:
         running.stop()

@@ -1,6 +1,6 @@
 """The WSGI app gunicorn loads: `gunicorn -c config/gunicorn.conf.py entrypoints.wsgi:app`."""
 
-from entrypoints.bootstrap import build_service
+from entrypoints.service.bootstrap import build_service
 
 service = build_service()
 app = service.app

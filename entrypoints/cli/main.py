@@ -8,12 +8,12 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from entrypoints.bootstrap import load_settings
 from entrypoints.cli import queue, rules, simulate, status
 from entrypoints.cli.gunicorn_process import GUNICORN_CONF
 from entrypoints.demo import main as demo
 from entrypoints.preview import main as preview
 from entrypoints.sandbox import command as sandbox
+from entrypoints.service.bootstrap import load_settings
 
 
 def serve(args: argparse.Namespace) -> int:

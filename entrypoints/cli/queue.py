@@ -15,10 +15,10 @@ from dependency_injector import providers
 
 from adapters.queue.dead_letters import DeadLetter
 from adapters.queue.queue import HueyReplyQueue
-from entrypoints.bootstrap import load_settings
 from entrypoints.cli.rules_table import format_columns
-from entrypoints.container import Container
-from entrypoints.metrics_server import MetricsAddressError, serve_metrics
+from entrypoints.service.bootstrap import load_settings
+from entrypoints.service.container import Container
+from entrypoints.service.metrics_server import MetricsAddressError, serve_metrics
 
 if TYPE_CHECKING:  # argparse's class takes no type argument at run time
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]

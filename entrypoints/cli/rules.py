@@ -21,8 +21,8 @@ from domain.replies import ImageRef, Reply, TransferReply, images_of, outbound_f
 from domain.rules_document import ParsedRules
 from entrypoints.cli.rules_table import format_table, report_rows
 from entrypoints.cli.stats import add_stats_command
-from entrypoints.container import RulesContainer
-from entrypoints.settings import RulesSettings, SettingsError
+from entrypoints.service.container import RulesContainer
+from entrypoints.service.settings import RulesSettings, SettingsError
 
 TOUSER = "OPENID"
 ORIGINAL_ID = "<original id of the mini program>"

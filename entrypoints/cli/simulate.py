@@ -11,7 +11,7 @@ from typing import TextIO
 from adapters.wechat_push.fields import PushFormat
 from entrypoints.cli.push_poster import WECHAT_TIMEOUT, NoResponse, PushPoster
 from entrypoints.cli.push_simulator import Mode, PushSimulator, SignedPush
-from entrypoints.settings import SettingsError, SigningSettings
+from entrypoints.service.settings import SettingsError, SigningSettings
 
 HELP = "sign (and, with an AES key, encrypt) a push as WeChat would, post it, print the answer"
 DEMO_OPENID = "o_kefu_demo_user_0001"

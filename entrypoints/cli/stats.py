@@ -11,8 +11,8 @@ from typing import TextIO
 from domain.errors import KefuError
 from domain.stats import DAYS_KEPT, DayStats
 from entrypoints.cli.columns import printable, table
-from entrypoints.container import Container
-from entrypoints.settings import Settings, SettingsError
+from entrypoints.service.container import Container
+from entrypoints.service.settings import Settings, SettingsError
 
 
 def show_stats(

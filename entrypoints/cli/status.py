@@ -10,8 +10,8 @@ from typing import Any, TextIO
 import requests
 from dependency_injector import providers
 
-from entrypoints.bootstrap import build_container, load_settings
-from entrypoints.readiness import Readiness
+from entrypoints.service.bootstrap import build_container, load_settings
+from entrypoints.service.readiness import Readiness
 
 HELP = "whether kefu can take and answer pushes now, check by check; exit 1 when not"
 _NAMES = {

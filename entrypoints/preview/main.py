@@ -15,14 +15,14 @@ import falcon
 from dependency_injector import providers
 
 from adapters.state.memory import MemoryStateStore
-from entrypoints.bootstrap import load_settings
-from entrypoints.container import Container
 from entrypoints.preview.app import create_preview_app
 from entrypoints.preview.chat import PreviewChat
 from entrypoints.preview.panels import RulesReport, StatsPanel
 from entrypoints.preview.recording import HitRecorder
 from entrypoints.preview.wechat import PreviewWeChat
-from entrypoints.settings import Settings
+from entrypoints.service.bootstrap import load_settings
+from entrypoints.service.container import Container
+from entrypoints.service.settings import Settings
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_PORT = 8700

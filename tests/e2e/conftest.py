@@ -13,10 +13,10 @@ import pytest
 import responses
 
 from adapters.wechat_push.fields import PushFormat
-from entrypoints.bootstrap import app_for, start
 from entrypoints.cli.push_simulator import Mode, PushSimulator, SignedPush
-from entrypoints.container import Container
-from entrypoints.settings import Settings
+from entrypoints.service.bootstrap import app_for, start
+from entrypoints.service.container import Container
+from entrypoints.service.settings import Settings
 from tests.documents import CONTRACT_DOCUMENT
 from tests.images import JPEG, png
 

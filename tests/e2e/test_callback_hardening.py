@@ -12,9 +12,9 @@ import responses
 
 from adapters.wechat_push.crypto import signature
 from adapters.wechat_push.fields import PushFormat
-from entrypoints.bootstrap import app_for, start
 from entrypoints.cli.push_simulator import Mode
-from entrypoints.container import Container
+from entrypoints.service.bootstrap import app_for, start
+from entrypoints.service.container import Container
 from tests.e2e.conftest import TOKEN, mock_wechat
 
 

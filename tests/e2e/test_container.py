@@ -9,9 +9,9 @@ from pathlib import Path
 import responses
 
 from adapters.state.disk import DiskStateStore
-from entrypoints.bootstrap import start
-from entrypoints.container import Container
-from entrypoints.settings import Settings
+from entrypoints.service.bootstrap import start
+from entrypoints.service.container import Container
+from entrypoints.service.settings import Settings
 from tests.e2e.conftest import APPID, mock_wechat
 
 WATCHER = "kefu-rules-watch"

@@ -11,7 +11,7 @@ import responses
 
 from adapters.wechat_push.fields import PushFormat
 from entrypoints.cli.push_simulator import Mode, PushSimulator
-from entrypoints.container import Container
+from entrypoints.service.container import Container
 from tests.e2e.conftest import APPID, TOKEN, mock_wechat, running_service
 
 

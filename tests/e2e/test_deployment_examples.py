@@ -19,7 +19,7 @@ import requests
 
 from entrypoints.cli.gunicorn_process import ROOT, free_port
 from entrypoints.sandbox.main import serve_sandbox
-from entrypoints.settings import Settings
+from entrypoints.service.settings import Settings
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 UNIT = ROOT / "config" / "kefu.service"

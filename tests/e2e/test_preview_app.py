@@ -10,7 +10,7 @@ import falcon.testing
 import pytest
 
 from entrypoints.preview.main import build_preview
-from entrypoints.settings import Settings
+from entrypoints.service.settings import Settings
 from tests.e2e.browser import CHROMEDRIVER, INSTALL, require_chromium
 from tests.e2e.conftest import APPID, TOKEN
 

@@ -17,11 +17,17 @@ import pytest
 from dependency_injector import providers
 
 from adapters.wechat_push.fields import PushFormat
-from entrypoints.bootstrap import app_for, build_container, build_service, load_settings, start
 from entrypoints.cli.gunicorn_process import ROOT, free_port
 from entrypoints.cli.push_simulator import Mode, PushSimulator
 from entrypoints.sandbox.main import SandboxServer, serve_sandbox
 from entrypoints.sandbox.records import Fault
+from entrypoints.service.bootstrap import (
+    app_for,
+    build_container,
+    build_service,
+    load_settings,
+    start,
+)
 from tests.documents import CONTRACT_DOCUMENT
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
 from tests.e2e.servers import gunicorn, kefu_settings

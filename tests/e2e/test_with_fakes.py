@@ -11,10 +11,10 @@ import pytest
 from adapters.wechat_push.fields import PushFormat
 from domain.errors import DeliveryError
 from domain.replies import MediaFile, TextReply
-from entrypoints.bootstrap import app_for, start
 from entrypoints.cli.push_simulator import Mode, PushSimulator
-from entrypoints.container import Container
-from entrypoints.settings import Settings
+from entrypoints.service.bootstrap import app_for, start
+from entrypoints.service.container import Container
+from entrypoints.service.settings import Settings
 from tests.documents import CONTRACT_DOCUMENT
 from tests.e2e.conftest import APPID, TOKEN
 from tests.fakes import FakeMessenger, FakeRuleSource, FakeStateStore

@@ -7,7 +7,7 @@ from adapters.state.guard import GuardedStateStore
 from adapters.state.memory import MemoryStateStore
 from adapters.wechat_api.errors import WeChatApiError
 from adapters.wechat_push.previous_use import PreviousUseLog
-from entrypoints.readiness import TOKEN_RECHECK, Readiness
+from entrypoints.service.readiness import TOKEN_RECHECK, Readiness
 from tests.fakes import FakeClock
 
 

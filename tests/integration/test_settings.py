@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from entrypoints.settings import Settings, SettingsError
+from entrypoints.service.settings import Settings, SettingsError
 
 KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 GOOD = {"KEFU_TOKEN": "tok", "KEFU_APPID": "wx1", "KEFU_RULES_FILE": "rules.json"}

@@ -17,8 +17,8 @@ from adapters.stats.disk import DiskHitStats
 from adapters.stats.redis import RedisHitStats
 from domain.errors import KefuError
 from domain.stats import TOP_UNMATCHED, DayStats, Hit
-from entrypoints.container import Container
-from entrypoints.settings import Settings
+from entrypoints.service.container import Container
+from entrypoints.service.settings import Settings
 from tests.fakes import FakeClock
 from tests.redis_server import REDIS_URL
 

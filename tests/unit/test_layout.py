@@ -54,6 +54,7 @@ def test_the_layout_has_one_subpackage_per_outside_thing_and_entry_point():
         "adapters/rules",
         "adapters/media",
         "adapters/state",
+        "entrypoints/service",
         "entrypoints/cli",
         "entrypoints/demo",
         "entrypoints/sandbox",
@@ -104,3 +105,10 @@ def test_there_is_no_import_cycle():
         if start not in done:
             visit(start, [start])
     assert cycles == []
+
+
+def test_the_service_stands_apart_from_the_tools_in_entrypoints():
+    # The tree shows the service's own files in one package, not among the commands' packages.
+    top = sorted(p.name for p in (ROOT / "entrypoints").glob("*.py"))
+    assert len(top) <= 8, top
+    assert (ROOT / "entrypoints" / "service" / "container.py").is_file()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from domain.errors import QueueUnavailable
-from entrypoints.readiness import Check, age
+from entrypoints.service.readiness import Check, age
 
 OLDEST_LIMIT = 600.0
 """Seconds the oldest unfinished reply may wait before the queue counts as not keeping up.

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from adapters.wechat_api.api_keys import ApiKeysError, load_api_keys
-from entrypoints.setting_values import (
+from entrypoints.service.setting_values import (
     AES_HINT,
     DEFAULT_METRICS_ADDR,
     LEVELS,

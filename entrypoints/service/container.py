@@ -46,10 +46,10 @@ from domain.ports import HitStats
 from domain.retry import RetryPolicy
 from domain.sending import SendQueuedReplies
 from domain.stats import NoHitStats
-from entrypoints.queue_readiness import OLDEST_LIMIT, QueueReadiness
-from entrypoints.readiness import Readiness
-from entrypoints.senders import open_queue_stores, run_senders
-from entrypoints.settings import RulesSettings, Settings
+from entrypoints.service.queue_readiness import OLDEST_LIMIT, QueueReadiness
+from entrypoints.service.readiness import Readiness
+from entrypoints.service.senders import open_queue_stores, run_senders
+from entrypoints.service.settings import RulesSettings, Settings
 
 RuleSourceAdapter = HttpCmsRuleSource | FileRuleSource
 

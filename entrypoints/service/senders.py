@@ -8,7 +8,7 @@ from adapters.queue.queue import HueyReplyQueue
 from adapters.queue.reaper import Reaper
 from adapters.queue.senders import SenderPool
 from adapters.queue.stores import QueueStores, redis_stores, sqlite_stores
-from entrypoints.settings import Settings
+from entrypoints.service.settings import Settings
 
 STOP_TIMEOUT = 8.0
 """Seconds running sends get to finish at exit, inside gunicorn's default 10 s graceful timeout."""

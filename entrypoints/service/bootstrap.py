@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import falcon
 
-from entrypoints.app import create_app
-from entrypoints.container import Container
-from entrypoints.settings import Settings, SettingsError
+from entrypoints.service.app import create_app
+from entrypoints.service.container import Container
+from entrypoints.service.settings import Settings, SettingsError
 
 log = logging.getLogger("kefu")
 

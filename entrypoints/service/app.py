@@ -19,8 +19,8 @@ from adapters.wechat_push.errors import (
 )
 from adapters.wechat_push.gateway import WeChatPushGateway
 from domain.answering import AnswerMessage
-from entrypoints.callback import CallbackResource, HealthResource
-from entrypoints.readiness import Readiness, ReadinessResource
+from entrypoints.service.callback import CallbackResource, HealthResource
+from entrypoints.service.readiness import Readiness, ReadinessResource
 
 log = logging.getLogger(__name__)
 
