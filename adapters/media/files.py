@@ -6,7 +6,7 @@ import os
 import stat
 from pathlib import Path
 
-from adapters.media.types import MAX_MEDIA_BYTES, MediaTooLarge, filename_for, require_image
+from adapters.media.types import MAX_MEDIA_BYTES, MediaTooLarge, typed_image
 from domain.errors import MediaUnavailable
 from domain.replies import ImageRef, MediaFile
 
@@ -28,9 +28,7 @@ class FileMediaSource:
     def load(self, ref: ImageRef) -> MediaFile:
         """The image's bytes. Raises MediaOutsideRoot, MediaTooLarge or MediaUnavailable."""
         path = self._locate(ref.value)
-        data = self._read(ref.value, path)
-        kind = require_image(ref.value, data, None, path.name)
-        return MediaFile(filename_for(path.name, kind), kind, data)
+        return typed_image(ref.value, self._read(ref.value, path), path.name)
 
     def problem_with(self, ref: ImageRef) -> str | None:
         """Why ref cannot be served, for checking rules (the domain's check_image); None if fine.

@@ -7,6 +7,7 @@ from pathlib import PurePosixPath
 from urllib.parse import unquote
 
 from domain.errors import MediaUnavailable
+from domain.replies import MediaFile
 
 # NOTE: WeChat's temporary-media size limit for Mini Programs is UNCONFIRMED (2 MB or 10 MB,
 # reference section 7); 2 MiB is the safe reading.
@@ -27,9 +28,6 @@ _MAGIC = (
     (b"GIF87a", "image/gif"),
     (b"GIF89a", "image/gif"),
 )
-# Servers that say nothing useful about what they send.
-_GENERIC = {"", "application/octet-stream", "binary/octet-stream", "application/binary"}
-_MARKUP_STARTS = (b"<", b"{", b"[")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _MAX_NAME = 80
 FALLBACK_STEM = "image"
@@ -65,30 +63,18 @@ def type_from_name(name: str) -> str | None:
     return next((kind for kind, exts in _EXTENSIONS.items() if suffix in exts), None)
 
 
-def image_type(data: bytes, declared: str | None, name: str) -> str | None:
-    """The content type to upload as: the bytes first, then the header, then the name.
+def typed_image(ref: str, data: bytes, name: str, declared: str | None = None) -> MediaFile:
+    """The image the bytes prove, named after `name`; NotAnImage when they prove none.
 
-    The name only counts when nothing else was said about the bytes and they do not look like
-    text, so an HTML error page at `poster.jpg` is never taken for a JPEG.
+    Only the leading bytes decide, for files and downloads alike: a file name or a header can
+    call anything (an HTML error page, a program) "image/jpeg".
     """
-    sniffed = sniff(data)
-    if sniffed is not None:
-        return sniffed
-    if data.lstrip()[:1] in _MARKUP_STARTS:
-        return None
-    kind = normalise_type(declared)
-    if kind.startswith("image/"):
-        return kind
-    return type_from_name(name) if kind in _GENERIC else None
-
-
-def require_image(ref: str, data: bytes, declared: str | None, name: str) -> str:
-    """image_type, or NotAnImage naming what was found instead."""
-    kind = image_type(data, declared, name)
+    kind = sniff(data)
     if kind is None:
-        said = normalise_type(declared) or "no content type"
-        raise NotAnImage(ref, f"not an image ({said}, {len(data)} bytes)")
-    return kind
+        said = normalise_type(declared)
+        found = f"{said}, {len(data)} bytes" if said else f"{len(data)} bytes"
+        raise NotAnImage(ref, f"not an image ({found}; JPEG, PNG or GIF only)")
+    return MediaFile(filename_for(name, kind), kind, data)
 
 
 def filename_for(name: str, content_type: str) -> str:

@@ -11,14 +11,7 @@ import requests
 
 from adapters.bounded_read import BodyTooLarge, PastDeadline, read_bounded, seconds_left
 from adapters.media.public_http import AddressPolicy, RefusedUrl, public_only_session
-from adapters.media.types import (
-    MAX_MEDIA_BYTES,
-    MediaTooLarge,
-    NotAnImage,
-    filename_for,
-    normalise_type,
-    sniff,
-)
+from adapters.media.types import MAX_MEDIA_BYTES, MediaTooLarge, typed_image
 from adapters.timeouts import HTTP_TIMEOUT
 from domain.errors import MediaUnavailable
 from domain.replies import ImageRef, MediaFile
@@ -88,7 +81,7 @@ class HttpMediaSource:
                     if not response.is_redirect:
                         data = self._body(url, response, deadline)
                         declared = response.headers.get("Content-Type")
-                        return _as_image(url, data, declared, urlsplit(hop).path)
+                        return typed_image(url, data, urlsplit(hop).path, declared)
                     hop = urljoin(hop, response.headers["Location"])
         except RefusedUrl as refused:
             raise MediaUnavailable(url, refused.reason) from None
@@ -124,12 +117,3 @@ class HttpMediaSource:
             raise MediaUnavailable(url, "download timed out") from exc
         except Exception as exc:  # urllib3's read errors (protocol, decoding)
             raise MediaUnavailable(url, f"download failed ({type(exc).__name__})") from exc
-
-
-def _as_image(url: str, data: bytes, declared: str | None, name: str) -> MediaFile:
-    # Only the bytes decide: a header or a name can call any text "image/jpeg".
-    kind = sniff(data)
-    if kind is None:
-        said = normalise_type(declared) or "no content type"
-        raise NotAnImage(url, f"not an image ({said}, {len(data)} bytes; JPEG, PNG or GIF only)")
-    return MediaFile(filename_for(name, kind), kind, data)

@@ -122,9 +122,27 @@ def test_the_bytes_decide_the_type_and_the_filename_follows(root: Path) -> None:
     assert source.load(ImageRef("banner")) == MediaFile("banner.png", "image/png", PNG)
 
 
-def test_an_unknown_format_is_typed_by_its_extension(root: Path) -> None:
-    (root / "pic.webp").write_bytes(b"RIFF\x00\x00\x00\x00WEBPVP8 ")
-    assert FileMediaSource(root).load(ImageRef("pic.webp")).content_type == "image/webp"
+def test_a_png_named_jpg_is_uploaded_as_a_png(root: Path) -> None:
+    (root / "poster.jpg").write_bytes(PNG)
+    media = FileMediaSource(root).load(ImageRef("poster.jpg"))
+    assert media == MediaFile("poster.png", "image/png", PNG)
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("tool.jpg", b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 56),
+        ("pic.webp", b"RIFF\x00\x00\x00\x00WEBPVP8 "),
+        ("scan.bmp", b"BM" + b"\x00" * 40),
+    ],
+)
+def test_a_file_its_bytes_do_not_prove_an_image_is_refused_whatever_its_name(
+    root: Path, name: str, data: bytes
+) -> None:
+    (root / name).write_bytes(data)
+    with pytest.raises(NotAnImage) as refused:
+        FileMediaSource(root).load(ImageRef(name))
+    assert refused.value.reason == f"not an image ({len(data)} bytes; JPEG, PNG or GIF only)"
 
 
 def test_problem_with_names_what_an_editor_must_fix(root: Path) -> None:

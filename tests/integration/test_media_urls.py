@@ -9,7 +9,7 @@ import pytest
 import requests
 import responses
 
-from adapters.media.types import MediaTooLarge, NotAnImage, filename_for, image_type
+from adapters.media.types import MediaTooLarge, NotAnImage, filename_for, typed_image
 from adapters.media.urls import HttpMediaSource
 from domain.errors import MediaUnavailable
 from domain.replies import ImageRef, MediaFile
@@ -143,16 +143,27 @@ def test_filenames_are_plain_and_match_the_content_type(
     ("data", "declared", "name", "expected"),
     [
         (PNG, "image/jpeg", "a.jpg", "image/png"),
-        (b"RIFF....WEBP", "image/webp", "a", "image/webp"),
-        (b"RIFF....WEBP", "image/jpg; charset=binary", "a", "image/jpeg"),
-        (b"BM......", None, "a.bmp", "image/bmp"),
-        (b"BM......", "application/octet-stream", "a.jpeg", "image/jpeg"),
-        (b"BM......", "text/plain", "a.jpg", None),
-        (b'{"errcode":40007}', "image/jpeg", "a.jpg", None),
-        (b"BM......", None, "a.txt", None),
+        (JPEG, None, "a.png", "image/jpeg"),
+        (GIF, "application/octet-stream", "a", "image/gif"),
     ],
 )
-def test_content_types_come_from_bytes_then_header_then_name(
-    data: bytes, declared: str | None, name: str, expected: str | None
+def test_the_leading_bytes_alone_decide_the_type(
+    data: bytes, declared: str | None, name: str, expected: str
 ) -> None:
-    assert image_type(data, declared, name) == expected
+    assert typed_image("ref", data, name, declared).content_type == expected
+
+
+@pytest.mark.parametrize(
+    ("data", "declared", "name"),
+    [
+        (b"RIFF....WEBP", "image/webp", "a.webp"),
+        (b"BM......", "application/octet-stream", "a.jpeg"),
+        (b'{"errcode":40007}', "image/jpeg", "a.jpg"),
+        (b"\x7fELF\x02\x01\x01", None, "a.jpg"),
+    ],
+)
+def test_bytes_no_magic_proves_an_image_are_refused_whatever_their_name_or_header(
+    data: bytes, declared: str | None, name: str
+) -> None:
+    with pytest.raises(NotAnImage):
+        typed_image("ref", data, name, declared)
