@@ -4,17 +4,30 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.utils import get_environ_proxies, select_proxy
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.util.connection import create_connection
 
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+from adapters.media.public_addresses import Address, is_public
+
 SCHEMES = ("http", "https")
+# One text for every address refused, named or numeric, port open or closed: it tells an editor
+# what to do and an outsider nothing about kefu's network.
+NOT_PUBLIC = "image URL leads to an address that is not public (see KEFU_MEDIA_ALLOW_HOSTS)"
+UNRESOLVED = "image host name does not resolve"
+
+Resolver = Callable[[str, int], Sequence[Address]]
+"""(host, port) -> the addresses the host name stands for; raises OSError when it has none."""
+Proxies = Callable[[str], Mapping[str, str]]
+"""url -> the proxies to use for it (requests' form: {"https": "http://proxy:3128"})."""
 
 
 class RefusedUrl(Exception):
@@ -25,19 +38,12 @@ class RefusedUrl(Exception):
         self.reason = reason
 
 
-def not_public(address: Address) -> bool:
-    """Loopback, private, link-local, multicast, reserved or unspecified (IPv4 or IPv6)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return (
-        not address.is_global
-        or address.is_multicast
-        or address.is_loopback
-        or address.is_private
-        or address.is_link_local
-        or address.is_reserved
-        or address.is_unspecified
-    )
+def system_resolver(host: str, port: int) -> list[Address]:
+    """The system's answer for host, every address once, in its order."""
+    found: dict[Address, None] = {}
+    for *_, sockaddr in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+        found[ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])] = None
+    return list(found)
 
 
 def literal_address(host: str) -> Address | None:
@@ -56,11 +62,9 @@ def literal_address(host: str) -> Address | None:
 class AddressPolicy:
     """Which hosts may be fetched: public addresses, and the operator's KEFU_MEDIA_ALLOW_HOSTS."""
 
-    def __init__(self, allow_hosts: Iterable[str] = ()) -> None:
+    def __init__(self, allow_hosts: Iterable[str] = (), resolver: Resolver = system_resolver):
         self._allowed = frozenset(h.strip().strip("[]").lower() for h in allow_hosts if h.strip())
-
-    def allows_any_address(self, host: str) -> bool:
-        return host.strip("[]").lower() in self._allowed
+        self._resolver = resolver
 
     def check_url(self, url: str) -> None:
         """Raises RefusedUrl for a URL whose form alone rules it out."""
@@ -69,53 +73,86 @@ class AddressPolicy:
             raise RefusedUrl(f"only http(s) images are fetched, not {parts.scheme or 'no'} scheme")
         if "@" in parts.netloc:
             raise RefusedUrl("image URLs may not carry user info (user@host)")
-        host = parts.hostname
-        if not host:
+        if not parts.hostname:
             raise RefusedUrl("image URL names no host")
-        address = literal_address(host)
-        if address is not None:
-            self.check_address(host, address)
 
-    def check_address(self, host: str, address: Address) -> None:
-        if not self.allows_any_address(host) and not_public(address):
-            raise RefusedUrl(
-                f"{address} is not a public address (list the host in KEFU_MEDIA_ALLOW_HOSTS)"
-            )
+    def addresses(self, host: str, port: int) -> Sequence[Address]:
+        """Where host may be reached: resolved once, every address checked. Raises RefusedUrl."""
+        literal = literal_address(host)
+        try:
+            found = [literal] if literal is not None else self._resolver(host, port)
+        except (OSError, UnicodeError):
+            raise RefusedUrl(UNRESOLVED) from None
+        if not found:
+            raise RefusedUrl(UNRESOLVED)
+        # One private answer refuses the name: a resolver mixing them in is rebinding.
+        if not self._allows_any_address(host) and not all(is_public(a) for a in found):
+            raise RefusedUrl(NOT_PUBLIC)
+        return found
+
+    def _allows_any_address(self, host: str) -> bool:
+        return host.strip("[]").lower() in self._allowed
 
 
-def public_only_session(policy: AddressPolicy, session: requests.Session | None = None) -> Any:
-    """session (or a new one) whose every connection is checked where it lands, after DNS.
+def public_only_session(
+    policy: AddressPolicy,
+    session: requests.Session | None = None,
+    proxies: Proxies = get_environ_proxies,
+) -> Any:
+    """session (or a new one) that resolves each host once, checks it, and connects there.
 
-    Checking the connected peer, not a lookup made beforehand, also stops DNS rebinding. Proxies
-    from the environment are ignored: through one, the peer would be the proxy.
+    The connection goes to the address that was checked, so a name cannot resolve to a public
+    address for the check and a private one for the connect (DNS rebinding). Through a proxy
+    (HTTPS_PROXY, HTTP_PROXY, NO_PROXY) the URL's host is checked before the proxy is asked.
     """
     session = session if session is not None else requests.Session()
-    session.trust_env = False
-    adapter = _PublicOnlyAdapter(policy)
+    session.trust_env = False  # no ~/.netrc passwords for image hosts; proxies come from `proxies`
+    adapter = _PublicOnlyAdapter(policy, proxies)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
 
 
+def _connect(conn: HTTPConnection, addresses: Sequence[Address]) -> socket.socket:
+    failure: OSError | None = None
+    for address in addresses:
+        try:
+            return create_connection(
+                (str(address), conn.port or 0),
+                conn.timeout,
+                source_address=conn.source_address,
+                socket_options=conn.socket_options,
+            )
+        except TimeoutError as exc:
+            raise ConnectTimeoutError(conn, f"connecting to {conn.host} timed out") from exc
+        except OSError as exc:
+            failure = exc
+    raise NewConnectionError(conn, f"Failed to establish a new connection: {failure}")
+
+
 def _checked(base: type[HTTPConnection], policy: AddressPolicy) -> type[HTTPConnection]:
     class Checked(base):  # type: ignore[valid-type,misc]
         def _new_conn(self) -> socket.socket:
-            sock: socket.socket = super()._new_conn()
-            peer = ipaddress.ip_address(sock.getpeername()[0].split("%", 1)[0])
-            try:
-                policy.check_address(self.host, peer)
-            except RefusedUrl:
-                sock.close()
-                raise
-            return sock
+            # self.host stays the name: the Host header, TLS SNI and the certificate check use it.
+            return _connect(self, policy.addresses(self._dns_host, self.port))
 
     return Checked
 
 
 class _PublicOnlyAdapter(HTTPAdapter):
-    def __init__(self, policy: AddressPolicy) -> None:
+    def __init__(self, policy: AddressPolicy, proxies: Proxies) -> None:
         self._policy = policy
+        self._proxies = proxies
         super().__init__(max_retries=0)
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+        url = request.url or ""
+        kwargs["proxies"] = proxies = dict(self._proxies(url))
+        if select_proxy(url, proxies):
+            # The proxy looks the name up again itself: docs/operations.md says what it must refuse.
+            parts = urlsplit(url)
+            self._policy.addresses(parts.hostname or "", parts.port or _PORTS[parts.scheme])
+        return super().send(request, *args, **kwargs)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
@@ -127,3 +164,6 @@ class _PublicOnlyAdapter(HTTPAdapter):
                 "PublicHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": checked_https}
             ),
         }
+
+
+_PORTS = {"http": 80, "https": 443}

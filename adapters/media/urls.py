@@ -10,7 +10,13 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from adapters.bounded_read import BodyTooLarge, PastDeadline, read_bounded, seconds_left
-from adapters.media.public_http import AddressPolicy, RefusedUrl, public_only_session
+from adapters.media.public_http import (
+    AddressPolicy,
+    RefusedUrl,
+    Resolver,
+    public_only_session,
+    system_resolver,
+)
 from adapters.media.types import MAX_MEDIA_BYTES, MediaTooLarge, typed_image
 from adapters.timeouts import HTTP_TIMEOUT
 from domain.errors import MediaUnavailable
@@ -24,8 +30,9 @@ FAILURE_TTL = 60.0
 class HttpMediaSource:
     """Downloads an image, refusing private addresses, non-images and anything over max_bytes.
 
-    Every hop (at most 3 redirects) is checked: http(s) only, no user info, and the address
-    connected to must be public unless its host is in `allow_hosts`. The whole download,
+    Every hop (at most 3 redirects) is checked: http(s) only, no user info, and every address
+    its host resolves to must be public unless the host is in `allow_hosts`; the connection goes
+    to an address that was checked, directly or through the environment's proxy. The whole download,
     redirects included, ends by `max_seconds` on the clock, however slowly bytes arrive.
     """
 
@@ -38,8 +45,9 @@ class HttpMediaSource:
         clock: Callable[[], float] = time.monotonic,
         allow_hosts: Iterable[str] = (),
         failure_ttl: float = FAILURE_TTL,
+        resolver: Resolver = system_resolver,
     ) -> None:
-        self._policy = AddressPolicy(allow_hosts)
+        self._policy = AddressPolicy(allow_hosts, resolver)
         self._session = public_only_session(self._policy, session)
         self._timeout = timeout
         self._max_bytes = max_bytes
