@@ -12,9 +12,12 @@ from cryptography.x509.oid import NameOID
 
 
 def self_signed_pem(
-    key: CertificateIssuerPrivateKeyTypes, common_name: str, ip: str | None = None
+    key: CertificateIssuerPrivateKeyTypes,
+    common_name: str,
+    ip: str | None = None,
+    dns: str | None = None,
 ) -> bytes:
-    """A PEM certificate for key, valid from a day ago for 30 days, naming ip when given."""
+    """A PEM certificate for key, valid from a day ago for 30 days, naming ip or dns when given."""
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.datetime.now(datetime.UTC)
     builder = (
@@ -29,4 +32,7 @@ def self_signed_pem(
     if ip is not None:
         san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))])
         builder = builder.add_extension(san, critical=False)
+    if dns is not None:
+        named = x509.SubjectAlternativeName([x509.DNSName(dns)])
+        builder = builder.add_extension(named, critical=False)
     return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
