@@ -40,10 +40,12 @@ def read_bounded(
     """The whole body of a streamed response. Raises BodyTooLarge, PastDeadline or OSError.
 
     A per-read timeout alone lets a server trickle a byte every few seconds forever: each wait
-    for bytes here ends at the deadline, so the whole read does.
+    for bytes here ends at the deadline, so the whole read does. A gzip or deflate body is
+    decoded and the cap counts decoded bytes: urllib3 (>= 2.6) inflates at most one chunk per
+    read, so a compression bomb is cut at the cap, never inflated whole.
     """
     declared = _content_length(response)
-    if declared is not None and declared > max_bytes:
+    if declared is not None and declared > max_bytes and not _encoded(response):
         raise BodyTooLarge(declared)
     body = bytearray()
     while True:
@@ -52,7 +54,7 @@ def read_bounded(
         if sock is not None:
             sock.settimeout(min(read_timeout, left))
         try:
-            chunk = response.raw.read1(_CHUNK)
+            chunk = response.raw.read1(_CHUNK, decode_content=True)
         except Exception:
             seconds_left(deadline, clock)  # a read cut short by the deadline says so
             raise
@@ -61,6 +63,10 @@ def read_bounded(
         body += chunk
         if len(body) > max_bytes:
             raise BodyTooLarge
+
+
+def _encoded(response: requests.Response) -> bool:
+    return response.headers.get("Content-Encoding", "identity").strip().lower() != "identity"
 
 
 def _content_length(response: requests.Response) -> int | None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import threading
 import time
+import tracemalloc
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +21,19 @@ from adapters.rules.errors import RulesFetchError
 from tests.documents import CONTRACT_DOCUMENT
 
 GOOD = json.dumps(CONTRACT_DOCUMENT, ensure_ascii=False).encode()
+BOMB_BYTES = 256 * 1024 * 1024
+
+
+def _bomb() -> bytes:
+    """A gzip body of 256 MiB of JSON padding that travels in about 250 KiB."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    parts = [packer.compress(b'{"padding": "')]
+    block = b" " * (1024 * 1024)
+    parts += [packer.compress(block) for _ in range(BOMB_BYTES // len(block))]
+    return b"".join([*parts, packer.compress(b'"}'), packer.flush()])
+
+
+BOMB = _bomb()
 
 
 @dataclass
@@ -25,6 +41,7 @@ class Cms:
     port: int
     mode: str = "good"
     requests: int = 0
+    accept_encoding: str = ""
     release: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -50,6 +67,24 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(b'{"padding": "')
         for _ in range(6 * 16):
             self.wfile.write(b"x" * 65536)
+
+    def _gzip(self, cms: Cms) -> None:
+        self._encoded(gzip.compress(GOOD), "gzip")
+
+    def _deflate(self, cms: Cms) -> None:
+        self._encoded(zlib.compress(GOOD), "deflate")
+
+    def _bomb(self, cms: Cms) -> None:
+        self._encoded(BOMB, "gzip")
+
+    def _encoded(self, body: bytes, encoding: str) -> None:
+        self.server.cms.accept_encoding = self.headers.get("Accept-Encoding", "")
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Encoding", encoding)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def _trickle(self, cms: Cms) -> None:
         self._start(None)
@@ -132,3 +167,24 @@ def test_start_up_never_waits_on_a_hanging_cms_when_a_saved_copy_exists(cms: Cms
     while cms.requests < 2 and time.monotonic() < deadline:
         time.sleep(0.02)
     assert cms.requests == 2  # the fetch still runs, behind
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_a_compressed_document_is_decoded(cms: Cms, tmp_path: Path, encoding: str):
+    cms.mode = encoding
+    parsed = source(cms, tmp_path).check()
+    assert parsed.rules.match_text("1") is not None
+    assert encoding in cms.accept_encoding
+
+
+def test_a_gzip_bomb_is_cut_at_4_mib_of_decoded_bytes(cms: Cms, tmp_path: Path):
+    cms.mode = "bomb"
+    tracemalloc.start()
+    try:
+        with pytest.raises(RulesFetchError, match="over the 4194304-byte limit"):
+            source(cms, tmp_path).check()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(BOMB) < 1024 * 1024
+    assert peak < 32 * 1024 * 1024  # the whole bomb would be 256 MiB
