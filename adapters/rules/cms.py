@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -55,8 +55,10 @@ class HttpCmsRuleSource:
         keep_fresh: bool = False,
         max_bytes: int = MAX_DOCUMENT_BYTES,
         max_seconds: float = FETCH_SECONDS,
+        headers: Iterable[tuple[str, str]] = (),
     ) -> None:
         self._url, self._where = url, _without_secrets(url)
+        self._headers = dict(headers)  # never logged: they may carry the CMS's credentials
         self._ttl, self._keep_fresh = ttl, keep_fresh
         self._watching: threading.Event | None = None
         self._check_image = check_image
@@ -113,7 +115,7 @@ class HttpCmsRuleSource:
             self._saved.write(fetched.body, self._validators)
 
     def _get(self, validators: Validators) -> _Fetched:
-        headers = {"Accept": "application/json", **validators.headers()}
+        headers = {"Accept": "application/json", **self._headers, **validators.headers()}
         deadline = time.monotonic() + self._max_seconds
         try:
             with self._session.get(

@@ -157,6 +157,7 @@ class RulesContainer(containers.DeclarativeContainer):
             state_dir=saved_dir,
             check_image=media_files.provided.containment_problem,
             keep_fresh=True,
+            headers=settings.provided.rules_headers,
         ),
         file=providers.Factory(
             FileRuleSource,

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from adapters.rules.request_headers import Headers, HeadersFileError, read_headers
 from adapters.wechat_api.api_keys import ApiKeysError, load_api_keys
 from entrypoints.service.setting_values import (
     AES_HINT,
@@ -99,12 +100,19 @@ class Settings:
     reply_deadline: float = 3600.0
     log_format: str = "text"
     metrics_addr: tuple[str, int] | None = DEFAULT_METRICS_ADDR
+    # KEFU_RULES_HEADERS_FILE's headers: their values are secrets (an auth token, say).
+    rules_headers: Headers = field(default=(), repr=False)
 
     @property
     def rules_settings(self) -> RulesSettings:
         """The part of the settings that says where the rules come from."""
         return RulesSettings(
-            self.rules_url, self.rules_file, self.rules_ttl, self.media_root, self.state_dir
+            self.rules_url,
+            self.rules_file,
+            self.rules_ttl,
+            self.media_root,
+            self.state_dir,
+            self.rules_headers,
         )
 
     @property
@@ -116,6 +124,7 @@ class Settings:
             self.token_previous,
             self.encoding_aes_key_previous,
             self.api_security.aes_key if self.api_security else None,
+            *(value for _, value in self.rules_headers),
         )
         return tuple(s for s in values if s)
 
@@ -156,6 +165,7 @@ class RulesSettings:
     rules_ttl: float = 60.0
     media_root: Path = field(default_factory=Path.cwd)
     state_dir: Path = Path("var")
+    rules_headers: Headers = field(default=(), repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> RulesSettings:
@@ -211,6 +221,7 @@ class _Reader:
             ),
             callback_path=self.parsed("KEFU_CALLBACK_PATH", route, "/wechat/callback", "/a/path"),
             state_dir=rules.state_dir,
+            rules_headers=rules.rules_headers,
             max_clock_skew=self.parsed("KEFU_MAX_CLOCK_SKEW", seconds, 300, "whole seconds >= 0"),
             redis_url=self.parsed("KEFU_REDIS_URL", redis_url, None, "redis://host:port/db"),
             log_level=self.parsed("KEFU_LOG_LEVEL", level, "INFO", " | ".join(LEVELS)),
@@ -280,7 +291,18 @@ class _Reader:
             rules_ttl=self.parsed("KEFU_RULES_TTL", non_negative, 60.0, "seconds, 0 or more"),
             media_root=self.parsed("KEFU_MEDIA_ROOT", folder, Path.cwd(), "an existing folder"),
             state_dir=self.parsed("KEFU_STATE_DIR", Path, Path("var"), "a folder path"),
+            rules_headers=self.rules_headers(),
         )
+
+    def rules_headers(self) -> Headers:
+        path = self.raw("KEFU_RULES_HEADERS_FILE")
+        if path is None:
+            return ()
+        try:
+            return read_headers(Path(path))
+        except HeadersFileError as unusable:
+            self.problems.append(f"KEFU_RULES_HEADERS_FILE {unusable}")
+            return ()
 
     def check_rules_source(self, settings: Settings | RulesSettings) -> None:
         if settings.rules_url and settings.rules_file:
