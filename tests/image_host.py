@@ -9,7 +9,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from tests.certificates import self_signed_pem
 from tests.images import JPEG
 
 
@@ -84,3 +89,20 @@ def serving_images(tls: ssl.SSLContext | None = None) -> Iterator[ImageHost]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def tls_for(name: str, folder: Path) -> tuple[ssl.SSLContext, Path]:
+    """A server context with a self-signed certificate for name, and the certificate's file."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert, key_file = folder / "cert.pem", folder / "key.pem"
+    cert.write_bytes(self_signed_pem(key, name, dns=name))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key_file)
+    return context, cert

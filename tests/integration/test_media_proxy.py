@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import socket
-import ssl
 from collections.abc import Iterator
 from ipaddress import ip_address
-from pathlib import Path
 
 import pytest
 import requests
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from adapters.media.public_addresses import Address
 from adapters.media.public_http import NOT_PUBLIC
 from adapters.media.urls import HttpMediaSource
 from domain.errors import MediaUnavailable
 from domain.replies import ImageRef
-from tests.certificates import self_signed_pem
-from tests.image_host import ImageHost, serving_images
+from tests.image_host import ImageHost, serving_images, tls_for
 from tests.images import JPEG
 from tests.local_proxy import LocalProxy, running_proxy
 
@@ -55,22 +50,6 @@ def image_host() -> Iterator[ImageHost]:
 def proxy() -> Iterator[LocalProxy]:
     with running_proxy({"images.example": "127.0.0.1", "intranet.example": "127.0.0.1"}) as p:
         yield p
-
-
-def tls_for(name: str, folder: Path) -> tuple[ssl.SSLContext, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert, key_file = folder / "cert.pem", folder / "key.pem"
-    cert.write_bytes(self_signed_pem(key, name, dns=name))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key_file)
-    return context, cert
 
 
 def test_an_http_image_is_fetched_through_http_proxy(monkeypatch, image_host, proxy):

@@ -7,13 +7,14 @@ from collections.abc import Iterator
 from ipaddress import ip_address
 
 import pytest
+import requests
 
 from adapters.media.public_addresses import Address
 from adapters.media.public_http import NOT_PUBLIC, UNRESOLVED
 from adapters.media.urls import HttpMediaSource
 from domain.errors import MediaUnavailable
 from domain.replies import ImageRef
-from tests.image_host import ImageHost, serving_images
+from tests.image_host import ImageHost, serving_images, tls_for
 from tests.images import JPEG
 
 
@@ -105,6 +106,19 @@ def test_an_allowed_name_is_fetched_from_the_address_it_resolved_to_without_a_se
     assert dns.asked == ["images.invalid"]
     assert image_host.paths == ["/poster.jpg"]
     assert image_host.host_headers == [f"images.invalid:{image_host.port}"]
+
+
+def test_https_to_the_checked_address_still_verifies_the_certificate_for_the_name(tmp_path):
+    context, cert = tls_for("images.invalid", tmp_path)
+    dns = Resolver({"images.invalid": ["127.0.0.1"], "other.invalid": ["127.0.0.1"]})
+    session = requests.Session()
+    session.verify = str(cert)
+    source = HttpMediaSource(session, resolver=dns, allow_hosts=["images.invalid", "other.invalid"])
+    with serving_images(tls=context) as host:
+        assert source.load(ImageRef(f"https://images.invalid:{host.port}/a.jpg")).data == JPEG
+        reason = refused(source, f"https://other.invalid:{host.port}/a.jpg")
+    assert reason == "download failed (SSLError)"  # the certificate names another host
+    assert host.paths == ["/a.jpg"]
 
 
 def test_a_name_that_does_not_resolve_says_so():
