@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Iterator
 from itertools import count
 
@@ -32,6 +33,20 @@ def test_an_image_is_downloaded_with_its_declared_type(web: responses.RequestsMo
     )
     media = HttpMediaSource().load(ImageRef(POSTER))
     assert media == MediaFile("poster.jpg", "image/jpeg", JPEG)
+
+
+def test_a_gzip_encoded_image_is_decoded(web: responses.RequestsMock) -> None:
+    packed = gzip.compress(JPEG)
+    web.get(POSTER, body=packed, content_type="image/jpeg", headers={"Content-Encoding": "gzip"})
+    assert HttpMediaSource().load(ImageRef(POSTER)).data == JPEG
+
+
+def test_the_size_cap_counts_decoded_bytes(web: responses.RequestsMock) -> None:
+    packed = gzip.compress(JPEG + b"\x00" * 100_000)
+    web.get(POSTER, body=packed, content_type="image/jpeg", headers={"Content-Encoding": "gzip"})
+    assert len(packed) < 1000
+    with pytest.raises(MediaTooLarge):
+        HttpMediaSource(max_bytes=50_000).load(ImageRef(POSTER))
 
 
 def test_downloads_stream_with_a_connect_and_read_timeout(web: responses.RequestsMock) -> None:

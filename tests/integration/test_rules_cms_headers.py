@@ -82,7 +82,17 @@ def test_header_values_are_redacted_like_every_secret(tmp_path):
         ("X-A: s3cret\u0085\n", "line 1 is malformed: expected `Name: value`"),
         ("X-A: 1\nx-a: s3cret\n", "line 2 repeats the header x-a"),
         ("Host: s3cret.example\n", "line 1: kefu sets Host itself; remove the line"),
-        ("If-None-Match: s3cret\n", "line 1: kefu sets If-None-Match itself; remove the line"),
+        *(
+            (f"{name}: s3cret\n", f"line 1: kefu sets {name} itself; remove the line")
+            for name in (
+                "If-None-Match",
+                "If-Modified-Since",
+                "Content-Length",
+                "Transfer-Encoding",
+                "Connection",
+                "Accept-Encoding",
+            )
+        ),
     ],
 )
 def test_a_bad_line_stops_start_up_naming_the_variable_and_line_only(tmp_path, text, problem):
