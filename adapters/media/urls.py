@@ -10,13 +10,8 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from adapters.bounded_read import BodyTooLarge, PastDeadline, read_bounded, seconds_left
-from adapters.media.public_http import (
-    AddressPolicy,
-    RefusedUrl,
-    Resolver,
-    public_only_session,
-    system_resolver,
-)
+from adapters.media.address_policy import AddressPolicy, RefusedUrl, Resolver, system_resolver
+from adapters.media.public_http import public_only_session
 from adapters.media.types import MAX_MEDIA_BYTES, MediaTooLarge, typed_image
 from adapters.timeouts import HTTP_TIMEOUT
 from domain.errors import MediaUnavailable

@@ -9,8 +9,8 @@ from ipaddress import ip_address
 import pytest
 import requests
 
+from adapters.media.address_policy import NOT_PUBLIC, UNRESOLVED
 from adapters.media.public_addresses import Address
-from adapters.media.public_http import NOT_PUBLIC
 from adapters.media.urls import HttpMediaSource
 from domain.errors import MediaUnavailable
 from domain.replies import ImageRef
@@ -103,4 +103,21 @@ def test_a_private_address_written_in_the_url_is_refused_before_the_proxy_is_ask
     with pytest.raises(MediaUnavailable) as refused:
         HttpMediaSource(resolver=kefu_dns).load(ImageRef("https://[2002:a9fe:a9fe::]/a.jpg"))
     assert refused.value.reason == NOT_PUBLIC
+    assert proxy.asked == []
+
+
+def test_an_allowed_host_only_the_proxy_can_resolve_is_fetched_through_it(monkeypatch, image_host):
+    with running_proxy({"images.corp": "127.0.0.1"}) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        source = HttpMediaSource(resolver=kefu_dns, allow_hosts=["images.corp"])
+        url = f"http://images.corp:{image_host.port}/poster.jpg"
+        assert source.load(ImageRef(url)).data == JPEG
+    assert proxy.asked == [f"GET {url}"]
+
+
+def test_a_host_kefu_cannot_resolve_is_not_sent_to_the_proxy(monkeypatch, proxy):
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    with pytest.raises(MediaUnavailable) as refused:
+        HttpMediaSource(resolver=kefu_dns).load(ImageRef("http://images.corp/a.jpg"))
+    assert refused.value.reason == UNRESOLVED
     assert proxy.asked == []

@@ -9,8 +9,8 @@ from ipaddress import ip_address
 import pytest
 import requests
 
+from adapters.media.address_policy import NOT_PUBLIC, UNRESOLVED
 from adapters.media.public_addresses import Address
-from adapters.media.public_http import NOT_PUBLIC, UNRESOLVED
 from adapters.media.urls import HttpMediaSource
 from domain.errors import MediaUnavailable
 from domain.replies import ImageRef

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from adapters.media.public_http import NOT_PUBLIC
+from adapters.media.address_policy import NOT_PUBLIC
 from adapters.media.urls import HttpMediaSource
 from domain.errors import MediaUnavailable
 from domain.replies import ImageRef, MediaFile
