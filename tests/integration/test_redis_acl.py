@@ -1,8 +1,10 @@
-"""The README's Redis ACL line on a Redis of the test's own: kefu works within it, only there."""
+"""docs/security.md's Redis ACL line on a Redis of the test's own: kefu works within it, only."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -10,8 +12,17 @@ import redis
 from adapters.state.redis import RedisStateStore, RedisUnavailable
 from tests.redis_server import OwnRedis
 
-# Exactly the rule the README's Security section gives operators.
-ACL = "user kefu on >kefu-acl-pass-2026 ~kefu:* +@all -@admin -@dangerous"
+SECURITY = (Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text("utf-8")
+
+
+def documented_acl() -> str:
+    """The ACL rule docs/security.md gives operators, with the test's password for PASSWORD."""
+    rule = re.search(r"`(user kefu on [^`]+)`", SECURITY)
+    assert rule, "docs/security.md gives no `user kefu on …` rule"
+    return rule.group(1).replace(">PASSWORD", ">kefu-acl-pass-2026")
+
+
+ACL = documented_acl()
 
 
 @pytest.fixture
@@ -22,7 +33,7 @@ def acl_redis() -> Iterator[int]:
     server.kill()
 
 
-def test_kefu_works_as_the_acl_user_the_readme_describes(acl_redis: int):
+def test_kefu_works_as_the_acl_user_the_security_guide_describes(acl_redis: int):
     store = RedisStateStore(f"redis://kefu:kefu-acl-pass-2026@127.0.0.1:{acl_redis}/0")
     assert store.add("claim:x", "1", 60) is True
     assert store.add("claim:x", "1", 60) is False
