@@ -1,4 +1,4 @@
-"""Fixtures every test folder may use: a Redis client and a key prefix of the test's own."""
+"""Fixtures every test folder may use: the session's Redis and a key prefix of the test's own."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from tests.redis_server import REDIS_URL
+from tests.redis_server import OwnRedis
 
 
 def _redacted(url: str) -> str:
@@ -20,22 +20,29 @@ def _redacted(url: str) -> str:
     return parts._replace(netloc=f"***@{parts.hostname}:{parts.port}").geturl()
 
 
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """KEFU_TEST_REDIS_URL when set, else a redis-server the session starts on a free port."""
+    configured = os.environ.get("KEFU_TEST_REDIS_URL")
+    if configured:
+        yield configured
+        return
+    server = OwnRedis()
+    server.start()
+    yield server.url
+    server.kill()
+
+
 @pytest.fixture
-def redis_client() -> Iterator[redis.Redis]:
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(
-        REDIS_URL, decode_responses=True, socket_timeout=1, socket_connect_timeout=1
+        redis_url, decode_responses=True, socket_timeout=1, socket_connect_timeout=1
     )
     try:
         client.ping()
-    except redis.RedisError:
+    except redis.RedisError as error:
         client.close()
-        message = (
-            f"Redis not reachable at {_redacted(REDIS_URL)}; start one with: "
-            "redis-server --port 6379 --save '' --daemonize yes"
-        )
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        pytest.fail(f"Redis not reachable at {_redacted(redis_url)}: {error}")
     yield client
     client.close()
 

@@ -1,8 +1,7 @@
-"""The Redis the tests use: KEFU_TEST_REDIS_URL (database 15 of the local server), or their own."""
+"""A redis-server of a test's own: the session's shared one (tests/conftest.py) or one to kill."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
@@ -12,8 +11,6 @@ import pytest
 import redis
 
 from entrypoints.cli.gunicorn_process import free_port
-
-REDIS_URL = os.environ.get("KEFU_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 class OwnRedis:

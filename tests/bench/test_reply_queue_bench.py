@@ -34,7 +34,6 @@ from entrypoints.cli.push_simulator import Mode, SignedPush
 from entrypoints.sandbox.state import SEND_PATH
 from tests.e2e.queue_rig import TYPING_PATH, UPLOAD_PATH, QueueRig, gunicorn_workers, queue_rig
 from tests.polling import wait_until
-from tests.redis_server import REDIS_URL
 
 GUNICORN = (sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF))
 PUSHES = 2000
@@ -110,19 +109,19 @@ def enqueue_costs(stores: QueueStores, count: int = PUSHES) -> tuple[list[float]
 
 
 @contextmanager
-def redis_queue() -> Iterator[QueueStores]:
+def redis_queue(url: str) -> Iterator[QueueStores]:
     import redis
 
     prefix = f"kefu-bench:{random.getrandbits(40):x}:"
-    yield redis_stores(REDIS_URL, prefix)
-    client = redis.Redis.from_url(REDIS_URL)
+    yield redis_stores(url, prefix)
+    client = redis.Redis.from_url(url)
     keys = list(client.scan_iter(f"{prefix}*"))
     if keys:
         client.delete(*keys)
 
 
-def test_enqueue_cost_on_sqlite_and_redis(tmp_path: Path) -> None:
-    with redis_queue() as on_redis:
+def test_enqueue_cost_on_sqlite_and_redis(tmp_path: Path, redis_url: str) -> None:
+    with redis_queue(redis_url) as on_redis:
         for name, stores in (("SQLite", sqlite_stores(tmp_path)), ("Redis", on_redis)):
             ours, plain = enqueue_costs(stores)
             median, p99 = statistics.median(ours), percentile(ours, 0.99)

@@ -13,7 +13,7 @@ import redis
 
 from tests.e2e.queue_rig import UPLOAD_PATH, QueueRig, queue_rig
 from tests.polling import wait_until
-from tests.redis_server import REDIS_URL, OwnRedis
+from tests.redis_server import OwnRedis
 
 
 @pytest.fixture
@@ -28,8 +28,8 @@ def shared_redis(redis_client: redis.Redis) -> Iterator[str]:
 
 
 @pytest.fixture
-def rig(tmp_path: Path, shared_redis: str) -> Iterator[QueueRig]:
-    with queue_rig(tmp_path, appid=shared_redis, KEFU_REDIS_URL=REDIS_URL) as rig:
+def rig(tmp_path: Path, redis_url: str, shared_redis: str) -> Iterator[QueueRig]:
+    with queue_rig(tmp_path, appid=shared_redis, KEFU_REDIS_URL=redis_url) as rig:
         yield rig
 
 

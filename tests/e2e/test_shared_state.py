@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -24,7 +23,6 @@ from tests.e2e.servers import gunicorn, kefu_settings
 from tests.images import png
 from tests.polling import wait_until
 
-REDIS_URL = os.environ.get("KEFU_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 RULES = {
     "two": [{"type": "text", "text": "第一条"}, {"type": "text", "text": "第二条"}],
     "3": {"type": "image", "url": "/cms/poster02.png"},
@@ -48,27 +46,15 @@ class Cluster:
         return len([c for c in self.sandbox.calls if c.path == path and c.errcode == 0])
 
 
-def redis_available() -> bool:
-    try:
-        return bool(redis.Redis.from_url(REDIS_URL, socket_timeout=1).ping())
-    except redis.RedisError:
-        if os.environ.get("CI") == "true":
-            raise
-        return False
-
-
-def redis_env() -> dict[str, str]:
+def redis_env(url: str, client: redis.Redis) -> dict[str, str]:
     """Settings for a clean kefu state in the test Redis (a token left by an earlier run would
     be refused by this run's sandbox and muddle the counts)."""
-    if not redis_available():
-        pytest.skip(f"Redis not reachable at {REDIS_URL}; start one: redis-server --daemonize yes")
-    client = redis.Redis.from_url(REDIS_URL)
     # The state and the reply queue of this test's AppID only (a job left over would reach this
     # sandbox); other mini programs' keys, other test runs' included, are not touched.
     stale = list(client.scan_iter(f"kefu:{APPID}:*"))
     if stale:
         client.delete(*stale)
-    return {"KEFU_REDIS_URL": REDIS_URL}
+    return {"KEFU_REDIS_URL": url}
 
 
 @pytest.fixture(params=["state folder", "redis"])
@@ -76,7 +62,11 @@ def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]
     (tmp_path / "media" / "cms").mkdir(parents=True)
     (tmp_path / "media" / "cms" / "poster02.png").write_bytes(png())
     (tmp_path / "rules.json").write_text(json.dumps(RULES, ensure_ascii=False), encoding="utf-8")
-    shared = redis_env() if request.param == "redis" else {}
+    shared = {}
+    if request.param == "redis":
+        shared = redis_env(
+            request.getfixturevalue("redis_url"), request.getfixturevalue("redis_client")
+        )
     state = SandboxState()
     with ExitStack() as stack:
         sandbox = stack.enter_context(serve_sandbox("127.0.0.1", 0, APPID, APPSECRET, state))

@@ -21,7 +21,6 @@ from adapters.state.locks import LockingStore
 from adapters.state.redis import RedisStateStore
 from domain.replies import ImageRef, MediaFile
 from tests.images import png
-from tests.redis_server import REDIS_URL
 
 PROCESSES = 2
 THREADS = 6
@@ -87,7 +86,7 @@ def test_workers_sharing_one_redis_upload_an_image_at_most_twice(
     tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     prefix = request.getfixturevalue("redis_prefix")
-    answers, uploaded = _race("redis", REDIS_URL, tmp_path, prefix)
+    answers, uploaded = _race("redis", request.getfixturevalue("redis_url"), tmp_path, prefix)
     assert 1 <= len(uploaded) <= 2
     assert len(answers) == PROCESSES * THREADS
     assert set(answers) <= set(uploaded)

@@ -28,7 +28,6 @@ from domain.replies import TextReply
 from domain.retry import RetryPolicy
 from domain.sending import Delivered, SendQueuedReplies
 from tests.fakes import FakeClock, FakeMediaIds, FakeMessenger
-from tests.redis_server import REDIS_URL
 
 FAST = QueueTimings(lease=1.0, reap_every=0.2, grace=2.0, user_wait=0.2, requeue_delay=1.0)
 
@@ -73,7 +72,8 @@ def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[QueueStor
         yield sqlite_stores(tmp_path)
         return
     # The redis_prefix fixture removes every key under the prefix afterwards.
-    yield redis_stores(REDIS_URL, request.getfixturevalue("redis_prefix"))
+    url = request.getfixturevalue("redis_url")
+    yield redis_stores(url, request.getfixturevalue("redis_prefix"))
 
 
 @pytest.fixture
@@ -224,8 +224,8 @@ def test_a_job_whose_sender_keeps_dying_becomes_a_dead_letter():
     assert "died" in letter.last_error and runs.jobs == [] and queue.depth() == 0
 
 
-def test_redis_keys_live_under_the_prefix_an_acl_can_name(redis_client, redis_prefix):
-    queue = build(redis_stores(REDIS_URL, redis_prefix)).queue
+def test_redis_keys_live_under_the_prefix_an_acl_can_name(redis_url, redis_client, redis_prefix):
+    queue = build(redis_stores(redis_url, redis_prefix)).queue
     queue.submit(job())
     keys = list(redis_client.scan_iter("*"))
     ours = [key for key in keys if redis_prefix in key]

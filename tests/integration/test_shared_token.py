@@ -28,7 +28,6 @@ from adapters.wechat_api.shared_tokens import SharedTokenCache
 from adapters.wechat_api.tokens import IssuedToken, TokenStore
 from domain.replies import TextReply
 from tests.fakes import FakeClock
-from tests.redis_server import REDIS_URL
 
 APPID = "wx0123456789abcdef"
 SECRET = "appsecret-5f2d9c0e7a1b"
@@ -334,10 +333,10 @@ def test_processes_sharing_one_state_dir_fetch_exactly_one_token(tmp_path: Path)
 
 
 def test_processes_sharing_one_redis_fetch_exactly_one_token(
-    tmp_path: Path, redis_client: redis.Redis, redis_prefix: str
+    tmp_path: Path, redis_url: str, redis_client: redis.Redis, redis_prefix: str
 ) -> None:
     record = tmp_path / "fetches.txt"
-    seen = _many_gets_in_processes("redis", REDIS_URL, record, redis_prefix)
+    seen = _many_gets_in_processes("redis", redis_url, record, redis_prefix)
     fetchers = record.read_text().split()
     assert len(fetchers) == 1
     assert seen == {f"TOKEN-{fetchers[0]}"}

@@ -18,7 +18,6 @@ from adapters.state.disk import DiskStateStore, DiskStateUnavailable
 from adapters.state.locks import LockingStore
 from adapters.state.memory import MemoryStateStore
 from adapters.state.redis import RedisStateStore, RedisUnavailable
-from tests.redis_server import REDIS_URL
 
 LOCK_TTL = 0.3  # stores under test let an abandoned lock lapse quickly
 TTL = 0.3
@@ -56,8 +55,8 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]
         disk.close()
         peer.close()
     else:
-        prefix = request.getfixturevalue("redis_prefix")
-        red, other = (RedisStateStore(REDIS_URL, prefix=prefix, lock_ttl=LOCK_TTL) for _ in "ab")
+        url, prefix = request.getfixturevalue("redis_url"), request.getfixturevalue("redis_prefix")
+        red, other = (RedisStateStore(url, prefix=prefix, lock_ttl=LOCK_TTL) for _ in "ab")
         yield Harness(red, other, time.sleep)
         red.close()
         other.close()
@@ -186,11 +185,13 @@ def test_processes_racing_to_add_on_one_state_dir_have_exactly_one_winner(tmp_pa
     assert DiskStateStore(tmp_path).get("claim") == str(winners[0])
 
 
-def test_processes_racing_to_add_on_one_redis_have_exactly_one_winner(redis_prefix: str) -> None:
-    outcomes = _race("redis", REDIS_URL, redis_prefix)
+def test_processes_racing_to_add_on_one_redis_have_exactly_one_winner(
+    redis_url: str, redis_prefix: str
+) -> None:
+    outcomes = _race("redis", redis_url, redis_prefix)
     winners = [pid for pid, won in outcomes if won]
     assert len(winners) == 1
-    assert RedisStateStore(REDIS_URL, prefix=redis_prefix).get("claim") == str(winners[0])
+    assert RedisStateStore(redis_url, prefix=redis_prefix).get("claim") == str(winners[0])
 
 
 def _add_in_child(store: DiskStateStore, results) -> None:
@@ -218,9 +219,9 @@ def test_an_unusable_state_dir_raises_disk_state_unavailable(tmp_path: Path) -> 
 
 
 def test_redis_keys_live_under_the_prefix_with_their_ttl(
-    redis_client: redis.Redis, redis_prefix: str
+    redis_url: str, redis_client: redis.Redis, redis_prefix: str
 ) -> None:
-    RedisStateStore(REDIS_URL, prefix=redis_prefix).set("token", "abc", 30)
+    RedisStateStore(redis_url, prefix=redis_prefix).set("token", "abc", 30)
     assert redis_client.get(redis_prefix + "token") == "abc"
     assert 0 < redis_client.pttl(redis_prefix + "token") <= 30_000
 

@@ -20,7 +20,6 @@ from domain.stats import TOP_UNMATCHED, DayStats, Hit
 from entrypoints.service.container import Container
 from entrypoints.service.settings import Settings
 from tests.fakes import FakeClock
-from tests.redis_server import REDIS_URL
 
 NOON = 1_764_676_800.0  # 2025-12-02 12:00 UTC: that date in any zone within ±11 h
 
@@ -179,11 +178,11 @@ def test_closing_waits_no_longer_than_its_timeout():
 
 @pytest.mark.parametrize("shared", ["folder", "redis"])
 def test_the_container_counts_where_the_state_lives_scoped_by_appid(
-    shared, tmp_path: Path, redis_client
+    shared, tmp_path: Path, redis_url: str, redis_client
 ):
     appid = f"wx{uuid.uuid4().hex[:16]}"
-    redis_url = REDIS_URL if shared == "redis" else None
-    settings = Settings(token="t", appid=appid, state_dir=tmp_path, redis_url=redis_url)
+    shared_url = redis_url if shared == "redis" else None
+    settings = Settings(token="t", appid=appid, state_dir=tmp_path, redis_url=shared_url)
     container = Container(settings=settings)
     try:
         counting = container.hit_stats()

@@ -15,7 +15,7 @@ from adapters.state.memory import MemoryStateStore
 from adapters.state.redis import RedisStateStore
 from adapters.wechat_api.shared_tokens import TOKEN_KEY, SharedTokenCache
 from adapters.wechat_api.tokens import TOKEN_LOCK_TIMEOUT, IssuedToken
-from tests.redis_server import REDIS_URL, OwnRedis
+from tests.redis_server import OwnRedis
 
 
 @pytest.fixture
@@ -27,11 +27,11 @@ def own_redis() -> Iterator[OwnRedis]:
 
 
 def test_a_value_that_is_not_utf8_reads_as_missing(
-    redis_client: redis.Redis, redis_prefix: str
+    redis_url: str, redis_client: redis.Redis, redis_prefix: str
 ) -> None:
-    raw = redis.Redis.from_url(REDIS_URL)
+    raw = redis.Redis.from_url(redis_url)
     raw.set(f"{redis_prefix}{TOKEN_KEY}", b"\xff\xfe\x00planted", px=60_000)
-    store = RedisStateStore(REDIS_URL, prefix=redis_prefix)
+    store = RedisStateStore(redis_url, prefix=redis_prefix)
     assert store.get(TOKEN_KEY) is None
     # The shared token is replaced by a fresh one, so sends go on.
     cache = SharedTokenCache(GuardedStateStore(store))
