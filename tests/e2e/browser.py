@@ -1,8 +1,9 @@
-"""Real headless Chromium (Debian's chromium and chromium-driver) driven by Selenium."""
+"""Real headless Chromium (Debian's chromium and chromium-driver, or any on PATH) via Selenium."""
 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -13,8 +14,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
+# Found on PATH, so Homebrew's casks and Ubuntu's chromium-browser work too.
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 INSTALL = (
     "headless Chromium is missing: apt-get install -y chromium chromium-driver fonts-wqy-microhei"
 )

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
 from entrypoints.cli.gunicorn_process import ROOT, free_port
@@ -152,6 +153,7 @@ def unit_here(folder: Path, env_file: Path) -> Path:
     return copy
 
 
+@pytest.mark.systemd
 def test_the_systemd_unit_passes_systemd_analyze_verify_without_a_warning(tmp_path):
     verified = subprocess.run(
         ["systemd-analyze", "verify", str(unit_here(tmp_path, ROOT / "config" / "try.env"))],

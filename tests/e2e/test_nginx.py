@@ -29,6 +29,9 @@ SLOW_SOCKETS = 64
 SIMULATOR = PushSimulator(TOKEN, APPID, AES_KEY)
 
 
+pytestmark = pytest.mark.nginx
+
+
 @dataclass
 class Stack:
     kefu: KefuUnderGunicorn

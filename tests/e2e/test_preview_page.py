@@ -48,6 +48,9 @@ USERS_ASKED = [
 ]
 
 
+pytestmark = pytest.mark.browser
+
+
 @pytest.fixture(scope="module")
 def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
     folder = tmp_path_factory.mktemp("preview")

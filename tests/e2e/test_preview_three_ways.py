@@ -31,6 +31,9 @@ Seen = tuple[str, ...]
 MESSAGES = ["1", "１", "2", "3", "hello", "人工", "怎么安装", "活动", "脚本"]
 
 
+pytestmark = pytest.mark.browser
+
+
 @dataclass
 class ThreeWays:
     settings: dict[str, str]
