@@ -1,0 +1,68 @@
+"""The README and docs/ hold together: links reach their file and heading, commands exist."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from entrypoints.cli.gunicorn_process import ROOT
+from entrypoints.cli.main import parser
+
+README = ROOT / "README.md"
+PAGES = [README, *sorted((ROOT / "docs").glob("*.md"))]
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def slug(heading: str) -> str:
+    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces as hyphens."""
+    kept = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return kept.replace(" ", "-")
+
+
+def anchors(page: Path) -> set[str]:
+    headings = re.findall(r"(?m)^#+ (.+)$", page.read_text(encoding="utf-8"))
+    return {slug(heading) for heading in headings}
+
+
+def shell_lines(page: Path) -> list[str]:
+    """Each command of the page's ```sh blocks, its comment stripped."""
+    blocks = re.findall(r"```sh\n(.*?)```", page.read_text(encoding="utf-8"), re.S)
+    lines = (line.split("  #", 1)[0].strip() for block in blocks for line in block.splitlines())
+    return [line for line in lines if line]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+def test_every_relative_link_reaches_a_file_and_its_heading(page: Path):
+    for target in LINK.findall(page.read_text(encoding="utf-8")):
+        if target.startswith(("http://", "https://")):
+            continue
+        path, _, anchor = target.partition("#")
+        linked = (page.parent / path).resolve() if path else page
+        assert linked.is_file(), f"{page.name} links to {target}, which does not exist"
+        if anchor:
+            assert anchor in anchors(linked), f"{page.name} links to {target}: no such heading"
+
+
+def test_every_kefu_command_of_the_readme_is_one_kefu_accepts():
+    commands = [shlex.split(line) for line in shell_lines(README) if line.startswith("kefu ")]
+    assert len(commands) >= 8
+    for command in commands:
+        parser().parse_args(command[1:])  # exits 2 naming the argument it does not know
+
+
+def test_every_make_target_of_the_readme_exists():
+    targets = [line.split()[1] for line in shell_lines(README) if line.startswith("make ")]
+    assert targets == ["demo", "check", "test"]
+    for target in targets:
+        dry = subprocess.run(
+            ["make", "-n", target], cwd=ROOT, capture_output=True, text=True, timeout=60
+        )
+        assert dry.returncode == 0, dry.stderr
+
+
+def test_the_readme_stays_a_short_front_page():
+    assert len(README.read_text(encoding="utf-8").split()) < 1500
