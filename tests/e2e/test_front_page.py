@@ -11,6 +11,7 @@ import pytest
 
 from entrypoints.cli.gunicorn_process import ROOT
 from entrypoints.cli.main import parser
+from entrypoints.service.settings import Settings, SettingsError
 
 README = ROOT / "README.md"
 PAGES = [README, *sorted((ROOT / "docs").glob("*.md"))]
@@ -66,3 +67,36 @@ def test_every_make_target_of_the_readme_exists():
 
 def test_the_readme_stays_a_short_front_page():
     assert len(README.read_text(encoding="utf-8").split()) < 1500
+
+
+def minimal_settings() -> list[str]:
+    """The KEFU_ names the README's "Minimal production settings" list gives."""
+    text = README.read_text(encoding="utf-8")
+    section = text.split("## Minimal production settings", 1)[1].split("\n## ", 1)[0]
+    bullets = [line for line in section.splitlines() if line.startswith("- ")]
+    return [name for line in bullets for name in re.findall(r"`(KEFU_[A-Z_]+)`", line)]
+
+
+def test_the_minimal_production_settings_are_enough_and_none_of_the_required_can_go(tmp_path):
+    names = minimal_settings()
+    assert names[:4] == ["KEFU_TOKEN", "KEFU_ENCODING_AES_KEY", "KEFU_APPID", "KEFU_APPSECRET"]
+    example = dict(
+        line.split("=", 1)
+        for line in (ROOT / "config" / "kefu.env.example").read_text("utf-8").splitlines()
+        if line and not line.startswith("#")
+    )
+    # The one source and the single-host state, as the list says; Redis only for several hosts.
+    single_host = [n for n in names if n not in {"KEFU_RULES_FILE", "KEFU_REDIS_URL"}]
+    env = {name: example[name] for name in single_host} | {"KEFU_STATE_DIR": str(tmp_path)}
+    settings = Settings.from_env(env)
+    assert (settings.token, settings.appid) == (example["KEFU_TOKEN"], example["KEFU_APPID"])
+    assert settings.encoding_aes_key == example["KEFU_ENCODING_AES_KEY"]
+    assert settings.rules_url == example["KEFU_RULES_URL"]
+    # Without a rules source the line names both KEFU_RULES_URL and KEFU_RULES_FILE.
+    for required, named in [
+        ("KEFU_TOKEN", "KEFU_TOKEN"),
+        ("KEFU_APPID", "KEFU_APPID"),
+        ("KEFU_RULES_URL", "KEFU_RULES_"),
+    ]:
+        with pytest.raises(SettingsError, match=named):
+            Settings.from_env({k: v for k, v in env.items() if k != required})
