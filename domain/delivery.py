@@ -14,7 +14,7 @@ from domain.errors import (
     OutsideReplyWindow,
 )
 from domain.jobs import ReplyJob
-from domain.ledger import PushLedger
+from domain.ledger import PartState, PushLedger
 from domain.ports import MediaIds, WeChatMessenger
 from domain.quotas import quota_for
 from domain.replies import Outbound, Reply, TransferReply, images_of, outbound_for
@@ -27,10 +27,29 @@ _Part = tuple[Outbound, Reply]
 
 @dataclass(frozen=True)
 class DeliveryReport:
-    """How a job went: parts WeChat accepted, and the failure that stopped it, if any."""
+    """How a job went: parts WeChat accepted, parts that may have reached the user (their
+    sends never came back), and the failure that stopped it, if any."""
 
     sent: int
     failure: DeliveryError | None = None
+    uncertain: int = 0
+
+
+@dataclass
+class _Progress:
+    """A job's attempt so far: sends left in the quota, parts sent, parts uncertain."""
+
+    budget: int
+    sent: int = 0
+    uncertain: int = 0
+
+    def report(self) -> DeliveryReport:
+        return DeliveryReport(self.sent, None, self.uncertain)
+
+    def stopped(self, failure: DeliveryError) -> DeliveryReport:
+        if not isinstance(failure, OutsideReplyWindow):  # that one is logged where it is found
+            log.warning("send to user failed after %d part(s): %s", self.sent, failure)
+        return DeliveryReport(self.sent, failure, self.uncertain)
 
 
 def needs_upload(reply: Reply) -> bool:
@@ -64,53 +83,79 @@ class DeliverReplies:
             return DeliveryReport(0, late)
         if any(needs_upload(reply) for _, reply in pending):
             self._show_typing(job.to_user)
-        sent, quota = 0, quota_for(job.on_enter)
+        quota = quota_for(job.on_enter)
         # Slots already delivered count once each; a fallback that grew a slot counts in full.
-        budget = quota.sends - (len(job.replies) - len(pending))
+        progress = _Progress(budget=quota.sends - (len(job.replies) - len(pending)))
         for slot, reply in pending:
             try:
                 parts = self._prepare(reply, job.fallback)
             except DeliveryError as failure:  # an upload that may work later: the job waits
-                log.warning("send to user failed after %d part(s): %s", sent, failure)
-                return DeliveryReport(sent, failure)
+                return progress.stopped(failure)
+            uncertain_before = progress.uncertain
             for sub, part in enumerate(parts):
-                if budget <= 0:
+                if progress.budget <= 0:
                     log.warning(
                         "quota of %d sends reached for %s; the rest stay unsent",
                         quota.sends,
                         job.key,
                     )
-                    return DeliveryReport(sent)
-                budget -= 1
-                if self._ledger.delivered(job.key, f"{slot}.{sub}"):
-                    continue
-                late = self._too_late(job)
-                if late is not None:
-                    return DeliveryReport(sent, late)
+                    return progress.report()
+                progress.budget -= 1
                 try:
-                    sent += self._send_part(job, f"{slot}.{sub}", part)
+                    self._deliver_part(job, f"{slot}.{sub}", part, progress)
                 except DeliveryError as failure:
-                    log.warning("send to user failed after %d part(s): %s", sent, failure)
-                    return DeliveryReport(sent, failure)
-            self._ledger.mark_delivered(job.key, str(slot))
-        return DeliveryReport(sent)
+                    return progress.stopped(failure)
+            if progress.uncertain == uncertain_before:
+                self._ledger.mark_delivered(job.key, str(slot))
+        return progress.report()
 
-    def _send_part(self, job: ReplyJob, part_key: str, part: _Part) -> int:
-        """Send one part; how many sends WeChat surely accepted (0 or 1)."""
+    def _deliver_part(self, job: ReplyJob, part_key: str, part: _Part, progress: _Progress) -> None:
+        """Send one part unless it was sent, or may have been; count what became of it."""
+        state = self._ledger.part(job.key, part_key)
+        if state is PartState.DELIVERED:
+            return
+        if state is not None:
+            self._hold_back(job, part_key, state)
+            progress.uncertain += 1
+            return
+        late = self._too_late(job)
+        if late is not None:
+            raise late
+        if self._send_part(job, part_key, part):
+            progress.sent += 1
+        else:
+            progress.uncertain += 1
+
+    def _hold_back(self, job: ReplyJob, part_key: str, state: PartState) -> None:
+        """A part an earlier attempt may have sent is not sent again, but on an operator's word."""
+        if state is PartState.IN_FLIGHT:
+            # The attempt that sent it stopped before WeChat answered (killed, or stopped past
+            # its grace): WeChat may well have taken it.
+            log.warning(
+                "push %s: a send was in flight when its sender stopped; WeChat may have taken "
+                "it, so it is not sent again",
+                job.key,
+            )
+            self._ledger.mark_uncertain(job.key, part_key)
+
+    def _send_part(self, job: ReplyJob, part_key: str, part: _Part) -> bool:
+        """Send one part: True when WeChat took it, False when it may have (uncertain)."""
+        self._ledger.mark_in_flight(job.key, part_key)
         try:
             self._send(job.to_user, part)
         except DeliveryError as failure:
             if failure.kind is not FailureKind.UNCERTAIN:
+                self._ledger.forget(job.key, part_key)  # WeChat said no: it may go again
                 raise
             # NOTE: WeChat's send has no idempotency key and no read-back: a send whose answer
             # never came (or could not be verified) may well have reached the user, and a
-            # second copy would too. It is
-            # recorded as uncertain and not sent again; the job goes on with the next part.
+            # second copy would too. It is recorded as uncertain and not sent again; the job
+            # goes on with the next part and ends as uncertain, for an operator to decide.
             log.warning("WeChat may have taken this send; not sending it again: %s", failure)
             self._ledger.mark_uncertain(job.key, part_key)
-            return 0
+            return False
         self._ledger.mark_delivered(job.key, part_key)
-        return 1
+        return True
 
     def _too_late(self, job: ReplyJob) -> OutsideReplyWindow | None:
         """The failure for a job past WeChat's window for it (checked before every send)."""

@@ -22,7 +22,23 @@ class Delivered:
     sent: int
 
 
-Outcome = Delivered | RetryLater | GiveUp
+@dataclass(frozen=True)
+class Unconfirmed:
+    """Done, but for parts whose sends never came back: they may have reached the user, so
+    they are not sent again unless an operator says so."""
+
+    sent: int
+    uncertain: int
+
+    @property
+    def reason(self) -> str:
+        return (
+            f"uncertain: {self.uncertain} part(s) may have reached the user (WeChat's answer "
+            f"never came); retry sends them again"
+        )
+
+
+Outcome = Delivered | Unconfirmed | RetryLater | GiveUp
 
 
 class SendQueuedReplies:
@@ -47,6 +63,8 @@ class SendQueuedReplies:
         report = self._attempt(job)
         if report.failure is None:
             self._operator_trouble = False
+            if report.uncertain:
+                return Unconfirmed(report.sent, report.uncertain)
             return Delivered(report.sent)
         self._note_operator_trouble(report.failure)
         return self._policy.after(

@@ -87,7 +87,8 @@ RULES_LAST_REFRESH_OK = Gauge(
 )
 REPLIES = Counter(
     "kefu_replies",
-    "Attempts at queued reply jobs by outcome: sent, retried (retry scheduled), dead_lettered.",
+    "Attempts at queued reply jobs by outcome: sent, retried (retry scheduled), dead_lettered, "
+    "uncertain (a send that never came back: listed as a dead letter, not sent again).",
     ["outcome"],
 )
 QUEUE_DEPTH = Gauge(

@@ -18,7 +18,7 @@ from adapters.queue.stores import QueueStores, queue_errors
 from adapters.queue.timings import QueueTimings
 from domain.jobs import ReplyJob
 from domain.retry import GiveUp, RetryLater
-from domain.sending import Outcome
+from domain.sending import Outcome, Unconfirmed
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,10 @@ class HueyReplyQueue:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+        on_retry: Callable[[ReplyJob], object] = lambda job: None,
     ) -> None:
+        """`on_retry(job)` runs when an operator retries a dead letter: it frees the parts that
+        may have been sent, which are otherwise never sent again."""
         self.stores = stores
         self.journal = LeaseJournal(stores.journal)
         self.dead_letters = DeadLetters(stores.dead)
@@ -59,6 +62,7 @@ class HueyReplyQueue:
         self._clock = clock
         self._sleep = sleep
         self._new_id = new_id
+        self._on_retry = on_retry
         self._task = stores.tasks.task(name=TASK_NAME)(self._run)
         self._running: dict[str, tuple[JournalEntry, str]] = {}
         self._mutex = threading.Lock()
@@ -86,6 +90,7 @@ class HueyReplyQueue:
         letter = self.dead_letters.take(job_id)
         if letter is None:
             return False
+        self._on_retry(letter.job)
         now = self._clock()
         entry = JournalEntry(letter.job, now, JobState.QUEUED, now + self.timings.grace)
         self.journal.write(job_id, entry)
@@ -171,15 +176,20 @@ class HueyReplyQueue:
             )
         elif isinstance(outcome, GiveUp):
             self.bury(job_id, entry, outcome.reason)
+        elif isinstance(outcome, Unconfirmed):
+            self.bury(job_id, entry, outcome.reason, outcome="uncertain")
         else:
             REPLIES.labels("sent").inc()
             self.journal.remove(job_id)
 
-    def bury(self, job_id: str, entry: JournalEntry, reason: str) -> None:
-        """Make the job a dead letter and take it out of the journal."""
+    def bury(
+        self, job_id: str, entry: JournalEntry, reason: str, outcome: str = "dead_lettered"
+    ) -> None:
+        """Make the job a dead letter and take it out of the journal; `outcome` is how the
+        replies metric counts it (an uncertain job is listed, but counted apart)."""
         self.dead_letters.add(DeadLetter(job_id, entry.job, entry.attempts, reason, self._clock()))
         self.journal.remove(job_id)
-        REPLIES.labels("dead_lettered").inc()
+        REPLIES.labels(outcome).inc()
         log.error(
             "reply job %s is a dead letter after %d attempt(s): %s", job_id, entry.attempts, reason
         )

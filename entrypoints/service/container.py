@@ -275,6 +275,7 @@ class Container(containers.DeclarativeContainer):
         stores=queue_stores,
         send=send_queued,
         leases=providers.Singleton(UserLeases, store=state),
+        on_retry=ledger.provided.forget_uncertain,
     )
     reaper = providers.Singleton(Reaper, queue=reply_queue, claims=state)
     sender_count = providers.Callable(lambda settings: settings.senders, settings)

@@ -14,7 +14,7 @@ from domain.ledger import PushLedger
 from domain.quotas import REPLY_WINDOW
 from domain.replies import TextReply
 from domain.retry import GiveUp, RetryLater, RetryPolicy
-from domain.sending import Delivered, SendQueuedReplies
+from domain.sending import Delivered, SendQueuedReplies, Unconfirmed
 from tests.fakes import FakeClock, FakeMediaIds, FakeMessenger, FakeStateStore
 
 NOW = 1_000_000.0
@@ -90,12 +90,12 @@ def test_an_operator_error_is_logged_once_per_episode(caplog):
     assert caplog.text.count("IP whitelist") == 1
 
 
-def test_a_send_whose_answer_never_came_is_not_sent_again_and_the_job_goes_on():
+def test_a_send_whose_answer_never_came_is_not_sent_again_and_the_job_ends_uncertain():
     lost = DeliveryError("read timed out", kind=FailureKind.UNCERTAIN)
     messenger = FakeMessenger(failures=[lost])
     send = sending(messenger, FakeClock(NOW))
-    assert send(job(("a", "b")), 1, NOW) == Delivered(1)
-    assert send(job(("a", "b")), 2, NOW) == Delivered(0)
+    assert send(job(("a", "b")), 1, NOW) == Unconfirmed(sent=1, uncertain=1)
+    assert send(job(("a", "b")), 2, NOW) == Unconfirmed(sent=0, uncertain=1)
     assert [m for _, m in messenger.sent] == [TextReply("b")]
     assert messenger.attempts == 2
 
