@@ -47,8 +47,8 @@ class _Progress:
         return DeliveryReport(self.sent, None, self.uncertain)
 
     def stopped(self, failure: DeliveryError) -> DeliveryReport:
-        if not isinstance(failure, OutsideReplyWindow):  # that one is logged where it is found
-            log.warning("send to user failed after %d part(s): %s", self.sent, failure)
+        # The job's outcome line (retry, dead letter) says why; this one is for debugging.
+        log.debug("send to user failed after %d part(s): %s", self.sent, failure)
         return DeliveryReport(self.sent, failure, self.uncertain)
 
 

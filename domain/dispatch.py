@@ -25,10 +25,13 @@ class DeliverNow:
 
     def dispatch(self, job: ReplyJob) -> None:
         try:
-            self._deliver(job)
+            report = self._deliver(job)
         except Exception:
             # NOTE: WeChat must get `success` whatever happens here; the failure is only logged.
             log.exception("delivering replies failed unexpectedly")
+            return
+        if report.failure is not None:
+            log.warning("replies not delivered after %d part(s): %s", report.sent, report.failure)
 
 
 RETRY_AFTER = 30.0
