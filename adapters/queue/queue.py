@@ -11,6 +11,7 @@ from contextlib import contextmanager
 
 from adapters.logs.push_context import about_push
 from adapters.metrics.definitions import REPLIES
+from adapters.queue.clock import SteadyClock
 from adapters.queue.dead_letters import DeadLetter, DeadLetters
 from adapters.queue.journal import JobState, JournalEntry, LeaseJournal
 from adapters.queue.ordering import UserLeases
@@ -46,7 +47,7 @@ class HueyReplyQueue:
         leases: UserLeases,
         timings: QueueTimings = DEFAULT_TIMINGS,
         *,
-        clock: Callable[[], float] = time.time,
+        clock: SteadyClock | None = None,
         sleep: Callable[[float], None] = time.sleep,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
         on_retry: Callable[[ReplyJob], object] = lambda job: None,
@@ -59,7 +60,7 @@ class HueyReplyQueue:
         self.timings = timings
         self._send = send
         self._leases = leases
-        self._clock = clock
+        self.clock = clock or stores.clock
         self._sleep = sleep
         self._new_id = new_id
         self._on_retry = on_retry
@@ -69,7 +70,7 @@ class HueyReplyQueue:
 
     def submit(self, job: ReplyJob) -> None:
         """Journal the job and enqueue it, in one step. Raises QueueUnavailable."""
-        now = self._clock()
+        now = self.clock()
         job_id = self._new_id()
 
         def entry(after: str | None) -> JournalEntry:
@@ -81,7 +82,7 @@ class HueyReplyQueue:
         """Put a journalled job (back) on the queue, or on the schedule after `delay` seconds."""
         with queue_errors():
             if delay > 0:
-                self._task.schedule((job_id,), delay=delay)
+                self._task.schedule((job_id,), eta=self.clock.utc(delay))
             else:
                 self._task(job_id)
 
@@ -91,7 +92,7 @@ class HueyReplyQueue:
         if letter is None:
             return False
         self._on_retry(letter.job)
-        now = self._clock()
+        now = self.clock()
         entry = JournalEntry(letter.job, now, JobState.QUEUED, now + self.timings.grace)
         self.journal.write(job_id, entry)
         self.requeue(job_id)
@@ -106,12 +107,12 @@ class HueyReplyQueue:
         QueueUnavailable."""
         entries = self.journal.entries().values()
         oldest = min((entry.queued_at for entry in entries), default=None)
-        return 0.0 if oldest is None else max(0.0, self._clock() - oldest)
+        return 0.0 if oldest is None else max(0.0, self.clock() - oldest)
 
     def heartbeat(self) -> None:
         """Renew the lease of every job this process is running (called every lease / 3)."""
         with self._mutex:
-            until = self._clock() + self.timings.lease
+            until = self.clock() + self.timings.lease
             for job_id, (entry, token) in self._running.items():
                 self.journal.write(job_id, entry.renewed(until))
                 self._leases.renew(entry.job.to_user, token, self.timings.lease)
@@ -140,18 +141,18 @@ class HueyReplyQueue:
     def _turn_comes(self, entry: JournalEntry, wait: float) -> bool:
         """Whether the user's previous job is out of the way within `wait` seconds: finished,
         given up, or waiting for a retry (a job is held up only while the one before runs)."""
-        deadline = self._clock() + wait
+        deadline = self.clock() + wait
         while entry.after is not None:
             before = self.journal.read(entry.after)
             if before is None or not before.holds_up_the_next:
                 return True
-            if self._clock() >= deadline:
+            if self.clock() >= deadline:
                 return False
             self._sleep(POLL)
         return True
 
     def _attempt(self, job_id: str, entry: JournalEntry, token: str) -> None:
-        running = entry.running(self._clock() + self.timings.lease)
+        running = entry.running(self.clock() + self.timings.lease)
         self.journal.write(job_id, running)
         job = running.job
         # Every line logged about the job carries its push's id (and no whole openid).
@@ -161,7 +162,7 @@ class HueyReplyQueue:
             self._settle(job_id, running, outcome)
 
     def _settle(self, job_id: str, entry: JournalEntry, outcome: Outcome) -> None:
-        now = self._clock()
+        now = self.clock()
         if isinstance(outcome, RetryLater):
             REPLIES.labels("retried").inc()
             until = now + outcome.delay + self.timings.grace
@@ -187,7 +188,7 @@ class HueyReplyQueue:
     ) -> None:
         """Make the job a dead letter and take it out of the journal; `outcome` is how the
         replies metric counts it (an uncertain job is listed, but counted apart)."""
-        self.dead_letters.add(DeadLetter(job_id, entry.job, entry.attempts, reason, self._clock()))
+        self.dead_letters.add(DeadLetter(job_id, entry.job, entry.attempts, reason, self.clock()))
         self.journal.remove(job_id)
         REPLIES.labels(outcome).inc()
         log.error(

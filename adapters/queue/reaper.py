@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -28,11 +27,11 @@ class Reaper:
         self,
         queue: HueyReplyQueue,
         claims: StateStore,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self._queue = queue
         self._claims = claims
-        self._clock = clock
+        self._clock = clock or queue.clock
         self._expired_before: dict[str, float] = {}
 
     def reap(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from huey import Huey
 from huey.api import Task
 from huey.storage import RedisStorage, SqliteStorage
 
+from adapters.queue.clock import SteadyClock
 from adapters.queue.serializer import QueueSerializer
 from adapters.state.private import private_file, private_folder
 from domain.errors import QueueUnavailable
@@ -51,6 +53,17 @@ class PrefixedRedisStorage(RedisStorage):  # type: ignore[misc]
         self.notify_prefix = f"{self.name}:notify:"
 
 
+class SteadyHuey(Huey):  # type: ignore[misc]
+    """huey telling the time by the queue's steady clock: a due retry is one by that clock."""
+
+    def __init__(self, name: str, clock: SteadyClock, **options: Any) -> None:
+        super().__init__(name, **options)
+        self._steady = clock
+
+    def _get_timestamp(self) -> datetime.datetime:
+        return self._steady.utc().replace(tzinfo=None)  # huey compares naive UTC datetimes
+
+
 LATEST_JOB_TTL = 3600
 """Seconds a user's latest job is remembered on Redis; on SQLite the reaper prunes instead."""
 EntryAfter = Callable[[str | None], object]
@@ -67,6 +80,7 @@ class QueueStores:
     journal: Huey
     dead: Huey
     _latest: dict[str, str] = field(default_factory=dict)  # huey's memory storage, in tests
+    clock: SteadyClock = field(default_factory=SteadyClock)  # the one huey tells time by
 
     def journal_and_enqueue(self, key: str, user: str, entry: EntryAfter, task: Task) -> None:
         """Make job `key` the user's latest, journal `entry(previous latest)` and enqueue the
@@ -144,39 +158,47 @@ def _text(row: tuple[object, ...] | None) -> str | None:
     return bytes(value).decode() if isinstance(value, bytes | memoryview) else str(value)
 
 
-def sqlite_stores(state_dir: Path, prefix: str = "kefu") -> QueueStores:
+def sqlite_stores(
+    state_dir: Path, prefix: str = "kefu", clock: SteadyClock | None = None
+) -> QueueStores:
     """SQLite in KEFU_STATE_DIR, shared by every process on this host; private to kefu's user
     like the rest of the state (the jobs name users and what they are sent)."""
     filename = str(private_file(private_folder(Path(state_dir)) / QUEUE_FILE))
 
+    steady = clock or SteadyClock()
+
     def make(name: str) -> Huey:
-        return Huey(
+        return SteadyHuey(
             f"{prefix}-{name}",
+            steady,
             storage_class=WalSqliteStorage,
             filename=filename,
             results=False,
             serializer=QueueSerializer(),
         )
 
-    return QueueStores(make("replies"), make("journal"), make("dead"))
+    return QueueStores(make("replies"), make("journal"), make("dead"), clock=steady)
 
 
-def redis_stores(url: str, prefix: str = "kefu:") -> QueueStores:
+def redis_stores(url: str, prefix: str = "kefu:", clock: SteadyClock | None = None) -> QueueStores:
     """Redis on KEFU_REDIS_URL, shared by every host that points at it; keys under `prefix`."""
     pool = redis.ConnectionPool.from_url(
         url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
     )
 
+    steady = clock or SteadyClock()
+
     def make(name: str) -> Huey:
-        return Huey(
+        return SteadyHuey(
             f"{prefix}queue:{name}",
+            steady,
             storage_class=PrefixedRedisStorage,
             connection_pool=pool,
             results=False,
             serializer=QueueSerializer(),
         )
 
-    return QueueStores(make("replies"), make("journal"), make("dead"))
+    return QueueStores(make("replies"), make("journal"), make("dead"), clock=steady)
 
 
 @contextmanager

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from huey import MemoryHuey
 
+from adapters.queue.clock import SteadyClock
 from adapters.queue.journal import JobState, JournalEntry
 from adapters.queue.ordering import UserLeases
 from adapters.queue.queue import HueyReplyQueue
@@ -175,7 +176,8 @@ def memory_queue(clock: FakeClock, runs: Runs) -> tuple[HueyReplyQueue, Reaper, 
     # huey's immediate mode: every enqueue runs the task at once, in this thread.
     huey = [MemoryHuey(name, immediate=True) for name in ("tasks", "journal", "dead")]
     state = MemoryStateStore(clock)
-    queue = HueyReplyQueue(QueueStores(*huey), runs, UserLeases(state), FAST, clock=clock)
+    steady = SteadyClock(wall=clock, monotonic=clock)
+    queue = HueyReplyQueue(QueueStores(*huey), runs, UserLeases(state), FAST, clock=steady)
     return queue, Reaper(queue, state, clock), state
 
 
