@@ -1,24 +1,20 @@
-"""When a job's replies are delivered: on the durable queue, or here, inside the push request."""
+"""How a push's reply job is handed on: to the durable queue, or (in the preview) delivered here."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from domain.delivery import DeliverReplies
 from domain.errors import KefuError
 from domain.jobs import ReplyJob
-from domain.ports import ReplyDispatcher, ReplyQueue
+from domain.ports import ReplyQueue
 
 log = logging.getLogger(__name__)
 
 
 class DeliverNow:
-    """The synchronous dispatcher: delivers inside the push request, never raising.
-
-    Used when the reply queue cannot take a job. The push's claim is kept whatever happens:
-    WeChat does not re-send a push it got `success` for, so releasing it would gain nothing.
-    """
+    """The synchronous dispatcher: delivers inside the request, never raising (`kefu preview`,
+    and tests that want the replies at once). The push's claim is kept whatever happens."""
 
     def __init__(self, deliver: DeliverReplies) -> None:
         self._deliver = deliver
@@ -34,49 +30,28 @@ class DeliverNow:
             log.warning("replies not delivered after %d part(s): %s", report.sent, report.failure)
 
 
-RETRY_AFTER = 30.0
-"""Seconds the queue is not asked again after it failed to take a job."""
+class Enqueue:
+    """Puts each job on the durable queue, and nothing else: replies are never sent inside the
+    request, whose answer must not wait on WeChat.
 
-
-class QueueFirst:
-    """Puts each job on the durable queue; if the queue cannot take it, delivers it right away.
-
-    A push is never lost to a queue that is down: its replies go out in the request instead,
-    as before there was a queue. That is logged once per episode, not once per push, and for
-    `retry_after` seconds the queue is not asked again, so a dead store costs no time per push.
+    The queue keeps a job on this host when its shared store is down; should no store at all
+    take it (the disk full or read-only too), the push still gets `success` — WeChat's retry
+    would meet the same failure — the loss is logged once per episode, and `refusing` says why
+    until a job is taken again (readiness reports it).
     """
 
-    def __init__(
-        self,
-        queue: ReplyQueue,
-        inline: ReplyDispatcher,
-        clock: Callable[[], float],
-        retry_after: float = RETRY_AFTER,
-    ) -> None:
+    def __init__(self, queue: ReplyQueue) -> None:
         self._queue = queue
-        self._inline = inline
-        self._clock = clock
-        self._retry_after = retry_after
-        self._down_until: float | None = None
+        self.refusing: str | None = None
 
     def dispatch(self, job: ReplyJob) -> None:
-        down_until = self._down_until
-        if down_until is None or self._clock() >= down_until:
-            try:
-                self._queue.submit(job)
-            except KefuError as failure:
-                self._went_down(failure)
-            else:
-                self._came_back()
-                return
-        self._inline.dispatch(job)
-
-    def _went_down(self, failure: KefuError) -> None:
-        if self._down_until is None:
-            log.warning("reply queue unavailable, delivering replies in the request: %s", failure)
-        self._down_until = self._clock() + self._retry_after
-
-    def _came_back(self) -> None:
-        if self._down_until is not None:
-            self._down_until = None
-            log.info("reply queue available again")
+        try:
+            self._queue.submit(job)
+        except KefuError as failure:
+            if self.refusing is None:
+                log.error("no reply queue takes replies; they are lost until one does: %s", failure)
+            self.refusing = str(failure)
+            return
+        if self.refusing is not None:
+            self.refusing = None
+            log.info("reply queue takes replies again")

@@ -44,6 +44,15 @@ class OwnRedis:
                 time.sleep(0.05)
         raise RuntimeError("the test's Redis did not start")
 
+    def freeze(self) -> None:
+        """SIGSTOP: connections stay open and nothing answers, as on a stalled host."""
+        if self.process is not None:
+            self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGCONT)
+
     def kill(self) -> None:
         if self.process is not None:
             self.process.send_signal(signal.SIGKILL)

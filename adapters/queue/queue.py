@@ -109,6 +109,11 @@ class HueyReplyQueue:
         oldest = min((entry.queued_at for entry in entries), default=None)
         return 0.0 if oldest is None else max(0.0, self.clock() - oldest)
 
+    @property
+    def busy(self) -> bool:
+        """Whether this process is running any job now."""
+        return bool(self._running)
+
     def heartbeat(self) -> None:
         """Renew the lease of every job this process is running (called every lease / 3)."""
         with self._mutex:

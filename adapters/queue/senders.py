@@ -79,7 +79,8 @@ class SenderPool:
         huey, pause = self._queue.stores.tasks, [MIN_POLL]
 
         def step() -> None:
-            task = self._guarded(huey.dequeue)
+            # huey answers None for an empty queue and for a read that timed out alike.
+            task = self._guarded(huey.dequeue, proves=lambda task: task is not None)
             if task is None:
                 if not huey.storage.blocking:  # SQLite: back off while the queue is empty
                     self._stop.wait(pause[0])
@@ -99,20 +100,26 @@ class SenderPool:
             self._guarded(partial(huey.enqueue, task))
 
     def _renew(self) -> None:
-        self._guarded(self._queue.heartbeat)
+        # With nothing running a heartbeat touches no store: it proves nothing about an outage.
+        if self._queue.busy:
+            self._guarded(self._queue.heartbeat)
 
     def _reap(self) -> None:
         self._guarded(self._reaper.reap)
 
-    def _guarded(self, action: Callable[[], T]) -> T | None:
-        """action(), or None when the store failed (logged once per outage, then a pause)."""
+    def _guarded(
+        self, action: Callable[[], T], proves: Callable[[T], bool] = lambda result: True
+    ) -> T | None:
+        """action(), or None when the store failed (logged once per outage, then a pause).
+        An outage ends only with a result that `proves` came from the store."""
         try:
             result = action()
         except Exception as failure:
             self._outage.failed(failure)
             self._stop.wait(MAX_POLL)
             return None
-        self._outage.recovered()
+        if proves(result):
+            self._outage.recovered()
         return result
 
     def _thread(self, name: str, step: Callable[[], object]) -> threading.Thread:

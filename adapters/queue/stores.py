@@ -21,8 +21,10 @@ from adapters.state.private import private_file, private_folder
 from domain.errors import QueueUnavailable
 
 QUEUE_FILE = "replies.db"
-# A socket timeout well above huey's 1 s blocking read, so a dead Redis fails a call in seconds.
-REDIS_TIMEOUT = 5.0
+# Every Redis call of the queue gives up within this: a frozen Redis must not hold a push for
+# long (WeChat waits 5 s), the job then waits on this host instead. Above huey's blocking read.
+REDIS_TIMEOUT = 0.5
+BLOCKING_READ = 0.4
 
 
 class WalSqliteStorage(SqliteStorage):  # type: ignore[misc]
@@ -194,6 +196,7 @@ def redis_stores(url: str, prefix: str = "kefu:", clock: SteadyClock | None = No
             steady,
             storage_class=PrefixedRedisStorage,
             connection_pool=pool,
+            read_timeout=BLOCKING_READ,
             results=False,
             serializer=QueueSerializer(),
         )

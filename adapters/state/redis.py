@@ -14,6 +14,10 @@ from redis.exceptions import RedisError
 from adapters.state.locks import LOCK_TTL, TokenLocks, check_ttl
 from domain.errors import KefuError
 
+STATE_TIMEOUT = 0.25
+"""Seconds any state call may take. Claims sit on the push's path and WeChat waits 5 s: a
+frozen Redis must cost a push far less (the guard then fails fast for a while)."""
+
 
 class RedisUnavailable(KefuError):
     """Redis did not answer in time or refused the command."""
@@ -39,7 +43,7 @@ class RedisStateStore:
         client: redis.Redis | None = None,
         prefix: str = "kefu:",
         *,
-        socket_timeout: float = 2.0,
+        socket_timeout: float = STATE_TIMEOUT,
         lock_ttl: float = LOCK_TTL,
         poll_interval: float = 0.02,
         clock: Callable[[], float] = time.monotonic,

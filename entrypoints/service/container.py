@@ -40,7 +40,7 @@ from adapters.wechat_push.plaintext_binding import PlaintextBinding
 from adapters.wechat_push.previous_use import PreviousUseLog
 from domain.answering import AnswerMessage
 from domain.delivery import DeliverReplies
-from domain.dispatch import DeliverNow, QueueFirst
+from domain.dispatch import DeliverNow, Enqueue
 from domain.ledger import CLAIM_TTL
 from domain.ports import HitStats
 from domain.retry import RetryPolicy
@@ -48,7 +48,13 @@ from domain.sending import SendQueuedReplies
 from domain.stats import NoHitStats
 from entrypoints.service.queue_readiness import OLDEST_LIMIT, QueueReadiness
 from entrypoints.service.readiness import Readiness
-from entrypoints.service.senders import open_queue_stores, run_senders
+from entrypoints.service.senders import (
+    open_holding_queue,
+    open_queue_stores,
+    queue_to_submit,
+    run_mover,
+    run_senders,
+)
 from entrypoints.service.settings import RulesSettings, Settings
 
 RuleSourceAdapter = HttpCmsRuleSource | FileRuleSource
@@ -270,19 +276,24 @@ class Container(containers.DeclarativeContainer):
         ),
         clock=time.time,
     )
+    user_leases = providers.Singleton(UserLeases, store=state)
     reply_queue = providers.Singleton(
         HueyReplyQueue,
         stores=queue_stores,
         send=send_queued,
-        leases=providers.Singleton(UserLeases, store=state),
+        leases=user_leases,
         on_retry=ledger.provided.forget_uncertain,
     )
     reaper = providers.Singleton(Reaper, queue=reply_queue, claims=state)
     sender_count = providers.Callable(lambda settings: settings.senders, settings)
     senders = providers.Resource(run_senders, queue=reply_queue, reaper=reaper, count=sender_count)
-    dispatcher = providers.Singleton(
-        QueueFirst, queue=reply_queue, inline=deliver_now, clock=time.monotonic
+    # With Redis, a job Redis cannot take waits in this host's SQLite and moves on later.
+    holding_queue = providers.Singleton(
+        open_holding_queue, settings=settings, send=send_queued, leases=user_leases
     )
+    submit_queue = providers.Singleton(queue_to_submit, shared=reply_queue, holding=holding_queue)
+    held_mover = providers.Resource(run_mover, queue=submit_queue)
+    dispatcher = providers.Singleton(Enqueue, queue=submit_queue)
     answer = providers.Factory(
         AnswerMessage, rules=rules, dispatcher=dispatcher, ledger=ledger, stats=hit_stats
     )

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from domain.delivery import DeliverReplies
-from domain.dispatch import DeliverNow, QueueFirst
+from domain.dispatch import Enqueue
 from domain.errors import DeliveryError, FailureKind, QueueUnavailable
 from domain.jobs import ReplyJob
 from domain.ledger import PushLedger
@@ -111,17 +111,15 @@ class DownQueue:
         self.jobs.append(job)
 
 
-def test_a_queue_that_cannot_take_jobs_means_delivery_in_the_request_logged_once(caplog):
-    queue, messenger, clock = DownQueue(), FakeMessenger(), FakeClock(0.0)
-    ledger = PushLedger(FakeStateStore())
-    inline = DeliverNow(DeliverReplies(FakeMediaIds(), messenger, ledger, FakeClock(NOW)))
-    dispatcher = QueueFirst(queue, inline, clock, retry_after=30.0)
-    with caplog.at_level(logging.WARNING):
+def test_a_queue_that_cannot_take_jobs_sends_nothing_in_the_request_and_says_so_once(caplog):
+    queue = DownQueue()
+    dispatcher = Enqueue(queue)
+    with caplog.at_level(logging.INFO):
         for n in range(3):
             dispatcher.dispatch(ReplyJob(f"msg:{n}", "o_user", (TextReply("hi"),)))
-    assert len(messenger.sent) == 3
-    assert [r.levelname for r in caplog.records if r.name == "domain.dispatch"] == ["WARNING"]
-    queue.down = False
-    clock.advance(31.0)
-    dispatcher.dispatch(job())
-    assert len(queue.jobs) == 1 and len(messenger.sent) == 3
+        assert dispatcher.refusing == "reply queue unavailable: connection refused"
+        queue.down = False
+        dispatcher.dispatch(job())
+    assert len(queue.jobs) == 1 and dispatcher.refusing is None
+    lines = [r.getMessage() for r in caplog.records if r.name == "domain.dispatch"]
+    assert len(lines) == 2 and "lost" in lines[0] and "again" in lines[1]
