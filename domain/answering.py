@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from domain.errors import KefuError
 from domain.jobs import ReplyJob
 from domain.ledger import PushLedger
-from domain.messages import EnterSessionEvent, Message
+from domain.messages import EnterSessionEvent, Message, TextMessage
 from domain.ports import HitStats, ReplyDispatcher, RuleSource
 from domain.replies import Reply, TransferReply
-from domain.rules import DEFAULT_KEY, Match
-from domain.stats import NoHitStats, hit_for
+from domain.rules import DEFAULT_KEY, MAX_MATCH_CHARS, Match, RuleSet, normalise
+from domain.stats import hit_for
+from domain.stats_recording import BestEffortStats
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,15 @@ def plan_replies(message: Message, replies: tuple[Reply, ...]) -> tuple[tuple[Re
     return sends, transfer
 
 
+def question_for(message: Message, match: Match, ruleset: RuleSet) -> str | None:
+    """The text to match by similar questions after the push is acked, or None."""
+    if not ruleset.similar or not isinstance(message, TextMessage):
+        return None
+    if match.key not in (DEFAULT_KEY, None):
+        return None
+    return normalise(message.content[:MAX_MATCH_CHARS]) or None
+
+
 class AnswerMessage:
     """Turns a message into replies and hands them to the dispatcher; never raises.
 
@@ -59,8 +69,7 @@ class AnswerMessage:
         self._rules = rules
         self._dispatcher = dispatcher
         self._ledger = ledger
-        self._stats: HitStats = stats if stats is not None else NoHitStats()
-        self._stats_failed = False
+        self._stats = BestEffortStats(stats)
 
     def __call__(self, message: Message) -> Answer:
         try:
@@ -70,7 +79,8 @@ class AnswerMessage:
             return Acknowledge()
         match = ruleset.match(message)
         sends, transfer = plan_replies(message, match.replies)
-        fresh = bool(sends) and self._ledger.claim(message.dedup_key)
+        question = question_for(message, match, ruleset)
+        fresh = bool(sends or question) and self._ledger.claim(message.dedup_key)
         if fresh:
             fallback = ruleset.default if match.key != DEFAULT_KEY else ()
             job = ReplyJob(
@@ -80,9 +90,13 @@ class AnswerMessage:
                 fallback,
                 created_at=message.create_time or None,
                 on_enter=isinstance(message, EnterSessionEvent),
+                question=question,
+                rules_version=ruleset.version,
             )
             self._dispatcher.dispatch(job)
-        if fresh or not sends:  # a retry of a push already claimed was counted then
+        # A retry of a push already claimed was counted then; a question is counted once it
+        # is matched (domain.similar_answering).
+        if question is None and (fresh or not sends):
             self._count(message, match)
         # NOTE: a retry still gets the transfer answer: the first may not have reached WeChat.
         if transfer:
@@ -91,11 +105,5 @@ class AnswerMessage:
 
     def _count(self, message: Message, match: Match) -> None:
         hit = hit_for(message, match)
-        if hit is None:
-            return
-        try:
+        if hit is not None:
             self._stats.record(hit)
-        except Exception as failure:  # statistics never cost a push its answer
-            if not self._stats_failed:
-                self._stats_failed = True
-                log.warning("hit statistics not counted (logged once): %s", failure)

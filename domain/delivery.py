@@ -65,14 +65,19 @@ class DeliverReplies:
         messenger: WeChatMessenger,
         ledger: PushLedger,
         clock: Callable[[], float],
+        questions: Callable[[ReplyJob], ReplyJob] | None = None,
     ) -> None:
-        """clock: seconds since the epoch, as WeChat's CreateTime counts them."""
+        """clock: seconds since the epoch, as WeChat's CreateTime counts them; questions: what
+        a job carrying a question is answered with (domain.similar_answering), before sending."""
         self._media = media
         self._messenger = messenger
         self._ledger = ledger
         self._clock = clock
+        self._questions = questions
 
     def __call__(self, job: ReplyJob) -> DeliveryReport:
+        if job.question is not None and self._questions is not None:
+            job = self._questions(job)
         pending = [
             (slot, reply)
             for slot, reply in enumerate(job.replies)

@@ -15,6 +15,10 @@ class ReplyJob:
     replayed after a crash or retry never sends a part WeChat already accepted. `created_at`
     is the CreateTime of the user's action (None when the push had none) and `on_enter` says
     it was entering the chat: together they give the job's quota (domain.quotas).
+
+    `question` is the user's text when no keyword or pattern hit it and the rules (version
+    `rules_version`) have similar questions: the sender matches it before delivering, and the
+    replies the job carries (the default) stand until then.
     """
 
     key: str
@@ -23,6 +27,8 @@ class ReplyJob:
     fallback: tuple[Reply, ...] = ()
     created_at: int | None = None
     on_enter: bool = False
+    question: str | None = None
+    rules_version: str = ""
 
     @property
     def kinds(self) -> tuple[str, ...]:

@@ -7,12 +7,19 @@ from typing import Protocol
 from domain.jobs import ReplyJob
 from domain.replies import ImageRef, Outbound
 from domain.rules import RuleSet
+from domain.similar import QuestionMatcher
 from domain.stats import DayStats, Hit
 
 
 class RuleSource(Protocol):
     def current(self) -> RuleSet:
         """The rules in force now. Raises RulesUnavailable when there are none at all."""
+        ...
+
+
+class Matchers(Protocol):
+    def for_rules(self, rules: RuleSet) -> QuestionMatcher:
+        """The matcher over rules' similar questions: built once per rules version, shared."""
         ...
 
 

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from domain.messages import EnterSessionEvent, Message, TextMessage
 from domain.replies import Reply
+from domain.similar import MatchTuning, SimilarRule
 
 DEFAULT_KEY = "default"
 ENTER_KEY = "@enter"
@@ -63,6 +64,9 @@ class RuleSet:
     default: tuple[Reply, ...] = ()
     enter: tuple[Reply, ...] = ()
     version: str = ""
+    # Keys with similar questions, matched after the reply job is queued (domain.similar).
+    similar: tuple[SimilarRule, ...] = ()
+    tuning: MatchTuning = field(default_factory=MatchTuning)
 
     def match(self, message: Message) -> Match:
         if isinstance(message, EnterSessionEvent):

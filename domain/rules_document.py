@@ -6,7 +6,7 @@ import hashlib
 import json
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from domain.errors import PatternRefused, RulesDocumentError
 from domain.quotas import MAX_ENTER_REPLIES, MAX_REPLIES
@@ -22,6 +22,8 @@ from domain.rules import (
     TextPattern,
     normalise,
 )
+from domain.similar import MatchTuning, SimilarRule
+from domain.similar_document import MATCH_KEY, parse_tuning, similar_rules, split_similar
 
 
 @dataclass(frozen=True)
@@ -66,19 +68,37 @@ def parse_rules(
     entries = unwrap(document)
     problems: list[RuleProblem] = []
     parsed: dict[str, tuple[Reply, ...]] = {}
+    similar: dict[str, tuple[str, ...]] = {}
+    tuning = MatchTuning()
     for key, value in entries.items():
         try:
             _check_key(key, patterns)
+            if key == MATCH_KEY:
+                tuning = parse_tuning(value)
+                continue
+            questions, value = split_similar(value)
+            if questions is not None:
+                _check_similar_key(key)
+                similar[key] = questions
             parsed[key] = _check_count(key, _parse_replies(value, check_image))
         except InvalidRule as bad:
             problems.append(RuleProblem(key, bad.field, bad.problem, bad.expected))
     rules = _build(parsed, problems, patterns)
+    matched, refused = similar_rules(similar, parsed)
+    problems.extend(RuleProblem(*problem) for problem in refused)
+    version = _version(parsed, matched, tuning)
+    rules = replace(rules, similar=matched, tuning=tuning, version=version)
     return ParsedRules(rules, tuple(problems), parsed)
 
 
+def _check_similar_key(key: str) -> None:
+    if key in (DEFAULT_KEY, ENTER_KEY) or key.startswith(PATTERN_PREFIX):
+        raise InvalidRule("similar", "only a keyword can have similar questions", "a keyword")
+
+
 def _check_key(key: str, patterns: PatternCompiler) -> None:
-    if key.startswith("@") and key != ENTER_KEY:
-        raise InvalidRule("", "unknown special key", f"{ENTER_KEY!r} or a keyword")
+    if key.startswith("@") and key not in (ENTER_KEY, MATCH_KEY):
+        raise InvalidRule("", "unknown special key", f"{ENTER_KEY!r}, {MATCH_KEY!r} or a keyword")
     if key.startswith(PATTERN_PREFIX):
         if not key[len(PATTERN_PREFIX) :].strip():
             raise InvalidRule("", "empty pattern would match every message", "a regex after 're:'")
@@ -139,8 +159,18 @@ def compile_pattern(key: str, patterns: PatternCompiler) -> TextPattern:
 _RE2_EXPECTED = "a regex in RE2 syntax: no backreferences or look-around"
 
 
-def _version(parsed: Mapping[str, tuple[Reply, ...]]) -> str:
-    text = json.dumps({k: [repr(r) for r in v] for k, v in parsed.items()}, sort_keys=True)
+def _version(
+    parsed: Mapping[str, tuple[Reply, ...]],
+    similar: tuple[SimilarRule, ...] = (),
+    tuning: MatchTuning | None = None,
+) -> str:
+    document = {k: [repr(r) for r in v] for k, v in parsed.items()}
+    # A document without similar questions or @match keeps the version it had before.
+    if similar:
+        document["@similar"] = [repr((rule.key, rule.questions)) for rule in similar]
+    if tuning is not None and tuning != MatchTuning():
+        document["@match"] = [repr(tuning)]
+    text = json.dumps(document, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 

@@ -17,10 +17,12 @@ DAYS_KEPT = 7
 @dataclass(frozen=True)
 class Hit:
     """One answered message: the rule key that hit (None: nothing did) and, when no keyword or
-    pattern hit a text, that text normalised as matching sees it."""
+    pattern hit a text, that text normalised as matching sees it (unless a similar question
+    then answered it: `similar`)."""
 
     key: str | None
     unmatched: str | None = None
+    similar: bool = False  # key answered by a similar question, not by its exact text
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class DayStats:
     day: str
     hits: tuple[tuple[str, int], ...] = ()
     unmatched: tuple[tuple[str, int], ...] = ()
+    similar_hits: tuple[tuple[str, int], ...] = ()
 
 
 def hit_for(message: Message, match: Match) -> Hit | None:

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from domain.errors import DeliveryError, KefuError, MediaUnavailable, RulesUnavailable
 from domain.jobs import ReplyJob
 from domain.replies import ImageRef, Outbound
-from domain.rules import RuleSet
+from domain.rules import RuleSet, normalise
+from domain.similar import Candidate, SimilarRule
 from domain.stats import DayStats, Hit
 from tests.documents import parse_with_re2
 
@@ -137,3 +138,36 @@ class FakeHitStats:
 
     def days(self, count: int) -> tuple[DayStats, ...]:
         return ()
+
+
+class FakeMatchers:
+    """Similar questions scored by shared characters (Jaccard), one matcher per rules version;
+    `builds` counts how many were made, `broken` makes matching fail like a lost model."""
+
+    def __init__(self, broken: bool = False) -> None:
+        self.builds = 0
+        self.broken = broken
+        self._made: dict[str, CharacterMatcher] = {}
+
+    def for_rules(self, rules: RuleSet) -> CharacterMatcher:
+        if rules.version not in self._made:
+            self.builds += 1
+            self._made[rules.version] = CharacterMatcher(rules.similar, self.broken)
+        return self._made[rules.version]
+
+
+class CharacterMatcher:
+    def __init__(self, rules: tuple[SimilarRule, ...], broken: bool) -> None:
+        self._texts = [(rule.key, text) for rule in rules for text in rule.texts]
+        self._broken = broken
+
+    def rank(self, text: str, limit: int) -> tuple[Candidate, ...]:
+        if self._broken:
+            raise KefuError("matcher unavailable")
+        best: dict[str, Candidate] = {}
+        for key, question in self._texts:
+            mine, theirs = set(text), set(normalise(question))
+            score = len(mine & theirs) / len(mine | theirs)
+            if key not in best or score > best[key].score:
+                best[key] = Candidate(key, question, score)
+        return tuple(sorted(best.values(), key=lambda c: -c.score)[:limit])

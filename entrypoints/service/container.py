@@ -11,6 +11,9 @@ from urllib.parse import urlsplit
 from dependency_injector import containers, providers
 
 from adapters.logs.setup import configure_logging
+from adapters.matching.cache import MatcherCache
+from adapters.matching.e5 import E5Embeddings
+from adapters.matching.hybrid import HybridMatcher
 from adapters.media.files import FileMediaSource
 from adapters.media.ids import UploadingMediaIds
 from adapters.media.sources import MediaSources
@@ -45,6 +48,7 @@ from domain.ledger import CLAIM_TTL
 from domain.ports import HitStats
 from domain.retry import RetryPolicy
 from domain.sending import SendQueuedReplies
+from domain.similar_answering import AnswerQuestion
 from domain.stats import NoHitStats
 from entrypoints.service.queue_readiness import OLDEST_LIMIT, QueueReadiness
 from entrypoints.service.readiness import Readiness
@@ -255,13 +259,24 @@ class Container(containers.DeclarativeContainer):
     )
     hit_stats = providers.Resource(count_hits, store=stats_store, enabled=settings.provided.stats)
 
+    # Similar questions, matched in the senders after the ack: one model per process, one
+    # matcher per rules version, shared by the process's threads.
+    embeddings = providers.Singleton(E5Embeddings)
+    matchers = providers.Singleton(
+        MatcherCache, build=providers.Factory(HybridMatcher, embeddings=embeddings).provider
+    )
+
     # Use cases
+    questions = providers.Singleton(
+        AnswerQuestion, rules=rules, matchers=matchers, ledger=ledger, stats=hit_stats
+    )
     deliver = providers.Factory(
         DeliverReplies,
         media=media_ids,
         messenger=wechat_api,
         ledger=ledger,
         clock=providers.Object(time.time),
+        questions=questions,
     )
     deliver_now = providers.Singleton(DeliverNow, deliver=deliver)
 

@@ -314,7 +314,7 @@ EXPECTED_PROBLEMS = {
     "media root)",
     ("card outside", "[1].thumb"): "[1].thumb: path leaves the media root (expected an image "
     "under the media root)",
-    ("@welcome", ""): "unknown special key (expected '@enter' or a keyword)",
+    ("@welcome", ""): "unknown special key (expected '@enter', '@match' or a keyword)",
     ("   ", ""): "keyword is empty after trimming (expected a non-empty keyword)",
     ("@enter", ""): "3 replies (expected at most 2 (WeChat's quota on entering))",
     ("re: ", ""): "empty pattern would match every message (expected a regex after 're:')",

@@ -1,0 +1,95 @@
+"""Similar questions (相似问法): which standard question a user's sentence asks, and how sure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from domain.replies import Reply
+
+# Chosen on the dev half of the BQ evaluation set (tests/bench/test_similar_questions_bench.py):
+# the lowest confidence that kept out-of-scope questions answered at 5 % or less.
+DEFAULT_THRESHOLD = 0.84
+DEFAULT_MARGIN = 0.01
+TOP_CANDIDATES = 3
+
+
+@dataclass(frozen=True)
+class SimilarRule:
+    """A key with similar questions: the key is the standard question, matched like them."""
+
+    key: str
+    questions: tuple[str, ...]
+    replies: tuple[Reply, ...]
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """Every text that stands for this key: its standard question first."""
+        return (self.key, *self.questions)
+
+
+@dataclass(frozen=True)
+class MatchTuning:
+    """When a similarity match answers: its confidence (score plus its lead over the runner-up
+    key) reaches `threshold`, and the lead is at least `margin`."""
+
+    threshold: float = DEFAULT_THRESHOLD
+    margin: float = DEFAULT_MARGIN
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A key a text may ask for, with the closest of its texts and that text's score (0..1)."""
+
+    key: str
+    text: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The ranked candidates (best first) and the one that answers, if any."""
+
+    candidates: tuple[Candidate, ...]
+    answer: Candidate | None
+
+    @property
+    def confidence(self) -> float:
+        return confidence(self.candidates)
+
+
+class QuestionMatcher(Protocol):
+    """Similar-question search over one rules version's keys with `similar`."""
+
+    def rank(self, text: str, limit: int) -> tuple[Candidate, ...]:
+        """Up to `limit` keys, best first, one candidate per key; text is normalised."""
+        ...
+
+
+def confidence(candidates: tuple[Candidate, ...]) -> float:
+    """The best score plus its lead over the second key: sure only when both agree."""
+    if not candidates:
+        return 0.0
+    return candidates[0].score + lead(candidates)
+
+
+def lead(candidates: tuple[Candidate, ...]) -> float:
+    if not candidates:
+        return 0.0
+    runner_up = candidates[1].score if len(candidates) > 1 else 0.0
+    return candidates[0].score - runner_up
+
+
+def decide(candidates: tuple[Candidate, ...], tuning: MatchTuning) -> Verdict:
+    """Which candidate answers: confident enough and far enough ahead, else none."""
+    sure = (
+        bool(candidates)
+        and confidence(candidates) >= tuning.threshold
+        and lead(candidates) >= tuning.margin
+    )
+    return Verdict(candidates, candidates[0] if sure else None)
+
+
+def judge(matcher: QuestionMatcher, text: str, tuning: MatchTuning) -> Verdict:
+    """The top candidates for normalised text and the one that answers, if any."""
+    return decide(matcher.rank(text, TOP_CANDIDATES), tuning)
