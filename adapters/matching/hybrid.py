@@ -29,32 +29,47 @@ class Embeddings(Protocol):
 
 class HybridMatcher:
     """One rules version's standard and similar questions, embedded once; read-only after,
-    so every sender thread of a worker can share it."""
+    so every sender thread of a worker can share it.
+
+    A key's score weighs its closest question by meaning with its closest question by
+    characters (each the best of the key's questions, which need not be the same one).
+    """
 
     def __init__(self, rules: Sequence[SimilarRule], embeddings: Embeddings) -> None:
         self._texts = [text for rule in rules for text in rule.texts]
-        self._owners = np.array([n for n, rule in enumerate(rules) for _ in rule.texts])
         self._keys = [rule.key for rule in rules]
+        sizes = [len(rule.texts) for rule in rules]
+        self._starts = np.cumsum([0, *sizes[:-1]]).astype(np.intp)  # each key's first question
         self._embeddings = embeddings
-        self._vectors = embeddings.embed([normalise(text) for text in self._texts])
-        self._ngrams = NgramIndex([normalise(text) for text in self._texts])
+        normal = [normalise(text) for text in self._texts]
+        self._vectors = embeddings.embed(normal)
+        self._ngrams = NgramIndex(normal)
 
-    def scores(self, text: str) -> NDArray[np.float32]:
-        """Every question's score for (normalised) text, in document order."""
-        if not self._texts:
-            return np.zeros(0, np.float32)
+    def key_scores(self, text: str) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """Each key's score for (normalised) text, and each question's cosine in meaning."""
         meaning = self._vectors @ self._embeddings.embed([text])[0]
+        lexical = self._ngrams.scores(text)
+        best_meaning = np.maximum.reduceat(meaning, self._starts)
+        best_lexical = np.maximum.reduceat(lexical, self._starts)
         weight = EMBEDDING_WEIGHT
-        return np.asarray(weight * meaning + (1 - weight) * self._ngrams.scores(text), np.float32)
+        return np.asarray(weight * best_meaning + (1 - weight) * best_lexical, np.float32), meaning
 
     def rank(self, text: str, limit: int) -> tuple[Candidate, ...]:
-        scores = self.scores(text)
-        best: dict[int, int] = {}  # key -> its best question
-        for row in np.argsort(-scores, kind="stable"):
-            best.setdefault(int(self._owners[row]), int(row))
-            if len(best) == limit:
-                break
+        if not self._keys:
+            return ()
+        scores, meaning = self.key_scores(text)
+        order = np.argsort(-scores, kind="stable")[:limit]
         return tuple(
-            Candidate(self._keys[key], self._texts[row], float(min(1.0, max(0.0, scores[row]))))
-            for key, row in best.items()
+            Candidate(self._keys[key], self._closest(key, meaning), _unit(scores[key]))
+            for key in order
         )
+
+    def _closest(self, key: int, meaning: NDArray[np.float32]) -> str:
+        """The key's question closest in meaning: the one an editor is shown."""
+        start = int(self._starts[key])
+        end = int(self._starts[key + 1]) if key + 1 < len(self._starts) else len(self._texts)
+        return self._texts[start + int(np.argmax(meaning[start:end]))]
+
+
+def _unit(score: float) -> float:
+    return float(min(1.0, max(0.0, score)))

@@ -54,7 +54,7 @@ class NgramIndex:
         return total
 
     def _weight(self, frequency: int) -> float:
-        return math.log((self._size + 1) / (frequency + 1)) + 1.0
+        return math.log((self._size + 1) / (frequency + 1) + 1.0)
 
     def _unit(self, found: Counter[str]) -> dict[str, float]:
         """TF-IDF weights scaled to length 1; a gram no indexed text has weighs as the rarest."""
