@@ -45,6 +45,29 @@ def hit_for(message: Message, match: Match) -> Hit | None:
     return Hit(match.key, unmatched)
 
 
+SIMILAR_PREFIX = "@similar:"
+"""How a similar-question hit on a key is stored beside exact hits: no rule key starts with an
+`@` other than @enter and @match, so it never meets a real key."""
+
+
+def counted_as(hit: Hit) -> str | None:
+    """The name hit is counted under among the day's hits."""
+    if hit.key is None:
+        return None
+    return SIMILAR_PREFIX + hit.key if hit.similar else hit.key
+
+
+def day_stats(day: str, hits: dict[str, int], unmatched: tuple[tuple[str, int], ...]) -> DayStats:
+    """A day's stored counts as reported: similar-question hits apart from exact ones."""
+    exact = {name: n for name, n in hits.items() if not name.startswith(SIMILAR_PREFIX)}
+    similar = {
+        name.removeprefix(SIMILAR_PREFIX): n
+        for name, n in hits.items()
+        if name.startswith(SIMILAR_PREFIX)
+    }
+    return DayStats(day, ranked(exact), unmatched, ranked(similar))
+
+
 def ranked(counts: dict[str, int], limit: int | None = None) -> tuple[tuple[str, int], ...]:
     """Most frequent first; ties in text order, so a report reads the same every time."""
     ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))

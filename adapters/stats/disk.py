@@ -13,7 +13,7 @@ import diskcache
 
 from adapters.stats.calendar import RETENTION_SECONDS, TRACKED_UNMATCHED, day_of, last_days
 from domain.errors import KefuError
-from domain.stats import TOP_UNMATCHED, DayStats, Hit, ranked
+from domain.stats import TOP_UNMATCHED, DayStats, Hit, counted_as, day_stats, ranked
 
 # One day's counts as stored: rule key -> hits, and unmatched text -> times.
 _Day = dict[str, dict[str, int]]
@@ -56,7 +56,7 @@ class DiskHitStats:
             with cache.transact():
                 counts: _Day = cache.get(key) or {"hits": {}, "unmatched": {}}
                 for hit in hits:
-                    _add(counts["hits"], hit.key)
+                    _add(counts["hits"], counted_as(hit))
                     _add(counts["unmatched"], hit.unmatched)
                 if len(counts["unmatched"]) > TRACKED_UNMATCHED:
                     counts["unmatched"] = dict(ranked(counts["unmatched"], TRACKED_UNMATCHED))
@@ -75,8 +75,7 @@ class DiskHitStats:
         except (diskcache.Timeout, OSError, sqlite3.Error) as error:
             raise DiskStatsUnavailable(f"statistics folder unavailable: {error}") from error
         return tuple(
-            DayStats(day, ranked(c["hits"]), ranked(c["unmatched"], TOP_UNMATCHED))
-            for day, c in found
+            day_stats(day, c["hits"], ranked(c["unmatched"], TOP_UNMATCHED)) for day, c in found
         )
 
     def close(self) -> None:

@@ -11,7 +11,7 @@ from redis.exceptions import RedisError
 
 from adapters.stats.calendar import RETENTION_SECONDS, TRACKED_UNMATCHED, day_of, last_days
 from domain.errors import KefuError
-from domain.stats import TOP_UNMATCHED, DayStats, Hit, ranked
+from domain.stats import TOP_UNMATCHED, DayStats, Hit, counted_as, day_stats, ranked
 
 
 class RedisStatsUnavailable(KefuError):
@@ -56,7 +56,8 @@ class RedisHitStats:
         """Add hits to today's counts in one round trip. Raises RedisStatsUnavailable."""
         keys, texts = Counter[str](), Counter[str]()
         for hit in hits:
-            keys.update(() if hit.key is None else (hit.key,))
+            name = counted_as(hit)
+            keys.update(() if name is None else (name,))
             texts.update(() if hit.unmatched is None else (hit.unmatched,))
         hits_key, unmatched = self._keys(day_of(self._clock()))
         pipe = self._client.pipeline(transaction=False)
@@ -88,9 +89,9 @@ class RedisHitStats:
         except RedisError as error:
             raise RedisStatsUnavailable(f"redis unavailable: {type(error).__name__}") from error
         return tuple(
-            DayStats(
+            day_stats(
                 day,
-                ranked({_text(k): int(v) for k, v in answers[2 * n].items()}),
+                {_text(k): int(v) for k, v in answers[2 * n].items()},
                 ranked({_text(t): int(s) for t, s in answers[2 * n + 1]}, TOP_UNMATCHED),
             )
             for n, day in enumerate(dates)

@@ -10,15 +10,18 @@ from collections.abc import Callable, Mapping
 from typing import TextIO
 
 from adapters.logs.escaping import escape_controls
-from adapters.media.files import FileMediaSource
 from adapters.rules.errors import RulesFetchError
 from adapters.rules.last_good import rule_count
 from adapters.wechat_api.bodies import message_body, utf8_json
 from adapters.wechat_push.encoding import encode_transfer
 from adapters.wechat_push.fields import PushFormat
+from domain.answering import question_for
 from domain.messages import TextMessage
+from domain.ports import Matchers
 from domain.replies import ImageRef, Reply, TransferReply, images_of, outbound_for
+from domain.rules import Match, RuleSet, normalise
 from domain.rules_document import ParsedRules
+from domain.similar import judge
 from entrypoints.cli.rules_table import format_table, report_rows
 from entrypoints.cli.stats import add_stats_command
 from entrypoints.service.container import RulesContainer
@@ -29,14 +32,14 @@ ORIGINAL_ID = "<original id of the mini program>"
 Clock = Callable[[], float]
 
 
-def read_rules(env: Mapping[str, str], *, strict: bool) -> tuple[ParsedRules, FileMediaSource]:
+def read_rules(env: Mapping[str, str], *, strict: bool) -> tuple[ParsedRules, RulesContainer]:
     """The document from the configured source, fetched now; strict also rejects missing files."""
     rules = RulesContainer(settings=RulesSettings.from_env(env))
     media = rules.media_files()
     # The service only rejects paths leaving the root (a file may be added later); editors
     # checking the document want to hear about missing files too.
     check = media.problem_with if strict else media.containment_problem
-    return rules.source(check_image=check).check(), media
+    return rules.source(check_image=check).check(), rules
 
 
 def check_rules(
@@ -69,7 +72,7 @@ def match_text(
     """Print the rule text hits and the exact bodies its replies would produce."""
     out, err = out or sys.stdout, err or sys.stderr
     try:
-        parsed, media = read_rules(env, strict=False)
+        parsed, parts = read_rules(env, strict=False)
     except (SettingsError, RulesFetchError) as failure:
         return _unavailable(failure, err)
     if rejected := len({problem.key for problem in parsed.problems}):
@@ -78,8 +81,11 @@ def match_text(
         to_user=ORIGINAL_ID, from_user=touser, create_time=int(clock()), msg_id="0", content=text
     )
     match = parsed.rules.match(message)
+    if question_for(message, match, parsed.rules) is not None:
+        match = _similar(parsed.rules, parts.matchers(), normalise(text), match, out)
     key = escape_controls(match.key) if match.key is not None else None
     print(f"rule: {key}" if key is not None else "rule: none (no reply)", file=out)
+    media = parts.media_files()
     for reply in match.replies:
         print(escape_controls(shown(reply, touser, clock)), file=out)
         for ref in images_of(reply):
@@ -87,6 +93,26 @@ def match_text(
                 note = f"note: {ref.value}: {problem}; this image cannot be sent yet"
                 print(escape_controls(note), file=out)
     return 0
+
+
+def _similar(rules: RuleSet, matchers: Matchers, text: str, match: Match, out: TextIO) -> Match:
+    """Print the top similar-question candidates; the match that answers (else `match`)."""
+    verdict = judge(matchers.for_rules(rules), text, rules.tuning)
+    tuning = rules.tuning
+    print(
+        f"similar questions: confidence {verdict.confidence:.3f} (answers from "
+        f"{tuning.threshold:.3f}, with a lead of at least {tuning.margin:.3f})",
+        file=out,
+    )
+    for rank, candidate in enumerate(verdict.candidates, 1):
+        mark = "  <- answers" if candidate == verdict.answer else ""
+        score = f"{candidate.score * 100:.0f} %"
+        line = f"  {rank}. {score} {candidate.key} (closest: {candidate.text}){mark}"
+        print(escape_controls(line), file=out)
+    if verdict.answer is None:
+        return match
+    rule = next(rule for rule in rules.similar if rule.key == verdict.answer.key)
+    return Match(rule.key, rule.replies)
 
 
 def shown(reply: Reply, touser: str, clock: Clock = time.time) -> str:
@@ -107,7 +133,10 @@ def add_rules_commands(
     commands = rules.add_subparsers(dest="rules_command", required=True)
     check = commands.add_parser("check", help="report every problem by key; exit 1 when any")
     check.set_defaults(run=lambda args: check_rules(env))
-    match = commands.add_parser("match", help="show the rule TEXT hits and what it would send")
+    match = commands.add_parser(
+        "match",
+        help="show the rule TEXT hits (with the top 3 similar questions) and what it would send",
+    )
     match.add_argument("text", metavar="TEXT")
     match.add_argument("--touser", default=TOUSER, help="openid shown in the bodies")
     match.set_defaults(run=lambda args: match_text(args.text, env, touser=args.touser))

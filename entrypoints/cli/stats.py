@@ -42,12 +42,16 @@ def show_stats(
 
 
 def day_tables(day: DayStats) -> str:
-    """One day: hits per rule, then the unmatched texts, most frequent first."""
-    if not day.hits and not day.unmatched:
+    """One day: exact hits per rule, similar-question hits per rule, then the unmatched texts,
+    most frequent first."""
+    if not day.hits and not day.unmatched and not day.similar_hits:
         return f"{day.day}: nothing counted\n"
     hits = [(printable(key), str(count)) for key, count in day.hits]
     texts = [(printable(text), str(count)) for text, count in day.unmatched]
     parts = [f"{day.day}\n", table(("rule", "hits"), hits)]
+    if day.similar_hits:
+        similar = [(printable(key), str(count)) for key, count in day.similar_hits]
+        parts += ["\n", table(("rule (by a similar question)", "hits"), similar)]
     if texts:
         parts += ["\n", table(("unmatched text", "times"), texts)]
     return "".join(parts)

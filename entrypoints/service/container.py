@@ -157,6 +157,12 @@ class RulesContainer(containers.DeclarativeContainer):
     saved_dir: providers.Provider[Path | None] = providers.Object(None)
 
     media_files = providers.Singleton(FileMediaSource, root=settings.provided.media_root)
+    # Similar questions: one model per process, one matcher per rules version, shared by the
+    # process's threads (in the service, the senders: matching never runs on the ack path).
+    embeddings = providers.Singleton(E5Embeddings)
+    matchers = providers.Singleton(
+        MatcherCache, build=providers.Factory(HybridMatcher, embeddings=embeddings).provider
+    )
     # A new source per call: the service keeps one (`Container.rules`), the CLI checks once.
     source = providers.Selector(
         providers.Callable(_rules_kind, settings),
@@ -259,16 +265,9 @@ class Container(containers.DeclarativeContainer):
     )
     hit_stats = providers.Resource(count_hits, store=stats_store, enabled=settings.provided.stats)
 
-    # Similar questions, matched in the senders after the ack: one model per process, one
-    # matcher per rules version, shared by the process's threads.
-    embeddings = providers.Singleton(E5Embeddings)
-    matchers = providers.Singleton(
-        MatcherCache, build=providers.Factory(HybridMatcher, embeddings=embeddings).provider
-    )
-
     # Use cases
     questions = providers.Singleton(
-        AnswerQuestion, rules=rules, matchers=matchers, ledger=ledger, stats=hit_stats
+        AnswerQuestion, rules=rules, matchers=rules_parts.matchers, ledger=ledger, stats=hit_stats
     )
     deliver = providers.Factory(
         DeliverReplies,

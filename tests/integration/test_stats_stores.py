@@ -53,6 +53,15 @@ def test_hits_and_unmatched_texts_are_counted_per_day_most_frequent_first(make_s
     assert (today.day, yesterday.day) == ("2025-12-03", "2025-12-02")
 
 
+def test_similar_question_hits_are_counted_apart_from_exact_hits(make_store):
+    store = make_store()
+    for hit in [Hit("换手机号"), Hit("换手机号", similar=True), Hit("换手机号", similar=True)]:
+        store.record(hit)
+    (today,) = store.days(1)
+    assert today.hits == (("换手机号", 1),)
+    assert today.similar_hits == (("换手机号", 2),)
+
+
 def test_only_the_top_100_unmatched_texts_are_reported(make_store):
     store = make_store()
     for n in range(TOP_UNMATCHED + 20):
