@@ -80,10 +80,10 @@ def match_text(
     message = TextMessage(
         to_user=ORIGINAL_ID, from_user=touser, create_time=int(clock()), msg_id="0", content=text
     )
-    match = parsed.rules.match(message)
+    match, how = parsed.rules.match(message), ""
     if question_for(message, match, parsed.rules) is not None:
-        match = _similar(parsed.rules, parts.matchers(), normalise(text), match, out)
-    key = escape_controls(match.key) if match.key is not None else None
+        match, how = _similar(parsed.rules, parts.matchers(), normalise(text), match, out)
+    key = escape_controls(match.key + how) if match.key is not None else None
     print(f"rule: {key}" if key is not None else "rule: none (no reply)", file=out)
     media = parts.media_files()
     for reply in match.replies:
@@ -95,8 +95,11 @@ def match_text(
     return 0
 
 
-def _similar(rules: RuleSet, matchers: Matchers, text: str, match: Match, out: TextIO) -> Match:
-    """Print the top similar-question candidates; the match that answers (else `match`)."""
+def _similar(
+    rules: RuleSet, matchers: Matchers, text: str, match: Match, out: TextIO
+) -> tuple[Match, str]:
+    """Print the top similar-question candidates; the match that answers (else `match`), and
+    how it was found."""
     verdict = judge(matchers.for_rules(rules), text, rules.tuning)
     tuning = rules.tuning
     print(
@@ -109,10 +112,11 @@ def _similar(rules: RuleSet, matchers: Matchers, text: str, match: Match, out: T
         score = f"{candidate.score * 100:.0f} %"
         line = f"  {rank}. {score} {candidate.key} (closest: {candidate.text}){mark}"
         print(escape_controls(line), file=out)
-    if verdict.answer is None:
-        return match
-    rule = next(rule for rule in rules.similar if rule.key == verdict.answer.key)
-    return Match(rule.key, rule.replies)
+    answer = verdict.answer
+    if answer is None:
+        return match, ""
+    rule = next(rule for rule in rules.similar if rule.key == answer.key)
+    return Match(rule.key, rule.replies), f" (similar question {answer.score * 100:.0f} %)"
 
 
 def shown(reply: Reply, touser: str, clock: Clock = time.time) -> str:

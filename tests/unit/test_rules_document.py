@@ -22,6 +22,7 @@ from domain.replies import (
 from domain.rules import RuleSet
 from domain.rules_document import ParsedRules, RuleProblem
 from tests.documents import CONTRACT_DOCUMENT, parse_with_re2
+from tests.unit.test_similar_questions import DOCUMENTED_MISTAKES
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = (ROOT / "docs" / "rules.md").read_text("utf-8")
@@ -336,9 +337,10 @@ def documented_messages() -> list[str]:
 
 def test_docs_list_exactly_the_messages_the_report_gives():
     duplicates = parse_with_re2({"1": VALID["text"], "１": VALID["text"]}).problems
-    given = {*EXPECTED_PROBLEMS.values(), *map(rendered, duplicates)}
+    similar = parse_with_re2(DOCUMENTED_MISTAKES).problems
+    given = {*EXPECTED_PROBLEMS.values(), *map(rendered, duplicates), *map(rendered, similar)}
     documented = documented_messages()
-    assert len(documented) == 20
+    assert len(documented) == 28
     # The missing-file message comes from the media root, checked in tests/e2e/test_rules_cli.py;
     # a repeated key is found while decoding, checked in tests/e2e/test_rules_cli_escaping.py.
     assert [m for m in documented if m not in given] == [

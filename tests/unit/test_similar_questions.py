@@ -254,3 +254,22 @@ def test_one_matcher_per_rules_version():
 def test_a_failing_matcher_leaves_the_default():
     service = Service(broken=True)
     assert service.ask("我想更改手机号码") == [DEFAULT]
+
+
+# One key per mistake docs/rules.md lists for similar questions and @match.
+_R = {"type": "text", "text": "x"}
+DOCUMENTED_MISTAKES: dict[str, object] = {
+    "a": {"similar": [], "reply": _R},
+    "b": {"similar": [f"问{n}" for n in range(MAX_SIMILAR + 1)], "reply": _R},
+    "c": {"similar": ["问" * (MAX_QUESTION_CHARS + 1)], "reply": _R},
+    "d": {"similar": ["我想换手机号", "我想换手机号"], "reply": _R},
+    "怎么更换手机号": {"similar": ["我想换手机号"], "reply": _R},
+    "e": {"similar": ["我想换手机号"], "reply": _R},
+    "f": {"similar": ["问f"], "reply": {"type": "transfer"}},
+    "default": {"similar": ["问g"], "reply": _R},
+    "@match": {"threshold": 3},
+}
+
+
+def test_each_documented_mistake_is_reported_once():
+    assert len(parse_with_re2(DOCUMENTED_MISTAKES).problems) == len(DOCUMENTED_MISTAKES) - 1
