@@ -23,6 +23,7 @@ from domain.replies import (
 )
 from domain.rules import DEFAULT_KEY, ENTER_KEY, PATTERN_PREFIX, normalise
 from entrypoints.preview.recording import HitRecorder, logged_warnings
+from entrypoints.preview.similar import SimilarExplainer
 from entrypoints.preview.wechat import PreviewWeChat
 
 MINI_PROGRAM = "gh_preview"
@@ -38,6 +39,7 @@ class Turn:
     normalised: str | None
     replies: list[View]
     notes: list[str] = field(default_factory=list)
+    similar: View | None = None  # the closest keys by similar questions, when any were tried
 
     def as_json(self) -> View:
         return {
@@ -46,6 +48,7 @@ class Turn:
             "normalised": self.normalised,
             "replies": self.replies,
             "notes": self.notes,
+            "similar": self.similar,
         }
 
 
@@ -59,12 +62,14 @@ class PreviewChat:
         recorder: HitRecorder,
         thumbs: MediaSources,
         clock: Callable[[], float] = time.time,
+        similar: SimilarExplainer | None = None,
     ) -> None:
         self._answer = answer
         self._wechat = wechat
         self._recorder = recorder
         self._thumbs = thumbs
         self._clock = clock
+        self._similar = similar
         self._numbers = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -97,7 +102,11 @@ class PreviewChat:
         if isinstance(answer, Transfer):
             replies.append({"kind": "transfer"})
         rule = hit.key if hit is not None else None
-        return Turn(rule, _how(rule), normalised, replies, notes)
+        how = "similar" if hit is not None and hit.similar else _how(rule)
+        explained = None
+        if self._similar is not None and normalised and how in ("similar", "default", "none"):
+            explained = self._similar.verdict(normalised)
+        return Turn(rule, how, normalised, replies, notes, explained)
 
     def _view(self, outbound: Outbound, notes: list[str]) -> View:
         if isinstance(outbound, TextReply):

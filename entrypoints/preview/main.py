@@ -19,6 +19,7 @@ from entrypoints.preview.app import create_preview_app
 from entrypoints.preview.chat import PreviewChat
 from entrypoints.preview.panels import RulesReport, StatsPanel
 from entrypoints.preview.recording import HitRecorder
+from entrypoints.preview.similar import SimilarExplainer
 from entrypoints.preview.wechat import PreviewWeChat
 from entrypoints.service.bootstrap import load_settings
 from entrypoints.service.container import Container
@@ -46,13 +47,16 @@ def build_preview(settings: Settings) -> falcon.App[falcon.Request, falcon.Respo
     container.dispatcher.override(container.deliver_now)
     container.logging.init()
     container.rules.init()
-    chat = PreviewChat(container.answer(), wechat, recorder, container.media_sources())
+    similar = SimilarExplainer(container.rules(), container.rules_parts.matchers())
+    chat = PreviewChat(
+        container.answer(), wechat, recorder, container.media_sources(), similar=similar
+    )
     # Read afresh as `kefu rules check` reads it: an image file that is missing is reported too.
     parts = container.rules_parts
     report = RulesReport(
         lambda: parts.source(check_image=parts.media_files().problem_with), settings.rules_ttl
     )
-    stats = StatsPanel(container.stats_store(), settings.stats)
+    stats = StatsPanel(container.stats_store(), settings.stats, similar)
     return create_preview_app(chat, report, stats, wechat)
 
 

@@ -13,8 +13,11 @@ from domain.errors import KefuError
 from domain.ports import HitStats
 from domain.rules_document import ParsedRules
 from entrypoints.cli.rules_table import report_rows
+from entrypoints.preview.similar import SimilarExplainer
 
 View = dict[str, object]
+NEAREST_SHOWN = 20
+"""Unmatched texts per day given their nearest standard question (each costs one match)."""
 REFRESH_AT_LEAST = 2.0
 """Seconds a report is reused at least, however short KEFU_RULES_TTL is."""
 
@@ -65,9 +68,12 @@ class RulesReport:
 class StatsPanel:
     """The running service's counts, read from the shared state (or why there are none)."""
 
-    def __init__(self, store: HitStats, enabled: bool) -> None:
+    def __init__(
+        self, store: HitStats, enabled: bool, similar: SimilarExplainer | None = None
+    ) -> None:
         self._store = store
         self._enabled = enabled
+        self._similar = similar
 
     def days(self, count: int) -> View:
         if not self._enabled:
@@ -79,6 +85,19 @@ class StatsPanel:
         return {
             "enabled": True,
             "days": [
-                {"day": day.day, "hits": day.hits, "unmatched": day.unmatched} for day in found
+                {
+                    "day": day.day,
+                    "hits": day.hits,
+                    "unmatched": day.unmatched,
+                    "similar_hits": day.similar_hits,
+                    "nearest": self._nearest(day.unmatched),
+                }
+                for day in found
             ],
         }
+
+    def _nearest(self, unmatched: tuple[tuple[str, int], ...]) -> dict[str, View | None]:
+        """For each frequent unmatched text, its nearest standard question (or None)."""
+        if self._similar is None:
+            return {}
+        return {text: self._similar.nearest(text) for text, _ in unmatched[:NEAREST_SHOWN]}

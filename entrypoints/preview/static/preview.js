@@ -128,8 +128,17 @@ function hitLine(turn) {
     line.append("rule ", code("default"), ": no keyword or pattern hit");
   } else if (turn.how === "enter") {
     line.append("rule ", code("@enter"), ": the user entered the chat");
+  } else if (turn.how === "similar") {
+    line.append("rule ", code(turn.rule), ": similar question");
   } else {
     line.append("no rule hit: no reply");
+  }
+  // The closest keys by similar questions, the one that answered marked.
+  for (const found of turn.similar ? turn.similar.candidates : []) {
+    const row = el("div", "similar", `相似问法 ${found.score} %: ${found.question}`);
+    row.dataset.key = found.key;
+    if (found.key === turn.similar.answer) row.dataset.answers = "";
+    line.append(row);
   }
   return line;
 }
