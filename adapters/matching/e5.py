@@ -17,6 +17,8 @@ from numpy.typing import NDArray
 Matrix = NDArray[np.float32]
 REMEMBERED = 40_000
 """Embeddings kept per process (1.5 KB each): two documents' worth at the largest size."""
+BATCH = 32
+"""Texts embedded per call into the engine: its working memory grows with the batch."""
 
 
 class E5Embeddings:
@@ -38,8 +40,9 @@ class E5Embeddings:
             if len(self._known) + len(texts) > REMEMBERED:
                 self._known.clear()
             missing = list(dict.fromkeys(t for t in texts if t not in self._known))
-            if missing:
-                self._known.update(zip(missing, self._loaded().query(missing), strict=True))
+            for start in range(0, len(missing), BATCH):
+                batch = missing[start : start + BATCH]
+                self._known.update(zip(batch, self._loaded().query(batch), strict=True))
             rows = [self._known[t] for t in texts]
         return np.stack(rows) if rows else np.zeros((0, 384), np.float32)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -51,7 +52,8 @@ class SenderPool:
         if self._senders <= 0 or self._workers:
             return
         for number in range(self._senders):
-            self._workers.append(self._thread(f"kefu-sender-{number + 1}", self._sender()))
+            name = f"kefu-sender-{number + 1}"
+            self._workers.append(self._thread(name, self._sender(), background=True))
         timings = self._queue.timings
         self._helpers = [
             self._thread("kefu-scheduler", self._every(SCHEDULE_EVERY, self._schedule)),
@@ -122,8 +124,12 @@ class SenderPool:
             self._outage.recovered()
         return result
 
-    def _thread(self, name: str, step: Callable[[], object]) -> threading.Thread:
+    def _thread(
+        self, name: str, step: Callable[[], object], *, background: bool = False
+    ) -> threading.Thread:
         def run() -> None:
+            if background:
+                _yield_cpu_to_requests()
             while not self._stop.is_set():
                 step()
 
@@ -138,6 +144,18 @@ class SenderPool:
                 action()
 
         return step
+
+
+SENDER_NICENESS = 10
+
+
+def _yield_cpu_to_requests() -> None:
+    """Lower this thread's CPU priority (Linux nices threads one by one): a sender matching
+    similar questions is CPU-bound and must not slow the worker's threads answering WeChat."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), SENDER_NICENESS)
+    except (AttributeError, OSError) as refused:  # another system, or not allowed: run as is
+        log.info("reply senders keep the worker's CPU priority: %s", refused)
 
 
 class _Outage:

@@ -111,7 +111,7 @@ def test_a_permanent_failure_becomes_a_dead_letter_that_retry_sends(rig_factory)
     rig = rig_factory(failures=(refused,))
     rig.pool.start()
     rig.queue.submit(job())
-    wait_for(lambda: len(rig.queue.dead_letters.all()) == 1)
+    wait_for(lambda: len(rig.queue.dead_letters.all()) == 1 and rig.queue.depth() == 0)
     (letter,) = rig.queue.dead_letters.all()
     assert (letter.attempts, rig.messenger.attempts, rig.queue.depth()) == (1, 1, 0)
     assert "45015" in letter.last_error
