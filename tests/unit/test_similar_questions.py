@@ -8,6 +8,7 @@ import pytest
 
 from domain.answering import Acknowledge, AnswerMessage, Transfer
 from domain.delivery import DeliverReplies
+from domain.dispatch import DeliverNow
 from domain.ledger import PushLedger
 from domain.messages import TextMessage
 from domain.replies import TextReply
@@ -273,3 +274,10 @@ DOCUMENTED_MISTAKES: dict[str, object] = {
 
 def test_each_documented_mistake_is_reported_once():
     assert len(parse_with_re2(DOCUMENTED_MISTAKES).problems) == len(DOCUMENTED_MISTAKES) - 1
+
+
+def test_with_the_queue_down_the_question_is_matched_in_the_request():
+    service = Service()
+    inline = AnswerMessage(service.rules, DeliverNow(service.deliver), service.ledger)
+    inline(text("我想更改手机号码"))
+    assert [reply for _, reply in service.messenger.sent] == [PHONE]
