@@ -489,4 +489,4 @@ def test_an_enter_rule_with_more_replies_than_wechat_allows_is_reported():
 def test_an_empty_pattern_is_reported_instead_of_swallowing_every_message():
     parsed = parse_with_re2({"re: ": {"type": "text", "text": "x"}, "default": VALID["text"]})
     assert [p.key for p in parsed.problems] == ["re: "]
-    assert parsed.rules.patterns == ()
+    assert len(parsed.rules.patterns) == 0
