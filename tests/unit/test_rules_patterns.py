@@ -4,6 +4,7 @@ from collections.abc import Mapping
 
 import pytest
 
+from adapters.rules.patterns import Re2Patterns
 from domain.replies import TextReply
 from domain.rules import MAX_MATCH_CHARS
 from tests.documents import parse_with_re2
@@ -55,3 +56,13 @@ def test_a_hit_returns_the_rules_replies():
     found = parse_with_re2({"re:下载|安装": ANSWER}).rules.match_text("怎么安装")
     assert found is not None
     assert found.replies == (TextReply("命中"),)
+
+
+def test_a_patterns_size_is_as_docs_rules_md_says():
+    size = Re2Patterns().size
+    assert (size("下载|安装"), size("\\d{11}"), size("\\w{1000}")) == (16, 15, 8004)
+    assert size("优惠券活动") - size("优惠券活") == 3  # each further Chinese character
+    assert size("coupon7") - size("coupon") == 1  # each further letter or digit
+    assert size("COUPON") - size("coupo") == 1
+    assert (size("ok") - size("o"), size("os") - size("o")) == (4, 3)  # K (Kelvin), ſ
+    assert Re2Patterns().combine(["ok$"]).first("o\u212a") == 0  # the Kelvin sign, ignoring case
