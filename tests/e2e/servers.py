@@ -38,3 +38,24 @@ def kefu_settings(folder: Path, wechat_url: str, **extra: str) -> dict[str, str]
         "KEFU_METRICS_ADDR": f"127.0.0.1:{free_port()}",
         **extra,
     }
+
+
+def workers_of(master: int) -> list[int]:
+    """The live child processes of master (gunicorn's workers), from /proc."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == master and fields[0] != "Z":
+            children.append(int(stat.parent.name))
+    return children
+
+
+def resident_mib(pid: int) -> float:
+    """pid's resident memory (VmRSS) in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise LookupError(f"no VmRSS for process {pid}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import random
 import stat
 import threading
 import time
@@ -23,8 +24,9 @@ from entrypoints.cli.gunicorn_process import KefuUnderGunicorn
 from entrypoints.cli.push_simulator import Mode, PushSimulator, SignedPush
 from entrypoints.sandbox.main import serve_sandbox
 from entrypoints.sandbox.state import SandboxState
+from tests.documents import hostile_patterns
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
-from tests.e2e.servers import gunicorn, kefu_settings
+from tests.e2e.servers import gunicorn, kefu_settings, resident_mib, workers_of
 
 RULES = {
     "re:^(a+)+$": {"type": "text", "text": "only a"},
@@ -85,6 +87,34 @@ def test_the_reviews_redos_message_is_answered_at_once_and_the_worker_stays_heal
     health = [requests.get(f"{running.kefu.url}/healthz", timeout=2).status_code for _ in "12345"]
     assert health == [200] * 5
     assert running.wait_for_sends(1) == ["默认回复"]
+
+
+def test_the_reviews_3000_patterns_answer_long_pushes_at_once_in_bounded_memory(tmp_path: Path):
+    (tmp_path / "media").mkdir()
+    rules = json.dumps(hostile_patterns(3000), ensure_ascii=False)
+    (tmp_path / "rules.json").write_text(rules, encoding="utf-8")
+    state, chance = SandboxState(), random.Random(16)
+    with (
+        serve_sandbox("127.0.0.1", 0, APPID, APPSECRET, state) as sandbox,
+        gunicorn(kefu_settings(tmp_path, sandbox.url), tmp_path / "kefu.log") as kefu,
+    ):
+        running = Running(kefu, state, tmp_path / "kefu.log")
+        for warm_up in ("1", "2"):  # each worker has loaded the rules and answered once
+            assert running.post(push_of(warm_up)).text == "success"
+        workers = workers_of(kefu.pid or 0)
+        before = {pid: resident_mib(pid) for pid in workers}
+        took = []
+        for _ in range(8):
+            hostile = "".join(chance.choice("ab") for _ in range(4096))
+            started = time.monotonic()
+            answer = running.post(push_of(hostile))
+            took.append(time.monotonic() - started)
+            assert (answer.status_code, answer.text) == (200, "success")
+        grown = {pid: resident_mib(pid) - before[pid] for pid in workers}
+        assert running.wait_for_sends(10) == ["默认回复"] * 10
+    assert len(workers) == 2
+    assert max(took) < 1.0, took
+    assert max(grown.values()) < 300, grown
 
 
 def test_a_chunked_push_is_answered_under_gunicorn(running: Running):
