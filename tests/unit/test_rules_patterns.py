@@ -5,6 +5,7 @@ from collections.abc import Mapping
 import pytest
 
 from adapters.rules.patterns import Re2Patterns
+from domain.errors import PatternRefused
 from domain.replies import TextReply
 from domain.rules import MAX_MATCH_CHARS
 from tests.documents import parse_with_re2
@@ -66,3 +67,11 @@ def test_a_patterns_size_is_as_docs_rules_md_says():
     assert size("COUPON") - size("coupo") == 1
     assert (size("ok") - size("o"), size("os") - size("o")) == (4, 3)  # K (Kelvin), ſ
     assert Re2Patterns().combine(["ok$"]).first("o\u212a") == 0  # the Kelvin sign, ignoring case
+
+
+def test_re2s_memory_is_bounded_for_each_pattern_and_for_the_set():
+    with pytest.raises(PatternRefused, match="pattern too large"):
+        Re2Patterns().size("[^a]{1000}" * 7)  # a program over 1 MiB
+    with pytest.raises(PatternRefused, match="failed to compile Set"):
+        Re2Patterns(set_max_mem=256 << 10).combine(["[^a]{1000}"] * 4)
+    assert Re2Patterns().combine(["[^a]{1000}"] * 4).first("b" * 1000) == 0
