@@ -72,6 +72,11 @@ def test_a_patterns_size_is_as_docs_rules_md_says():
 def test_re2s_memory_is_bounded_for_each_pattern_and_for_the_set():
     with pytest.raises(PatternRefused, match="pattern too large"):
         Re2Patterns().size("[^a]{1000}" * 7)  # a program over 1 MiB
+    assert Re2Patterns().size("[^a]{1000}" * 6) == 54004
+    # About 9,000 units each: 15 fit in the set's 8 MiB, 16 do not, 31 fit in 16 MiB. The
+    # budget (2,000 units) is far inside, so a set kefu builds always compiles.
+    big = [f"#{n}#[^a]{{1000}}" for n in range(31)]
+    assert Re2Patterns().combine(big[:15]).first("#14#" + "b" * 1000) == 14
     with pytest.raises(PatternRefused, match="failed to compile Set"):
-        Re2Patterns(set_max_mem=256 << 10).combine(["[^a]{1000}"] * 4)
-    assert Re2Patterns().combine(["[^a]{1000}"] * 4).first("b" * 1000) == 0
+        Re2Patterns().combine(big[:16])
+    assert Re2Patterns(set_max_mem=16 << 20).combine(big).first("#30#" + "b" * 1000) == 30
