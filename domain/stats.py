@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from domain.messages import Message, TextMessage
@@ -12,15 +13,19 @@ UNMATCHED_CHARS = 64
 TOP_UNMATCHED = 100
 """How many of a day's most frequent unmatched texts are reported."""
 DAYS_KEPT = 7
+ASKER_HEX = 16
+"""Hex digits of an asker's hash: 64 bits, enough to tell a day's askers apart, no openid."""
 
 
 @dataclass(frozen=True)
 class Hit:
     """One answered message: the rule key that hit (None: nothing did) and, when no keyword or
-    pattern hit a text, that text normalised as matching sees it."""
+    pattern hit a text, that text normalised as matching sees it, with `asker`: a short hash of
+    the user and that text, so a store counts one user's text once a day (None: every time)."""
 
     key: str | None
     unmatched: str | None = None
+    asker: str | None = None
 
 
 @dataclass(frozen=True)
@@ -37,9 +42,16 @@ def hit_for(message: Message, match: Match) -> Hit | None:
     unmatched = None
     if isinstance(message, TextMessage) and match.key in (DEFAULT_KEY, None):
         unmatched = normalise(message.content)[:UNMATCHED_CHARS] or None
-    if match.key is None and unmatched is None:
-        return None
-    return Hit(match.key, unmatched)
+    if unmatched is not None:
+        return Hit(match.key, unmatched, asker(message.from_user, unmatched))
+    return None if match.key is None else Hit(match.key)
+
+
+def asker(user: str, text: str) -> str:
+    """Who asked text, as stores keep it: hashed with the text, never the openid itself."""
+    # surrogatepass: a forged push may hold lone surrogates, which must not stop the count.
+    pair = f"{len(user)}:{user}{text}".encode("utf-8", "surrogatepass")
+    return hashlib.sha256(pair).hexdigest()[:ASKER_HEX]
 
 
 def ranked(counts: dict[str, int], limit: int | None = None) -> tuple[tuple[str, int], ...]:

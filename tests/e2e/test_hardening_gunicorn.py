@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import random
 import stat
 import threading
@@ -27,6 +26,7 @@ from entrypoints.sandbox.state import SandboxState
 from tests.documents import hostile_patterns
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
 from tests.e2e.servers import gunicorn, kefu_settings, resident_mib, workers_of
+from tests.planted import Planted
 
 RULES = {
     "re:^(a+)+$": {"type": "text", "text": "only a"},
@@ -162,16 +162,6 @@ def test_rule_keys_cannot_forge_log_lines_and_repeated_keys_are_logged(tmp_path:
     assert any("clear\\x1b[2J" in line for line in lines)
     assert not any("\x1b" in line for line in lines)
     assert any("default: appears more than once in the document" in line for line in lines)
-
-
-class Planted:
-    """Unpickling this creates a file: proof that code planted in the state folder ran."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self) -> tuple[object, tuple[str]]:
-        return os.system, (f"touch {self.marker}",)
 
 
 def test_a_pickle_planted_under_the_token_key_never_runs_and_pushes_are_answered(
