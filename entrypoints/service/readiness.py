@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 from collections.abc import Callable
@@ -128,7 +129,12 @@ def age(seconds: float) -> str:
 
 
 class ReadinessResource:
-    """GET /readyz: 200 and the checks when ready, else 503 and the checks."""
+    """GET /readyz: 200 when ready, else 503; the checks only for a caller on this host.
+
+    The checks name the state folder, the Redis host and port and the CMS address, which are no
+    business of whoever a proxy lets through: others get `{"ready": ...}` and the status code,
+    all a probe needs. (The contract has no token setting for it, so loopback it is.)
+    """
 
     def __init__(self, readiness: Readiness) -> None:
         self._readiness = readiness
@@ -136,4 +142,19 @@ class ReadinessResource:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         report = self._readiness.report()
         resp.status = falcon.HTTP_200 if report["ready"] else falcon.HTTP_503
-        resp.media = report
+        resp.media = report if from_this_host(req) else {"ready": report["ready"]}
+
+
+def from_this_host(req: falcon.Request) -> bool:
+    """True for a request from loopback, and, through a proxy on this host (nginx), whose
+    client was on loopback too: the proxy appends the address it saw to X-Forwarded-For."""
+    forwarded = req.get_header("X-Forwarded-For")
+    client = forwarded.split(",")[-1] if forwarded else req.remote_addr
+    return _is_loopback(req.remote_addr) and _is_loopback(client)
+
+
+def _is_loopback(address: str | None) -> bool:
+    try:
+        return ipaddress.ip_address((address or "").strip()).is_loopback
+    except ValueError:
+        return False
