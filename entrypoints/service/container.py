@@ -205,6 +205,7 @@ class Container(containers.DeclarativeContainer):
         previous_token=settings.provided.token_previous,
         previous_key=settings.provided.encoding_aes_key_previous,
         on_previous=providers.Singleton(PreviousUseLog, store=state),
+        previous_until=settings.provided.rotation_until,
     )
     push_gateway = providers.Singleton(
         WeChatPushGateway,
@@ -307,6 +308,7 @@ class Container(containers.DeclarativeContainer):
         store_name=providers.Callable(_store_name, settings),
         check_token=wechat_api.provided.check_token,
         previous=providers.Callable(_previous_settings, settings),
+        previous_until=settings.provided.rotation_until,
         more=providers.Singleton(
             QueueReadiness,
             queue=reply_queue,

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import falcon
@@ -48,12 +49,14 @@ class Readiness:
         clock: Callable[[], float] = time.time,
         previous: tuple[str, ...] = (),
         more: Callable[[], list[Check]] = list,
+        previous_until: float | None = None,
     ) -> None:
-        """previous: the KEFU_*_PREVIOUS settings that are set, during a rotation; more: further
-        checks (the reply queue's and the senders')."""
+        """previous: the KEFU_*_PREVIOUS settings that are set, during a rotation, refused after
+        previous_until (KEFU_ROTATION_UNTIL); more: further checks (reply queue, senders)."""
         self._rules, self._state, self._store_name = rules, state, store_name
         self._check_token, self._clock, self._previous = check_token, clock, previous
         self._more = more
+        self._previous_until = previous_until
         self._token_lock = threading.Lock()
         self._token: tuple[float, Check] | None = None
 
@@ -110,7 +113,11 @@ class Readiness:
         """Never fails: whether previous credentials still open pushes, or for how long not."""
         use = last_previous_use(self._state)
         names = " and ".join(self._previous)
-        if use is None:
+        until = self._previous_until
+        if until is not None and self._clock() > until:
+            since = datetime.fromtimestamp(until, UTC).isoformat(timespec="seconds")
+            detail = f"{names} refused since {since} (KEFU_ROTATION_UNTIL): remove them"
+        elif use is None:
             detail = f"{names} set, but no push was opened with them: they can be removed"
         elif self._clock() - use.at < 3600:
             detail = f"{use.which} opened a push {self._age(use.at)} ago: still in use"

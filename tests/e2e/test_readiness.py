@@ -125,6 +125,20 @@ def test_readyz_names_its_parts_only_to_callers_on_this_host(folder, sandbox, re
         assert readyz(**request_from) == (503, {"ready": False})  # the code is the probe's
 
 
+def test_readiness_says_when_the_previous_credentials_are_refused(folder, sandbox):
+    env = {**kefu_settings(folder, sandbox.url), "KEFU_TOKEN_PREVIOUS": "oldToken2025"}
+    with serving({**env, "KEFU_ROTATION_UNTIL": "2020-01-01T00:00:00Z"}) as readyz:
+        code, report = readyz()
+    assert code == 200  # the current credentials work: pushes are still taken
+    assert report["checks"]["previous_credentials"]["detail"] == (
+        "KEFU_TOKEN_PREVIOUS refused since 2020-01-01T00:00:00+00:00 (KEFU_ROTATION_UNTIL): "
+        "remove them"
+    )
+    with serving({**env, "KEFU_ROTATION_UNTIL": "2999-01-01T00:00:00Z"}) as readyz:
+        detail = readyz()[1]["checks"]["previous_credentials"]["detail"]
+    assert "refused" not in detail
+
+
 def test_not_ready_while_the_rules_never_loaded(folder, sandbox):
     cms = f"http://127.0.0.1:{free_port()}/cms/rules"
     env = kefu_settings(folder, sandbox.url, KEFU_RULES_URL=cms)
