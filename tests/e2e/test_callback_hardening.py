@@ -20,7 +20,6 @@ from entrypoints.service.bootstrap import app_for, start
 from entrypoints.service.container import Container
 from entrypoints.service.settings import Settings
 from tests.e2e.conftest import TOKEN, Service, mock_wechat, running_service
-from tests.redis_server import REDIS_URL
 
 
 def verification(echostr: str) -> dict[str, str]:
@@ -144,8 +143,7 @@ def two_workers(settings: Settings) -> Iterator[tuple[Service, Service]]:
 def shared_settings(request, settings: Settings) -> Settings:
     if request.param == "disk":
         return settings
-    request.getfixturevalue("redis_client")  # skips or fails clearly without a Redis
-    return replace(settings, redis_url=REDIS_URL)
+    return replace(settings, redis_url=request.getfixturevalue("redis_url"))
 
 
 def test_a_url_verifications_signature_carries_no_push_on_another_worker(shared_settings):
