@@ -103,8 +103,12 @@ class PromptStopWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ships no
         )
 
     def _watch(self, conn: Any, table: dict[Any, _Waiting], seconds: float, callback: Any) -> None:
+        try:
+            self.poller.register(conn.sock, selectors.EVENT_READ, partial(callback, conn))
+        except (OSError, ValueError, KeyError):  # the client is gone already
+            self._close(conn)
+            return
         table[conn] = _Waiting(time.monotonic() + seconds)
-        self.poller.register(conn.sock, selectors.EVENT_READ, partial(callback, conn))
 
     def _read_head(self, conn: Any, _sock: object) -> None:
         waiting = self._heads[conn]
