@@ -82,10 +82,10 @@ class UnverifiedAnswer(DeliveryError):
     """An answer in API security mode that is not WeChat's verdict: unsigned (even an error),
     tampered, replayed, or signed with another certificate.
 
-    It says nothing about what WeChat did: for a send it is UNCERTAIN (recorded, never repeated,
-    not a dead letter); for a token fetch or typing OPERATOR (retried until it verifies or the
-    reply's deadline passes: asking again does no harm). Never an errcode kefu acts on, so a
-    forged 40001 drops no token and a forged 45015 makes no dead letter.
+    It says nothing about what WeChat did: for a send it is UNCERTAIN (recorded, never repeated
+    on its own, listed as uncertain); for a token fetch or typing OPERATOR (retried until it
+    verifies or the reply's deadline passes: asking again does no harm). Never an errcode kefu
+    acts on, so a forged 40001 drops no token and a forged 45015 is no verdict.
     """
 
     def __init__(self, path: str, reason: str) -> None:
