@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 _AES_KEY = re.compile(r"[A-Za-z0-9]{43}")
@@ -55,6 +56,14 @@ def seconds(value: str) -> int:
     if number < 0:
         raise ValueError
     return number
+
+
+def moment(value: str) -> float:
+    """An ISO-8601 time as seconds since the epoch; one without an offset is UTC."""
+    parsed = datetime.fromisoformat(value.strip())
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
 
 
 def folder(value: str) -> Path:

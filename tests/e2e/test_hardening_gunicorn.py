@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import random
+import socket
 import stat
 import threading
 import time
@@ -289,3 +290,34 @@ def test_a_restart_while_the_cms_hangs_serves_the_saved_rules_at_once(tmp_path: 
         cms.release.set()
         cms.shutdown()
         cms.server_close()
+
+
+def held_sockets(url: str, count: int, send: bytes, answered: bool) -> list[socket.socket]:
+    """count connections that sent `send` and then neither close nor send more."""
+    parts = urlsplit(url)
+    held = []
+    for _ in range(count):
+        client = socket.create_connection((parts.hostname, parts.port), timeout=5)
+        client.sendall(send)
+        if answered:
+            assert client.recv(4096).startswith(b"HTTP/1.1 200")
+        held.append(client)
+    return held
+
+
+def timed_push(running: Running, text: str) -> float:
+    started = time.monotonic()
+    answer = running.post(push_of(text))
+    assert (answer.status_code, answer.text) == (200, "success")
+    return time.monotonic() - started
+
+
+def test_clients_that_keep_finished_connections_open_never_hold_up_a_push(running: Running):
+    request = b"GET /healthz HTTP/1.1\r\nHost: kefu\r\nConnection: close\r\n\r\n"
+    held = held_sockets(running.kefu.url, 24, request, answered=True)
+    try:
+        assert [timed_push(running, "1") < 1.0 for _ in range(3)] == [True] * 3
+    finally:
+        for client in held:
+            client.close()
+    assert running.wait_for_sends(3) == ["一"] * 3

@@ -214,3 +214,14 @@ def test_senders_and_reply_deadline_must_be_sensible_numbers():
         "KEFU_SENDERS='-1' is malformed: expected a whole number, 0 or more",
         "KEFU_REPLY_DEADLINE='0' is malformed: expected seconds, more than 0",
     ]
+
+
+def test_the_rotations_end_is_read_as_iso_8601_utc_unless_an_offset_is_given():
+    beijing = Settings.from_env({**GOOD, "KEFU_ROTATION_UNTIL": "2026-12-31T18:00+08:00"})
+    utc = Settings.from_env({**GOOD, "KEFU_ROTATION_UNTIL": "2026-12-31T10:00:00"})
+    assert beijing.rotation_until == utc.rotation_until == 1798711200.0
+    assert Settings.from_env(GOOD).rotation_until is None
+    assert problems({**GOOD, "KEFU_ROTATION_UNTIL": "next friday"}) == [
+        "KEFU_ROTATION_UNTIL='next friday' is malformed: expected an ISO-8601 time, "
+        "e.g. 2026-12-31T18:00+08:00"
+    ]
