@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import requests
 
+from adapters.logs.escaping import escape_controls
 from entrypoints.cli.push_simulator import SignedPush
 
 # NOTE: WeChat waits 5 s for the callback's answer, then drops the connection and retries.
@@ -34,7 +35,8 @@ class PushResponse:
         return self.status == 200
 
     def line(self) -> str:
-        return f"{self.status} {self.reason}  {self.latency_ms:.0f} ms  {self.body or '(empty)'}"
+        said = f"{self.status} {self.reason}  {self.latency_ms:.0f} ms  {self.body or '(empty)'}"
+        return escape_controls(said)
 
 
 class PushPoster:

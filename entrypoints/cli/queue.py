@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, TextIO
 
 from dependency_injector import providers
 
+from adapters.logs.escaping import escape_controls
 from adapters.queue.dead_letters import DeadLetter
 from adapters.queue.queue import HueyReplyQueue
-from entrypoints.cli.rules_table import format_columns
+from entrypoints.cli.columns import table
 from entrypoints.service.bootstrap import load_settings
 from entrypoints.service.container import Container
 from entrypoints.service.metrics_server import MetricsAddressError, serve_metrics
@@ -86,7 +87,7 @@ def _act(queue: HueyReplyQueue, action: str, job_ids: Sequence[str], out: TextIO
         found = queue.retry_dead(job_id) if action == "retry" else _drop(queue, job_id)
         missing += not found
         done = "queued again" if action == "retry" else "dropped"
-        out.write(f"{job_id}  {done if found else 'no such dead letter'}\n")
+        out.write(f"{escape_controls(job_id)}  {done if found else 'no such dead letter'}\n")
     if not job_ids:
         out.write("no dead letters\n")
     return 1 if missing else 0
@@ -112,7 +113,7 @@ def dead_letter_table(letters: Sequence[DeadLetter]) -> str:
         )
         for letter in letters
     ]
-    return format_columns(HEADER, rows)
+    return table(HEADER, rows)
 
 
 def mask(openid: str) -> str:

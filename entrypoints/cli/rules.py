@@ -117,7 +117,7 @@ def add_rules_commands(
 def _unavailable(failure: SettingsError | RulesFetchError, err: TextIO) -> int:
     lines = failure.problems if isinstance(failure, SettingsError) else [str(failure)]
     for line in lines:
-        print(f"kefu: {line}", file=err)
+        print(escape_controls(f"kefu: {line}"), file=err)
     return 2
 
 

@@ -8,9 +8,10 @@ import sys
 from collections.abc import Mapping
 from typing import TextIO
 
+from adapters.logs.escaping import escape_controls
 from domain.errors import KefuError
 from domain.stats import DAYS_KEPT, DayStats
-from entrypoints.cli.columns import printable, table
+from entrypoints.cli.columns import table
 from entrypoints.service.container import Container
 from entrypoints.service.settings import Settings, SettingsError
 
@@ -35,7 +36,7 @@ def show_stats(
     try:
         found = Container(settings=settings).stats_store().days(days)
     except KefuError as failure:
-        print(f"kefu: {failure}", file=err)
+        print(escape_controls(f"kefu: {failure}"), file=err)
         return 2
     out.write("\n".join(day_tables(day) for day in found))
     return 0
@@ -45,8 +46,8 @@ def day_tables(day: DayStats) -> str:
     """One day: hits per rule, then the unmatched texts, most frequent first."""
     if not day.hits and not day.unmatched:
         return f"{day.day}: nothing counted\n"
-    hits = [(printable(key), str(count)) for key, count in day.hits]
-    texts = [(printable(text), str(count)) for text, count in day.unmatched]
+    hits = [(key, str(count)) for key, count in day.hits]
+    texts = [(text, str(count)) for text, count in day.unmatched]
     parts = [f"{day.day}\n", table(("rule", "hits"), hits)]
     if texts:
         parts += ["\n", table(("unmatched text", "times"), texts)]

@@ -10,6 +10,7 @@ from typing import Any, TextIO
 import requests
 from dependency_injector import providers
 
+from adapters.logs.escaping import escape_controls
 from entrypoints.service.bootstrap import build_container, load_settings
 from entrypoints.service.readiness import Readiness
 
@@ -42,7 +43,8 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         try:
             report = _remote(args.url)
         except (requests.RequestException, ValueError) as failure:
-            print(f"kefu status: no readiness report from {args.url}: {failure}", file=sys.stderr)
+            said = f"kefu status: no readiness report from {args.url}: {failure}"
+            print(escape_controls(said), file=sys.stderr)
             return 1
     else:
         report = _local()
@@ -75,6 +77,7 @@ def print_report(report: Mapping[str, Any], out: TextIO) -> None:
     print("kefu is ready" if report.get("ready") is True else "kefu is NOT ready", file=out)
     for name, check in report["checks"].items():
         mark = "ok  " if check.get("ok") else "FAIL"
-        print(f"  {mark}  {_NAMES.get(name, name):<13} {check.get('detail', '')}", file=out)
+        shown = f"{escape_controls(_NAMES.get(name, name)):<13} {check.get('detail', '')}"
+        print(f"  {mark}  {escape_controls(shown)}", file=out)
         if not check.get("ok") and check.get("action"):
-            print(f"        {'':<13} what to do: {check['action']}", file=out)
+            print(f"        {'':<13} what to do: {escape_controls(str(check['action']))}", file=out)

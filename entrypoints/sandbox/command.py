@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 
+from adapters.logs.escaping import escape_controls
 from entrypoints.sandbox.checks import errmsg
 from entrypoints.sandbox.main import serve_sandbox
 from entrypoints.sandbox.records import Call
@@ -111,7 +112,8 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def _print_call(call: Call) -> None:
     body = json.dumps(call.body, ensure_ascii=False, separators=(",", ":"))
-    print(f"{call.method} {call.path} -> {call.errcode} {errmsg(call.errcode)}  {body}", flush=True)
+    said = f"{call.method} {call.path} -> {call.errcode} {errmsg(call.errcode)}  {body}"
+    print(escape_controls(said), flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
