@@ -14,6 +14,10 @@ from entrypoints.cli.push_simulator import Mode, PushSimulator, SignedPush
 from entrypoints.service.settings import SettingsError, SigningSettings
 
 HELP = "sign (and, with an AES key, encrypt) a push as WeChat would, post it, print the answer"
+DESCRIPTION = (
+    f"{HELP}. Settings it reads: KEFU_TOKEN and KEFU_APPID (to sign as WeChat does) and "
+    "KEFU_ENCODING_AES_KEY (to encrypt, when set)."
+)
 DEMO_OPENID = "o_kefu_demo_user_0001"
 
 
@@ -90,7 +94,7 @@ def run(
 
 
 def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("simulate", help=HELP, description=HELP)
+    parser = subparsers.add_parser("simulate", help=HELP, description=DESCRIPTION)
     parser.set_defaults(run=run)
     parser.add_argument("text", nargs="?", metavar="TEXT", help="what the user types")
     parser.add_argument("--url", required=True, type=_http_url, help="the full callback URL")

@@ -15,6 +15,13 @@ from entrypoints.cli.columns import table
 from entrypoints.service.container import Container
 from entrypoints.service.settings import Settings, SettingsError
 
+HELP = "keyword hits and the most frequent unmatched texts, per day, from the running service"
+DESCRIPTION = (
+    f"{HELP}. Settings it reads: the service's own (KEFU_TOKEN, KEFU_APPID and the rules source "
+    "must be set); the counts are read from KEFU_REDIS_URL, or else KEFU_STATE_DIR, under "
+    "KEFU_APPID; KEFU_STATS=off means none are kept."
+)
+
 
 def show_stats(
     days: int = DAYS_KEPT,
@@ -66,7 +73,7 @@ def add_stats_command(
     env: Mapping[str, str] = os.environ,
 ) -> None:
     """Register `rules stats [--days N]` under the `rules` command's subcommands."""
-    stats = commands.add_parser("stats", help="keyword hits and unmatched texts, per day")
+    stats = commands.add_parser("stats", help=HELP, description=DESCRIPTION)
     stats.add_argument(
         "--days", type=days_argument, default=DAYS_KEPT, help=f"days to show (1-{DAYS_KEPT})"
     )

@@ -29,8 +29,10 @@ def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     command = subparsers.add_parser(
         "status",
         help=HELP,
-        description=HELP + ". Without --url the checks run here, with this environment's "
-        "settings, as a worker of the service would run them.",
+        description=HELP + ". Without --url the checks run here, as a worker of the service "
+        "would run them. Settings it reads: the service's own (KEFU_TOKEN, KEFU_APPID, the "
+        "rules source, KEFU_APPSECRET and KEFU_WECHAT_API_BASE for the access token, "
+        "KEFU_REDIS_URL or KEFU_STATE_DIR for the state and the queue); with --url none.",
     )
     command.add_argument(
         "--url", help="ask a running kefu instead, e.g. http://127.0.0.1:8000 (its /readyz)"

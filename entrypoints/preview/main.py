@@ -34,10 +34,10 @@ MIN_TOKEN = 16
 HELP = (
     "A web page where a CMS editor types as a user and sees kefu's replies as WeChat shows them, "
     "with the rules report and the service's hit statistics (Chinese; ?lang=en for English). "
-    "Settings: the service's own (KEFU_RULES_URL or KEFU_RULES_FILE, KEFU_MEDIA_ROOT, "
-    "KEFU_MEDIA_ALLOW_HOSTS, and for the statistics KEFU_APPID with KEFU_STATE_DIR or "
-    "KEFU_REDIS_URL); with --rules FILE none is needed. KEFU_PREVIEW_TOKEN: the access token "
-    "off loopback."
+    "Settings it reads: KEFU_PREVIEW_TOKEN (the access token, off loopback) and the service's "
+    "own (KEFU_RULES_URL or KEFU_RULES_FILE, KEFU_MEDIA_ROOT, KEFU_MEDIA_ALLOW_HOSTS, and for "
+    "the statistics KEFU_APPID with KEFU_STATE_DIR or KEFU_REDIS_URL); with --rules FILE none "
+    "of the service's is needed."
 )
 
 if TYPE_CHECKING:  # argparse's class takes no type argument at run time

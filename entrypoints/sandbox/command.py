@@ -15,6 +15,10 @@ from entrypoints.sandbox.records import Call
 from entrypoints.sandbox.state import SandboxState
 
 HELP = "run the local WeChat API sandbox on 127.0.0.1, to try kefu by hand"
+DESCRIPTION = (
+    f"{HELP}. Settings it reads: KEFU_APPID and KEFU_APPSECRET, as the defaults of --appid and "
+    "--appsecret."
+)
 DEFAULT_PORT = 9100
 EPILOG = """\
 The sandbox answers the API paths kefu calls (/cgi-bin/stable_token, /cgi-bin/token,
@@ -42,7 +46,7 @@ def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     command = subparsers.add_parser(
         "sandbox",
         help=HELP,
-        description=HELP,
+        description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
