@@ -10,6 +10,7 @@ import requests
 
 from adapters.logs.escaping import escape_controls
 from entrypoints.cli.push_simulator import SignedPush
+from entrypoints.cli.unreachable import why_unreachable
 
 # NOTE: WeChat waits 5 s for the callback's answer, then drops the connection and retries.
 WECHAT_TIMEOUT = 5.0
@@ -69,6 +70,6 @@ class PushPoster:
                 f"timed out after {self._timeout:g} s (WeChat gives up and retries)"
             ) from None
         except requests.RequestException as failure:
-            raise NoResponse(f"cannot reach {self._url} ({type(failure).__name__})") from None
+            raise NoResponse(why_unreachable(failure, self._url, self._timeout)) from None
         latency = (self._clock() - started) * 1000
         return PushResponse(response.status_code, response.reason or "", latency, response.text)

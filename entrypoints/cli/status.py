@@ -11,9 +11,11 @@ import requests
 from dependency_injector import providers
 
 from adapters.logs.escaping import escape_controls
+from entrypoints.cli.unreachable import why_unreachable
 from entrypoints.service.bootstrap import build_container, load_settings
 from entrypoints.service.readiness import Readiness
 
+TIMEOUT = 10.0
 HELP = "whether kefu can take and answer pushes now, check by check; exit 1 when not"
 _NAMES = {
     "rules": "rules",
@@ -23,6 +25,10 @@ _NAMES = {
     "reply_queue": "reply queue",
     "senders": "senders",
 }
+
+
+class NotAReport(Exception):
+    """The URL answered, with something else than a readiness report."""
 
 
 def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -44,8 +50,13 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     if args.url:
         try:
             report = _remote(args.url)
-        except (requests.RequestException, ValueError) as failure:
-            said = f"kefu status: no readiness report from {args.url}: {failure}"
+        except (requests.RequestException, NotAReport) as failure:
+            why = (
+                str(failure)
+                if isinstance(failure, NotAReport)
+                else why_unreachable(failure, args.url, TIMEOUT)
+            )
+            said = f"kefu status: no readiness report from {args.url}: {why}"
             print(escape_controls(said), file=sys.stderr)
             return 1
     else:
@@ -68,10 +79,13 @@ def _local() -> dict[str, Any]:
 
 
 def _remote(url: str) -> dict[str, Any]:
-    answer = requests.get(f"{url.rstrip('/')}/readyz", timeout=10)
-    report = answer.json()
+    answer = requests.get(f"{url.rstrip('/')}/readyz", timeout=TIMEOUT)
+    try:
+        report = answer.json()
+    except requests.JSONDecodeError:
+        report = None
     if not isinstance(report, dict) or not isinstance(report.get("checks"), dict):
-        raise ValueError(f"HTTP {answer.status_code}, not a readiness report")
+        raise NotAReport(f"HTTP {answer.status_code}, not a readiness report")
     return report
 
 

@@ -106,6 +106,23 @@ def test_ready_when_rules_store_and_token_are_all_fine_and_kefu_status_agrees(fo
     assert "  ok    access token  an access token is at hand" in shown.stdout
 
 
+@pytest.mark.parametrize(
+    ("host", "why"),
+    [
+        ("nonexistent.invalid:8000", "the name nonexistent.invalid does not resolve"),
+        ("127.0.0.1:{port}", "connection refused: nothing listens on 127.0.0.1:{port}"),
+    ],
+    ids=["name does not resolve", "connection refused"],
+)
+def test_kefu_status_url_says_in_one_line_why_it_got_no_report(host, why):
+    port = free_port()
+    url = f"http://{host.format(port=port)}"
+    shown = status({}, "--url", url)
+    assert (shown.returncode, shown.stdout) == (1, "")
+    said = f"kefu status: no readiness report from {url}: {why.format(port=port)}\n"
+    assert shown.stderr == said
+
+
 def test_not_ready_while_the_rules_never_loaded(folder, sandbox):
     cms = f"http://127.0.0.1:{free_port()}/cms/rules"
     env = kefu_settings(folder, sandbox.url, KEFU_RULES_URL=cms)
