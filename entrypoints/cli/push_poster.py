@@ -49,8 +49,10 @@ class PushPoster:
         session: requests.Session | None = None,
         timeout: float = WECHAT_TIMEOUT,
         clock: Callable[[], float] = time.perf_counter,
+        verify: bool | str = True,
     ) -> None:
-        self._url, self._timeout, self._clock = url, timeout, clock
+        """verify: check TLS certificates (against the CA file it names, when a path)."""
+        self._url, self._timeout, self._clock, self._verify = url, timeout, clock, verify
         self._session = session if session is not None else requests.Session()
 
     def post(self, push: SignedPush) -> PushResponse:
@@ -64,6 +66,8 @@ class PushPoster:
                 headers={"Content-Type": push.content_type},
                 timeout=self._timeout,
                 allow_redirects=False,
+                # NOTE: per request: requests lets REQUESTS_CA_BUNDLE override a session's verify.
+                verify=self._verify,
             )
         except requests.Timeout:
             raise NoResponse(

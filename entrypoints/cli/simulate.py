@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TextIO
 
 from adapters.wechat_push.fields import PushFormat
@@ -80,7 +81,12 @@ def run(
         for line in bad.lines:
             print(f"kefu simulate: {line}", file=sys.stderr)
         return 2
-    poster, failed = PushPoster(args.url, timeout=args.timeout), False
+    if args.cacert is not None and not args.cacert.is_file():
+        print(f"kefu simulate: --cacert {args.cacert}: no such file", file=sys.stderr)
+        return 2
+    # A staging server's certificate, signed by a CA of its own, is checked against that CA.
+    verify = str(args.cacert) if args.cacert is not None else True
+    poster, failed = PushPoster(args.url, timeout=args.timeout, verify=verify), False
     for _ in range(args.repeat):
         try:
             answer = poster.post(push)
@@ -112,6 +118,12 @@ def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     parser.add_argument("--openid", default=DEMO_OPENID, help="the user's OpenID")
     parser.add_argument(
         "--repeat", type=_positive, default=1, metavar="N", help="post the identical push N times"
+    )
+    parser.add_argument(
+        "--cacert",
+        type=Path,
+        metavar="FILE",
+        help="verify an https URL's certificate with the CA certificates (PEM) in FILE",
     )
     parser.add_argument(
         "--timeout",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 import subprocess
 import sys
 import threading
@@ -13,11 +14,14 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from entrypoints.cli.gunicorn_process import ROOT, KefuUnderGunicorn, free_port
 from entrypoints.demo.transcript import fetch_calls
 from entrypoints.sandbox.main import SandboxServer, serve_sandbox
 from entrypoints.sandbox.state import SEND_PATH
+from tests.certificates import self_signed_pem
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
 from tests.polling import wait_until
 
@@ -235,3 +239,62 @@ def test_repeat_replays_the_identical_query_and_body_as_wechat_retries_do():
     assert len(_Recorder.received) == 3 and len(set(_Recorder.received)) == 1
     path, body = _Recorder.received[0]
     assert "msg_signature=" in path and b'"Encrypt"' in body
+
+
+class _Success(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", "7")
+        self.end_headers()
+        self.wfile.write(b"success")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+@pytest.fixture
+def staging(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """An https server on 127.0.0.1 whose certificate no public CA signed; its URL and cert."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert, key_file = tmp_path / "staging.pem", tmp_path / "staging.key"
+    cert.write_bytes(self_signed_pem(key, "127.0.0.1", ip="127.0.0.1"))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key_file)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Success)
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"https://127.0.0.1:{server.server_port}/wechat/callback", cert
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_cacert_verifies_a_staging_servers_own_certificate(staging):
+    url, cert = staging
+    done = kefu_simulate("1", "--url", url, "--cacert", str(cert))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("200 OK ") and done.stdout.endswith("  success\n")
+
+
+def test_without_cacert_a_staging_servers_certificate_is_not_trusted(staging):
+    url, _ = staging
+    done = kefu_simulate("1", "--url", url)
+    port = url.split(":")[2].split("/")[0]
+    assert done.returncode == 1
+    assert done.stdout.startswith(f"no answer: TLS with 127.0.0.1:{port} failed: certificate")
+
+
+def test_a_missing_cacert_file_is_one_line(tmp_path: Path):
+    done = kefu_simulate("1", "--url", "https://127.0.0.1:1/", "--cacert", str(tmp_path / "no"))
+    assert done.returncode == 2
+    assert done.stderr == f"kefu simulate: --cacert {tmp_path / 'no'}: no such file\n"
