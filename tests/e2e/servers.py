@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from entrypoints.cli.gunicorn_process import KefuUnderGunicorn, free_port
+from entrypoints.cli.gunicorn_process import ROOT, KefuUnderGunicorn, free_port
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
 
 
@@ -38,3 +41,17 @@ def kefu_settings(folder: Path, wechat_url: str, **extra: str) -> dict[str, str]
         "KEFU_METRICS_ADDR": f"127.0.0.1:{free_port()}",
         **extra,
     }
+
+
+def kefu_command(settings: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`kefu ARGS…` run to its end with settings as its only KEFU_ variables."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
+    return subprocess.run(
+        [sys.executable, "-m", "entrypoints.cli.main", *args],
+        cwd=ROOT,
+        env={**base, **settings},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )

@@ -4,16 +4,12 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from entrypoints.cli.gunicorn_process import ROOT
-from tests.e2e.servers import kefu_settings
+from tests.e2e.servers import kefu_command, kefu_settings
 
 TEXT_LOG = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR) ")
 COMMANDS = [
@@ -48,16 +44,7 @@ def test_stdout_holds_the_commands_output_and_no_log_line(tmp_path: Path, comman
         KEFU_LOG_LEVEL="DEBUG",
         KEFU_LOG_FORMAT=log_format,
     )
-    base = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
-    done = subprocess.run(
-        [sys.executable, "-m", "entrypoints.cli.main", *command],
-        cwd=ROOT,
-        env={**base, **settings},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = kefu_command(settings, *command)
     assert done.stdout.strip(), done.stderr
     assert [line for line in done.stdout.splitlines() if is_log_line(line)] == []
     if command == ("status",):  # it starts the service's parts, which log as they start

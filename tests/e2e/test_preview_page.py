@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,6 +15,7 @@ from selenium.webdriver.common.by import By
 from adapters.stats.disk import DiskHitStats
 from domain.stats import Hit
 from entrypoints.cli.gunicorn_process import ROOT
+from tests.canned_http import canned
 from tests.e2e.browser import Page, chromium
 from tests.e2e.conftest import APPID
 from tests.e2e.preview_env import (
@@ -73,30 +71,6 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
             page = Page(driver, url)
             page.open()
             yield page
-
-
-@contextmanager
-def evil_site(target: str) -> Iterator[str]:
-    """Another origin on 127.0.0.1 whose page posts a form to target as soon as it loads."""
-    page = (EVIL_FORM % target).encode()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.end_headers()
-            self.wfile.write(page)
-
-        def log_message(self, format: str, *args: object) -> None:
-            """Quiet."""
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def png_size(data: bytes) -> tuple[int, int]:
@@ -317,7 +291,8 @@ def test_the_page_is_chinese_by_default(page: Page):
 
 
 def test_a_form_on_another_site_cannot_make_the_preview_run_a_turn(page: Page):
-    with evil_site(page.url + "api/chat") as evil:
+    # Another origin (another port of 127.0.0.1) whose page posts a form to the preview's API.
+    with canned((EVIL_FORM % (page.url + "api/chat")).encode(), "text/html") as evil:
         page.driver.get(evil)
         page.wait(lambda: "its own page only" in page.driver.page_source)
     page.open()

@@ -21,6 +21,7 @@ from entrypoints.cli.gunicorn_process import ROOT, KefuUnderGunicorn, free_port
 from entrypoints.demo.transcript import fetch_calls
 from entrypoints.sandbox.main import SandboxServer, serve_sandbox
 from entrypoints.sandbox.state import SEND_PATH
+from tests.canned_http import canned
 from tests.certificates import self_signed_pem
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
 from tests.polling import wait_until
@@ -241,19 +242,6 @@ def test_repeat_replays_the_identical_query_and_body_as_wechat_retries_do():
     assert "msg_signature=" in path and b'"Encrypt"' in body
 
 
-class _Success(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers["Content-Length"]))
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", "7")
-        self.end_headers()
-        self.wfile.write(b"success")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet."""
-
-
 @pytest.fixture
 def staging(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """An https server on 127.0.0.1 whose certificate no public CA signed; its URL and cert."""
@@ -269,14 +257,8 @@ def staging(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     )
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     tls.load_cert_chain(cert, key_file)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Success)
-    server.socket = tls.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"https://127.0.0.1:{server.server_port}/wechat/callback", cert
-    finally:
-        server.shutdown()
-        server.server_close()
+    with canned(b"success", "text/plain", tls=tls) as url:
+        yield f"{url}/wechat/callback", cert
 
 
 def test_cacert_verifies_a_staging_servers_own_certificate(staging):
