@@ -48,8 +48,7 @@ class PreviewAccess:
 
     def _check_token(self, req: falcon.Request, resp: falcon.Response) -> None:
         linked = req.get_param("token")
-        offered = linked or req.get_cookie_values(COOKIE) or []
-        given = offered if isinstance(offered, str) else (offered[0] if offered else "")
+        given = linked or next(iter(req.get_cookie_values(COOKIE) or ()), "")
         assert self._token is not None
         if not hmac.compare_digest(given.encode(), self._token):
             raise falcon.HTTPUnauthorized(title=NEEDS_TOKEN)
