@@ -28,8 +28,9 @@ TOUSER = "OPENID"
 ORIGINAL_ID = "<original id of the mini program>"
 Clock = Callable[[], float]
 READS = (
-    "Settings it reads: KEFU_RULES_URL or KEFU_RULES_FILE (where the rules come from) and "
-    "KEFU_MEDIA_ROOT (where the images they name are); no WeChat settings."
+    "Settings it reads: KEFU_RULES_URL or KEFU_RULES_FILE (where the rules come from), "
+    "KEFU_RULES_HEADERS_FILE (headers sent to the CMS) and KEFU_MEDIA_ROOT (where the images "
+    "they name are); no WeChat settings."
 )
 
 
