@@ -11,7 +11,7 @@ from urllib.parse import urlencode, urlsplit
 import falcon
 
 COOKIE = "kefu_preview"
-LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost"})
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})
 # A host name or IP literal and an optional port: what a browser puts in Host.
 _HOST = re.compile(r"(?P<name>[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]{1,5}))?")
 # Rules are not trusted markup: the page loads nothing from elsewhere and runs only its own script.
@@ -31,8 +31,8 @@ class PreviewAccess:
         self._token = token.encode() if token is not None else None
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        host = _host_of(req)
-        if self._token is None and host.split(":")[0] not in LOOPBACK_NAMES:
+        host, name = _host_of(req)
+        if self._token is None and name not in LOOPBACK_NAMES:
             raise falcon.HTTPForbidden(title="the preview answers 127.0.0.1 only")
         if self._token is not None:
             self._check_token(req, resp)
@@ -62,13 +62,14 @@ class PreviewAccess:
             resp.complete = True
 
 
-def _host_of(req: falcon.Request) -> str:
-    """The Host header, lowercased; 400 when it is not a name or address and a port."""
+def _host_of(req: falcon.Request) -> tuple[str, str]:
+    """The Host header, lowercased, and its name; 400 unless it is a name or address and a
+    port."""
     host = (req.get_header("Host") or "").lower()
     found = _HOST.fullmatch(host)
     if found is None or (found["port"] is not None and not 0 < int(found["port"]) < 65536):
         raise falcon.HTTPBadRequest(title="malformed Host header")
-    return host
+    return host, found["name"]
 
 
 def _check_same_origin(req: falcon.Request, host: str) -> None:

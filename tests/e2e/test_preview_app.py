@@ -57,6 +57,8 @@ def guarded(tmp_path: Path) -> falcon.testing.TestClient:
 def test_a_request_naming_another_host_is_refused(client):
     assert client.simulate_get("/", headers={"Host": "attacker.example:8700"}).status_code == 403
     assert client.simulate_get("/", headers={"Host": "localhost:8700"}).status_code == 200
+    assert client.simulate_get("/", headers={"Host": "[::1]:8700"}).status_code == 200
+    assert client.simulate_get("/", headers={"Host": "[::2]:8700"}).status_code == 403
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1:evil", "127.0.0.1:99999", "a b", "", "x/y"])
