@@ -18,9 +18,9 @@ from entrypoints.service.settings import Settings
 from tests.canned_http import canned
 from tests.e2e.servers import kefu_command, kefu_settings
 
-ERRMSG = "\x1b[2J\x1b]0;owned\x07\rdone\nd-2  o_ev…il  forged row"
-ESCAPED = "\\x1b[2J\\x1b]0;owned\\x07\\rdone\\nd-2  o_ev…il  forged row"
-RAW = ("\x1b", "\x07", "\r", "\nd-2")
+ERRMSG = "\x1b[2J\x1b]0;owned\x07\rdone\nd-2  o_ev…il  forged row\u200f"
+ESCAPED = "\\x1b[2J\\x1b]0;owned\\x07\\rdone\\nd-2  o_ev…il  forged row\\u200f"
+RAW = ("\x1b", "\x07", "\r", "\nd-2", "\u200f")
 
 
 def wechat_saying(errmsg: str) -> AbstractContextManager[str]:
