@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import ssl
 import subprocess
 import sys
 import threading
@@ -14,16 +13,14 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from entrypoints.cli.gunicorn_process import ROOT, KefuUnderGunicorn, free_port
 from entrypoints.demo.transcript import fetch_calls
 from entrypoints.sandbox.main import SandboxServer, serve_sandbox
 from entrypoints.sandbox.state import SEND_PATH
 from tests.canned_http import canned
-from tests.certificates import self_signed_pem
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
+from tests.image_host import tls_for
 from tests.polling import wait_until
 
 WELCOME = "您好！回复 1 下载 APP，回复 2 查看活动海报，回复 3 查看二维码"
@@ -245,18 +242,7 @@ def test_repeat_replays_the_identical_query_and_body_as_wechat_retries_do():
 @pytest.fixture
 def staging(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """An https server on 127.0.0.1 whose certificate no public CA signed; its URL and cert."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert, key_file = tmp_path / "staging.pem", tmp_path / "staging.key"
-    cert.write_bytes(self_signed_pem(key, "127.0.0.1", ip="127.0.0.1"))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    tls.load_cert_chain(cert, key_file)
+    tls, cert = tls_for("127.0.0.1", tmp_path)
     with canned(b"success", "text/plain", tls=tls) as url:
         yield f"{url}/wechat/callback", cert
 
