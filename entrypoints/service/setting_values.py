@@ -14,9 +14,21 @@ DEFAULT_METRICS_ADDR: tuple[str, int] | None = ("127.0.0.1", 9108)
 AES_HINT = "the 43 letters and digits of the EncodingAESKey"
 
 
+class Malformed(ValueError):
+    """A value that is not what the setting takes; `found` says what it is instead, never
+    showing the value itself (it may be a secret)."""
+
+    def __init__(self, found: str) -> None:
+        super().__init__(found)
+        self.found = found
+
+
 def aes_key(value: str) -> str:
+    if len(value) != 43:
+        # NOTE: a 44th character is usually base64's "=" padding copied along with the key.
+        raise Malformed(f"got {len(value)}")
     if not _AES_KEY.fullmatch(value):
-        raise ValueError
+        raise Malformed("got a character that is not a letter or digit")
     return value
 
 

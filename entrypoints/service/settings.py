@@ -16,6 +16,7 @@ from entrypoints.service.setting_values import (
     DEFAULT_METRICS_ADDR,
     LEVELS,
     LOG_FORMATS,
+    Malformed,
     address,
     aes_key,
     count,
@@ -202,9 +203,10 @@ class _Reader:
             return default
         try:
             return parse(value)
-        except ValueError:
+        except ValueError as bad:
             shown = name if name in _UNSHOWN else f"{name}={_USERINFO.sub('***@', value)!r}"
-            self.problems.append(f"{shown} is malformed: expected {expected}")
+            found = f", {bad.found}" if isinstance(bad, Malformed) else ""
+            self.problems.append(f"{shown} is malformed: expected {expected}{found}")
             return default
 
     def build(self, cls: type[Settings]) -> Settings:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from entrypoints.cli.gunicorn_process import KefuUnderGunicorn, free_port
+from entrypoints.cli.gunicorn_process import ROOT, KefuUnderGunicorn, free_port
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
 
 
@@ -59,3 +62,17 @@ def resident_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise LookupError(f"no VmRSS for process {pid}")
+
+
+def kefu_command(settings: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`kefu ARGS…` run to its end with settings as its only KEFU_ variables."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
+    return subprocess.run(
+        [sys.executable, "-m", "entrypoints.cli.main", *args],
+        cwd=ROOT,
+        env={**base, **settings},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )

@@ -139,6 +139,23 @@ def test_readiness_says_when_the_previous_credentials_are_refused(folder, sandbo
     assert "refused" not in detail
 
 
+@pytest.mark.parametrize(
+    ("host", "why"),
+    [
+        ("nonexistent.invalid:8000", "the name nonexistent.invalid does not resolve"),
+        ("127.0.0.1:{port}", "connection refused: nothing listens on 127.0.0.1:{port}"),
+    ],
+    ids=["name does not resolve", "connection refused"],
+)
+def test_kefu_status_url_says_in_one_line_why_it_got_no_report(host, why):
+    port = free_port()
+    url = f"http://{host.format(port=port)}"
+    shown = status({}, "--url", url)
+    assert (shown.returncode, shown.stdout) == (1, "")
+    said = f"kefu status: no readiness report from {url}: {why.format(port=port)}\n"
+    assert shown.stderr == said
+
+
 def test_not_ready_while_the_rules_never_loaded(folder, sandbox):
     cms = f"http://127.0.0.1:{free_port()}/cms/rules"
     env = kefu_settings(folder, sandbox.url, KEFU_RULES_URL=cms)

@@ -87,6 +87,17 @@ def test_malformed_values_are_named_with_what_was_expected():
     assert "KEFU_RULES_TTL='soon' is malformed: expected seconds, 0 or more" in lines
 
 
+@pytest.mark.parametrize(
+    ("key", "found"),
+    [(KEY + "=", "got 44"), (KEY[:-1], "got 42"), (KEY[:-1] + "!", "got a character that is not")],
+)
+def test_a_bad_aes_key_says_what_it_got_without_showing_it(key, found):
+    (line,) = problems({**GOOD, "KEFU_ENCODING_AES_KEY": key})
+    expected = "expected the 43 letters and digits of the EncodingAESKey, "
+    assert line.startswith(f"KEFU_ENCODING_AES_KEY is malformed: {expected}{found}")
+    assert KEY[:8] not in line
+
+
 def test_a_bad_aes_key_is_reported_without_showing_it():
     (line,) = problems({**GOOD, "KEFU_ENCODING_AES_KEY": KEY[:-1] + "!"})
     assert line.startswith("KEFU_ENCODING_AES_KEY is malformed")
