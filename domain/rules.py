@@ -5,45 +5,24 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from domain.messages import EnterSessionEvent, Message, TextMessage
+from domain.pattern_set import PatternRules
 from domain.replies import Reply
 from domain.similar import MatchTuning, SimilarRule
 
 DEFAULT_KEY = "default"
 ENTER_KEY = "@enter"
 PATTERN_PREFIX = "re:"
-# User text is cut to this many characters before matching: WeChat's own messages are far
-# shorter, and a cap keeps the (linear) cost of every pattern bounded per message.
+# User text is cut to this many characters before matching (and again once normalised: NFKC
+# turns some characters into up to 18): WeChat's own messages are far shorter, and a cap keeps
+# the (linear) cost of the patterns bounded per message.
 MAX_MATCH_CHARS = 4096
-
-
-class TextPattern(Protocol):
-    """A compiled `re:` pattern; its matching time must be linear in the text, never exponential."""
-
-    def search(self, text: str) -> object | None: ...
-
-
-class PatternCompiler(Protocol):
-    def __call__(self, source: str) -> TextPattern:
-        """The pattern for source (already NFKC-normalised), case-insensitive.
-
-        Raises PatternRefused when the engine cannot match it in linear time or it is malformed.
-        """
-        ...
 
 
 def normalise(text: str) -> str:
     """The form both keywords and user text are compared in: NFKC, trimmed, case-folded."""
     return unicodedata.normalize("NFKC", text).strip().casefold()
-
-
-@dataclass(frozen=True)
-class PatternRule:
-    key: str
-    pattern: TextPattern
-    replies: tuple[Reply, ...]
 
 
 @dataclass(frozen=True)
@@ -60,7 +39,7 @@ class RuleSet:
 
     keywords: Mapping[str, tuple[Reply, ...]] = field(default_factory=dict)
     keyword_names: Mapping[str, str] = field(default_factory=dict)
-    patterns: tuple[PatternRule, ...] = ()
+    patterns: PatternRules = field(default_factory=PatternRules)
     default: tuple[Reply, ...] = ()
     enter: tuple[Reply, ...] = ()
     version: str = ""
@@ -81,11 +60,9 @@ class RuleSet:
 
     def match_text(self, text: str) -> Match | None:
         """The keyword or pattern rule text hits, or None (the default is not considered)."""
-        wanted = normalise(text[:MAX_MATCH_CHARS])
+        wanted = normalise(text[:MAX_MATCH_CHARS])[:MAX_MATCH_CHARS]
         replies = self.keywords.get(wanted)
         if replies is not None:
             return Match(self.keyword_names.get(wanted, wanted), replies)
-        for rule in self.patterns:
-            if rule.pattern.search(wanted) is not None:
-                return Match(rule.key, rule.replies)
-        return None
+        rule = self.patterns.first_hit(wanted)
+        return None if rule is None else Match(rule.key, rule.replies)

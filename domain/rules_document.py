@@ -9,19 +9,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from domain.errors import PatternRefused, RulesDocumentError
+from domain.pattern_set import PatternEngine, PatternRule, PatternRules, within_budget
 from domain.quotas import MAX_ENTER_REPLIES, MAX_REPLIES
 from domain.replies import Reply
 from domain.reply_parsing import ImageCheck, InvalidRule, parse_reply
-from domain.rules import (
-    DEFAULT_KEY,
-    ENTER_KEY,
-    PATTERN_PREFIX,
-    PatternCompiler,
-    PatternRule,
-    RuleSet,
-    TextPattern,
-    normalise,
-)
+from domain.rules import DEFAULT_KEY, ENTER_KEY, PATTERN_PREFIX, RuleSet, normalise
 from domain.similar import MatchTuning, SimilarRule
 from domain.similar_document import MATCH_KEY, parse_tuning, similar_rules, split_similar
 
@@ -59,7 +51,7 @@ def unwrap(document: object) -> Mapping[str, object]:
 
 
 def parse_rules(
-    document: object, check_image: ImageCheck | None = None, *, patterns: PatternCompiler
+    document: object, check_image: ImageCheck | None = None, *, patterns: PatternEngine
 ) -> ParsedRules:
     """Every valid key becomes a rule; every invalid key is left out and reported.
 
@@ -70,9 +62,10 @@ def parse_rules(
     parsed: dict[str, tuple[Reply, ...]] = {}
     similar: dict[str, tuple[str, ...]] = {}
     tuning = MatchTuning()
+    sizes: dict[str, int] = {}
     for key, value in entries.items():
         try:
-            _check_key(key, patterns)
+            size = _check_key(key, patterns)
             if key == MATCH_KEY:
                 tuning = parse_tuning(value)
                 continue
@@ -83,7 +76,10 @@ def parse_rules(
             parsed[key] = _check_count(key, _parse_replies(value, check_image))
         except InvalidRule as bad:
             problems.append(RuleProblem(key, bad.field, bad.problem, bad.expected))
-    rules = _build(parsed, problems, patterns)
+            continue
+        if size is not None:
+            sizes[key] = size
+    rules = _build(parsed, problems, _pattern_rules(parsed, sizes, problems, patterns))
     matched, refused = similar_rules(similar, parsed)
     problems.extend(RuleProblem(*problem) for problem in refused)
     version = _version(parsed, matched, tuning)
@@ -96,19 +92,21 @@ def _check_similar_key(key: str) -> None:
         raise InvalidRule("similar", "only a keyword can have similar questions", "a keyword")
 
 
-def _check_key(key: str, patterns: PatternCompiler) -> None:
+def _check_key(key: str, patterns: PatternEngine) -> int | None:
+    """A `re:` key's size in the pattern budget; None for any other key."""
     if key.startswith("@") and key not in (ENTER_KEY, MATCH_KEY):
         raise InvalidRule("", "unknown special key", f"{ENTER_KEY!r}, {MATCH_KEY!r} or a keyword")
     if key.startswith(PATTERN_PREFIX):
         if not key[len(PATTERN_PREFIX) :].strip():
             raise InvalidRule("", "empty pattern would match every message", "a regex after 're:'")
         try:
-            compile_pattern(key, patterns)
+            return patterns.size(pattern_source(key))
         except PatternRefused as refused:
             problem = f"regular expression does not compile: {refused.reason}"
             raise InvalidRule("", problem, _RE2_EXPECTED) from None
-    elif not normalise(key):
+    if not normalise(key):
         raise InvalidRule("", "keyword is empty after trimming", "a non-empty keyword")
+    return None
 
 
 def _check_count(key: str, replies: tuple[Reply, ...]) -> tuple[Reply, ...]:
@@ -118,17 +116,35 @@ def _check_count(key: str, replies: tuple[Reply, ...]) -> tuple[Reply, ...]:
     return replies
 
 
+def _pattern_rules(
+    parsed: Mapping[str, tuple[Reply, ...]],
+    sizes: Mapping[str, int],
+    problems: list[RuleProblem],
+    engine: PatternEngine,
+) -> PatternRules:
+    """The `re:` keys that fit the budget, in document order, in one set."""
+    admitted, refused = within_budget(list(sizes.items()))
+    problems.extend(RuleProblem(over.key, "", over.problem, over.expected) for over in refused)
+    if not admitted:
+        return PatternRules()
+    try:
+        matcher = engine.combine([pattern_source(key) for key in admitted])
+    except PatternRefused as refused_set:
+        # NOTE: the budget keeps every set within the engine's memory; should one still not
+        # compile, its keys are reported rather than the whole document refused.
+        problem = f"patterns do not compile together: {refused_set.reason}"
+        problems.extend(RuleProblem(key, "", problem, _RE2_EXPECTED) for key in admitted)
+        return PatternRules()
+    return PatternRules(tuple(PatternRule(key, parsed[key]) for key in admitted), matcher)
+
+
 def _build(
-    parsed: Mapping[str, tuple[Reply, ...]], problems: list[RuleProblem], compiler: PatternCompiler
+    parsed: Mapping[str, tuple[Reply, ...]], problems: list[RuleProblem], patterns: PatternRules
 ) -> RuleSet:
     keywords: dict[str, tuple[Reply, ...]] = {}
     names: dict[str, str] = {}
-    patterns: list[PatternRule] = []
     for key, replies in parsed.items():
-        if key in (DEFAULT_KEY, ENTER_KEY):
-            continue
-        if key.startswith(PATTERN_PREFIX):
-            patterns.append(PatternRule(key, compile_pattern(key, compiler), replies))
+        if key in (DEFAULT_KEY, ENTER_KEY) or key.startswith(PATTERN_PREFIX):
             continue
         norm = normalise(key)
         if norm in keywords:
@@ -140,20 +156,20 @@ def _build(
     return RuleSet(
         keywords=keywords,
         keyword_names=names,
-        patterns=tuple(patterns),
+        patterns=patterns,
         default=parsed.get(DEFAULT_KEY, ()),
         enter=parsed.get(ENTER_KEY, ()),
         version=_version(parsed),
     )
 
 
-def compile_pattern(key: str, patterns: PatternCompiler) -> TextPattern:
-    """A `re:` key's pattern, to search in normalised text. Raises PatternRefused.
+def pattern_source(key: str) -> str:
+    """A `re:` key's pattern, to search in normalised text.
 
-    NFKC here and case-insensitivity in the compiler stand in for the text's normalisation;
+    NFKC here and case-insensitivity in the engine stand in for the text's normalisation;
     casefolding the pattern itself would rewrite escapes (\\S into \\s).
     """
-    return patterns(unicodedata.normalize("NFKC", key[len(PATTERN_PREFIX) :]).strip())
+    return unicodedata.normalize("NFKC", key[len(PATTERN_PREFIX) :]).strip()
 
 
 _RE2_EXPECTED = "a regex in RE2 syntax: no backreferences or look-around"

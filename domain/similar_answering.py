@@ -10,7 +10,7 @@ from domain.ledger import PushLedger
 from domain.ports import HitStats, Matchers, RuleSource
 from domain.rules import DEFAULT_KEY
 from domain.similar import judge
-from domain.stats import Hit
+from domain.stats import Hit, unmatched_hit
 from domain.stats_recording import BestEffortStats
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,8 @@ class AnswerQuestion:
             return answered
         hit = verdict.answer
         if hit is None:
-            self._count(job, Hit(DEFAULT_KEY if job.replies else None, unmatched=question))
+            key = DEFAULT_KEY if job.replies else None
+            self._count(job, unmatched_hit(key, job.to_user, question))
             return answered
         self._count(job, Hit(hit.key, similar=True))
         rule = next(rule for rule in ruleset.similar if rule.key == hit.key)

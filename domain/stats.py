@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from domain.messages import Message, TextMessage
@@ -12,17 +13,21 @@ UNMATCHED_CHARS = 64
 TOP_UNMATCHED = 100
 """How many of a day's most frequent unmatched texts are reported."""
 DAYS_KEPT = 7
+ASKER_HEX = 16
+"""Hex digits of an asker's hash: 64 bits, enough to tell a day's askers apart, no openid."""
 
 
 @dataclass(frozen=True)
 class Hit:
     """One answered message: the rule key that hit (None: nothing did) and, when no keyword or
-    pattern hit a text, that text normalised as matching sees it (unless a similar question
-    then answered it: `similar`)."""
+    pattern hit a text, that text normalised as matching sees it, with `asker`: a short hash of
+    the user and that text, so a store counts one user's text once a day (None: every time);
+    `similar`: the key answered by a similar question, not by its exact text."""
 
     key: str | None
     unmatched: str | None = None
-    similar: bool = False  # key answered by a similar question, not by its exact text
+    asker: str | None = None
+    similar: bool = False
 
 
 @dataclass(frozen=True)
@@ -37,12 +42,24 @@ class DayStats:
 
 def hit_for(message: Message, match: Match) -> Hit | None:
     """What to count for message; None when there is nothing (an event no rule answers)."""
-    unmatched = None
     if isinstance(message, TextMessage) and match.key in (DEFAULT_KEY, None):
-        unmatched = normalise(message.content)[:UNMATCHED_CHARS] or None
-    if match.key is None and unmatched is None:
-        return None
-    return Hit(match.key, unmatched)
+        text = normalise(message.content)
+        if text:
+            return unmatched_hit(match.key, message.from_user, text)
+    return None if match.key is None else Hit(match.key)
+
+
+def unmatched_hit(key: str | None, user: str, text: str) -> Hit:
+    """The hit for user's non-empty normalised text that no rule knew, as stores count it."""
+    kept = text[:UNMATCHED_CHARS]
+    return Hit(key, kept, asker(user, kept))
+
+
+def asker(user: str, text: str) -> str:
+    """Who asked text, as stores keep it: hashed with the text, never the openid itself."""
+    # surrogatepass: a forged push may hold lone surrogates, which must not stop the count.
+    pair = f"{len(user)}:{user}{text}".encode("utf-8", "surrogatepass")
+    return hashlib.sha256(pair).hexdigest()[:ASKER_HEX]
 
 
 SIMILAR_PREFIX = "@similar:"

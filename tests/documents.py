@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adapters.rules.patterns import compile_re2
+from adapters.rules.patterns import Re2Patterns
 from domain.reply_parsing import ImageCheck
 from domain.rules_document import ParsedRules, parse_rules
 
@@ -31,4 +31,14 @@ CONTRACT_LINK_SEND = {
 
 def parse_with_re2(document: object, check_image: ImageCheck | None = None) -> ParsedRules:
     """The rules document parsed as the service parses it: `re:` keys compiled with RE2."""
-    return parse_rules(document, check_image, patterns=compile_re2)
+    return parse_rules(document, check_image, patterns=Re2Patterns())
+
+
+def hostile_patterns(count: int) -> dict[str, object]:
+    """The review's document: `count` patterns that make a DFA build a state per character."""
+    rules: dict[str, object] = {
+        f"re:[ab]*a[ab]{{12}}N{n:04d}": {"type": "text", "text": f"pattern {n}"}
+        for n in range(count)
+    }
+    rules["default"] = {"type": "text", "text": "默认回复"}
+    return rules

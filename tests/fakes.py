@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from domain.errors import DeliveryError, KefuError, MediaUnavailable, RulesUnavailable
+from domain.errors import (
+    DeliveryError,
+    KefuError,
+    MediaUnavailable,
+    PatternRefused,
+    RulesUnavailable,
+)
 from domain.jobs import ReplyJob
 from domain.replies import ImageRef, Outbound
 from domain.rules import RuleSet, normalise
@@ -138,6 +145,40 @@ class FakeHitStats:
 
     def days(self, count: int) -> tuple[DayStats, ...]:
         return ()
+
+
+@dataclass
+class FakePatternEngine:
+    """Python's re (fine on the tests' own patterns); a pattern's size is its length.
+
+    `searches` counts passes over a text, and `refuse_sets` makes combine fail.
+    """
+
+    refuse_sets: bool = False
+    searches: list[str] = field(default_factory=list)
+
+    def size(self, source: str) -> int:
+        try:
+            re.compile(source)
+        except re.error as bad:
+            raise PatternRefused(str(bad)) from None
+        return len(source)
+
+    def combine(self, sources: Sequence[str]) -> FakePatternSet:
+        if self.refuse_sets:
+            raise PatternRefused("out of memory")
+        return FakePatternSet([re.compile(s, re.IGNORECASE) for s in sources], self.searches)
+
+
+@dataclass
+class FakePatternSet:
+    patterns: list[re.Pattern[str]]
+    searches: list[str]
+
+    def first(self, text: str) -> int | None:
+        self.searches.append(text)
+        hits = (index for index, p in enumerate(self.patterns) if p.search(text) is not None)
+        return next(hits, None)
 
 
 class FakeMatchers:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import ssl
 import threading
 import time
@@ -92,10 +93,16 @@ def serving_images(tls: ssl.SSLContext | None = None) -> Iterator[ImageHost]:
 
 
 def tls_for(name: str, folder: Path) -> tuple[ssl.SSLContext, Path]:
-    """A server context with a self-signed certificate for name, and the certificate's file."""
+    """A server context with a self-signed certificate for name (a DNS name or an IP address),
+    and the certificate's file."""
     key = ec.generate_private_key(ec.SECP256R1())
     cert, key_file = folder / "cert.pem", folder / "key.pem"
-    cert.write_bytes(self_signed_pem(key, name, dns=name))
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        cert.write_bytes(self_signed_pem(key, name, dns=name))
+    else:
+        cert.write_bytes(self_signed_pem(key, name, ip=name))
     key_file.write_bytes(
         key.private_bytes(
             serialization.Encoding.PEM,

@@ -6,8 +6,10 @@ import logging
 import re
 
 # C0 and C1 controls (newline, ESC, ...), line and paragraph separators, and the bidi controls
-# that reorder what a terminal shows. Tabs stay: they cannot forge or hide anything.
-_CONTROLS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# and marks that reorder what a terminal shows. Tabs stay: they cannot forge or hide anything.
+_CONTROLS = re.compile(
+    "[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
 
 
 def escape_controls(text: str) -> str:

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import Enum
 
 from huey import Huey
+from huey.constants import EmptyData
 
 from adapters.queue.serializer import RefusedValue
 from adapters.queue.stores import queue_errors
+from adapters.state.stored import StoredValues
 from domain.jobs import ReplyJob
 
-log = logging.getLogger(__name__)
+KIND = "journal entry"
 
 
 class JobState(Enum):
@@ -59,11 +59,13 @@ class JournalEntry:
 class LeaseJournal:
     """Journal entries by job id in a huey key-value namespace (SQLite table or Redis hash).
 
-    Every method raises QueueUnavailable when the storage fails.
+    Every method raises QueueUnavailable when the storage fails. An entry kefu did not write
+    reads as missing (logged once): a job waiting on it goes ahead.
     """
 
     def __init__(self, kv: Huey) -> None:
         self._kv = kv
+        self._values = StoredValues("reply queue")
 
     def write(self, job_id: str, entry: JournalEntry) -> None:
         with queue_errors():
@@ -71,8 +73,8 @@ class LeaseJournal:
 
     def read(self, job_id: str) -> JournalEntry | None:
         with queue_errors():
-            entry = self._kv.get(job_id, peek=True)
-        return entry if isinstance(entry, JournalEntry) else None
+            raw = self._kv.get_raw(job_id, peek=True)
+        return None if raw is EmptyData else self._entry(raw)
 
     def remove(self, job_id: str) -> None:
         with queue_errors():
@@ -82,19 +84,16 @@ class LeaseJournal:
         """Every unfinished job: a reply queue holds jobs in flight only, so this stays short."""
         with queue_errors():
             raw = self._kv.storage.result_items()
-        return _decoded(raw, self._kv.serializer.deserialize)
+        found = {key: self._entry(data) for key, data in raw.items()}
+        return {key: entry for key, entry in found.items() if entry is not None}
 
-
-def _decoded(
-    raw: dict[str, bytes], deserialize: Callable[[bytes], object]
-) -> dict[str, JournalEntry]:
-    entries = {}
-    for key, data in raw.items():
+    def _entry(self, data: bytes) -> JournalEntry | None:
         try:
-            entry = deserialize(data)
+            entry = self._kv.serializer.deserialize(data)
         except RefusedValue as refused:
-            log.error("journal entry %s skipped: %s", key, refused)
-            continue
-        if isinstance(entry, JournalEntry):
-            entries[key] = entry
-    return entries
+            self._values.missing(KIND, str(refused))
+            return None
+        if not isinstance(entry, JournalEntry):
+            self._values.missing(KIND, f"a {type(entry).__name__}")
+            return None
+        return entry

@@ -17,7 +17,8 @@ from huey.storage import RedisStorage, SqliteStorage
 
 from adapters.queue.clock import SteadyClock
 from adapters.queue.serializer import QueueSerializer
-from adapters.state.private import private_file, private_folder
+from adapters.state.private import private_database
+from adapters.state.stored import StoredValues, storable
 from domain.errors import QueueUnavailable
 
 QUEUE_FILE = "replies.db"
@@ -83,6 +84,7 @@ class QueueStores:
     dead: Huey
     _latest: dict[str, str] = field(default_factory=dict)  # huey's memory storage, in tests
     clock: SteadyClock = field(default_factory=SteadyClock)  # the one huey tells time by
+    _values: StoredValues = field(default_factory=lambda: StoredValues("reply queue"))
 
     def journal_and_enqueue(self, key: str, user: str, entry: EntryAfter, task: Task) -> None:
         """Make job `key` the user's latest, journal `entry(previous latest)` and enqueue the
@@ -94,7 +96,7 @@ class QueueStores:
         Redis the latest job is swapped first (SET ... GET, atomic), then journal and queue go
         in one MULTI; should that fail, the user's next job finds no entry and does not wait.
         """
-        data = self.tasks.serialize_task(task)
+        data, user = self.tasks.serialize_task(task), storable(user)
         storage, journal = self.tasks.storage, self.journal.storage
         serialize = self.journal.serializer.serialize
         with queue_errors():
@@ -104,14 +106,14 @@ class QueueStores:
                         "select value from kv where queue = ? and key = ?",
                         (_latest_name(journal), user),
                     )
-                    found = cursor.fetchone()
+                    previous = self._latest_job(cursor.fetchone())
                     cursor.execute(
                         "insert or replace into kv (queue, key, value) values (?, ?, ?)",
                         (_latest_name(journal), user, key.encode()),
                     )
                     cursor.execute(
                         "insert or replace into kv (queue, key, value) values (?, ?, ?)",
-                        (journal.name, key, storage.to_blob(serialize(entry(_text(found))))),
+                        (journal.name, key, storage.to_blob(serialize(entry(previous)))),
                     )
                     cursor.execute(
                         "insert into task (queue, data, priority) values (?, ?, ?)",
@@ -121,8 +123,9 @@ class QueueStores:
                 before = storage.conn.set(
                     f"{_latest_name(journal)}:{user}", key, ex=LATEST_JOB_TTL, get=True
                 )
+                previous = self._latest_job((before,))
                 pipeline = storage.conn.pipeline(transaction=True)
-                pipeline.hset(journal.result_key, key, serialize(entry(_text((before,)))))
+                pipeline.hset(journal.result_key, key, serialize(entry(previous)))
                 pipeline.lpush(storage.queue_key, data)
                 pipeline.execute()
             else:  # huey's memory storage, in tests: nothing to make atomic
@@ -147,17 +150,13 @@ class QueueStores:
                     commit=True,
                 )
 
+    def _latest_job(self, row: tuple[object, ...] | None) -> str | None:
+        """The user's latest job id as stored (bytes from SQLite and Redis); None if not ours."""
+        return None if row is None else self._values.text(row[0], "latest job of a user")
+
 
 def _latest_name(journal: SqliteStorage | RedisStorage) -> str:
     return f"{journal.name}:latest"
-
-
-def _text(row: tuple[object, ...] | None) -> str | None:
-    """A stored job id (SQLite gives bytes, Redis bytes or None) as text."""
-    if row is None or row[0] is None:
-        return None
-    value = row[0]
-    return bytes(value).decode() if isinstance(value, bytes | memoryview) else str(value)
 
 
 def sqlite_stores(
@@ -165,7 +164,7 @@ def sqlite_stores(
 ) -> QueueStores:
     """SQLite in KEFU_STATE_DIR, shared by every process on this host; private to kefu's user
     like the rest of the state (the jobs name users and what they are sent)."""
-    filename = str(private_file(private_folder(Path(state_dir)) / QUEUE_FILE))
+    filename = str(private_database(Path(state_dir), QUEUE_FILE))
 
     steady = clock or SteadyClock()
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from adapters.rules.errors import RulesFetchError
 from adapters.rules.health import RulesHealth
-from adapters.rules.patterns import compile_re2
+from adapters.rules.patterns import Re2Patterns
 from domain.errors import RulesDocumentError, RulesUnavailable
 from domain.reply_parsing import ImageCheck
 from domain.rules import RuleSet
@@ -28,7 +28,7 @@ def decode(raw: bytes, check_image: ImageCheck | None, source: str) -> ParsedRul
     repeated: dict[int, list[str]] = {}
     try:
         document = json.loads(raw, object_pairs_hook=lambda pairs: _noting(pairs, repeated))
-        parsed = parse_rules(document, check_image, patterns=compile_re2)
+        parsed = parse_rules(document, check_image, patterns=Re2Patterns())
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError
         raise RulesFetchError(source, f"not JSON ({exc})") from None
     except RulesDocumentError as exc:

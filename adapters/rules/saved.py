@@ -5,14 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 
-from adapters.state.private import private_folder
+from adapters.state.private import replace_privately
 
 log = logging.getLogger(__name__)
 
@@ -73,25 +71,10 @@ class SavedDocument:
         meta = {"url_sha256": self._url_hash, "body_sha256": _sha256(raw)}
         meta |= {"etag": validators.etag or "", "last_modified": validators.last_modified or ""}
         try:
-            private_folder(self.path.parent)
-            _replace(self.path, raw)
-            _replace(self._meta, json.dumps(meta).encode())
+            replace_privately(self.path, raw)
+            replace_privately(self._meta, json.dumps(meta).encode())
         except OSError as exc:
             log.warning("could not save rules to %s: %s", self.path, exc.strerror or exc)
-
-
-def _replace(path: Path, data: bytes) -> None:
-    # A unique temporary name, since several workers may save at once; os.replace is atomic.
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _str_or_none(value: object) -> str | None:

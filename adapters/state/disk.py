@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import diskcache
-from diskcache.core import DBNAME
 
 from adapters.state.locks import LOCK_TTL, TokenLocks, check_ttl
-from adapters.state.private import private_file, private_folder
-from adapters.state.text_disk import TextOnlyDisk
+from adapters.state.stored import StoredValues
+from adapters.state.text_cache import TextCache
 from adapters.state.write_turns import WriteTurns
 from domain.errors import KefuError
 
@@ -52,10 +50,8 @@ class DiskStateStore:
         random_bytes: Callable[[int], bytes] = os.urandom,
     ) -> None:
         self._directory = Path(directory)
-        self._busy_timeout = busy_timeout
-        self._cache: diskcache.Cache | None = None
-        self._pid = 0
-        self._opening = threading.Lock()
+        self._cache = TextCache(self._directory, busy_timeout)
+        self._values = StoredValues(f"state store in {self._directory}")
         self._turns = WriteTurns(self._directory / WRITE_LOCK, timeout=busy_timeout)
         self._locks = TokenLocks(
             self.add, self._delete_if, lock_ttl, poll_interval, clock, sleep, random_bytes
@@ -70,7 +66,7 @@ class DiskStateStore:
     def get(self, key: str) -> str | None:
         with self._guard() as cache:
             value = cache.get(key)
-        return value if isinstance(value, str) else None
+        return self._values.text(value, "state value")
 
     def set(self, key: str, value: str, ttl: float) -> None:
         check_ttl(ttl)
@@ -87,15 +83,12 @@ class DiskStateStore:
 
     def close(self) -> None:
         """Close this process's connection; the next call opens a new one."""
-        with self._opening:
-            if self._cache is not None and self._pid == os.getpid():
-                self._cache.close()
-            self._cache = None
+        self._cache.close()
 
     def _delete_if(self, key: str, token: str) -> None:
         # The lock may have expired and been won by someone else: leave theirs alone.
         with self._writing() as cache, cache.transact():
-            if cache.get(key) == token:
+            if self._values.text(cache.get(key), "lock") == token:
                 cache.delete(key)
 
     @contextmanager
@@ -106,26 +99,8 @@ class DiskStateStore:
     @contextmanager
     def _guard(self) -> Iterator[diskcache.Cache]:
         try:
-            yield self._open()
+            yield self._cache.open()
         except diskcache.Timeout as error:
             raise DiskStateUnavailable(self._directory, "database busy") from error
         except (OSError, sqlite3.Error) as error:
             raise DiskStateUnavailable(self._directory, str(error)) from error
-
-    def _open(self) -> diskcache.Cache:
-        # SQLite connections must not cross a fork: gunicorn may build the app in the master,
-        # so each process opens its own cache on first use.
-        cache, pid = self._cache, os.getpid()
-        if cache is not None and self._pid == pid:
-            return cache
-        with self._opening:
-            if self._cache is None or self._pid != pid:
-                private_file(private_folder(self._directory) / DBNAME)
-                self._cache = diskcache.Cache(
-                    str(self._directory),
-                    timeout=self._busy_timeout,
-                    eviction_policy="none",
-                    disk=TextOnlyDisk,
-                )
-                self._pid = pid
-            return self._cache

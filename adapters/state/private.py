@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,30 @@ def private_file(path: Path) -> Path:
     os.close(os.open(path, os.O_CREAT | os.O_RDWR, FILE_MODE))
     _tighten(path, FILE_MODE)
     return path
+
+
+def private_database(folder: Path, name: str) -> Path:
+    """folder/name as an SQLite file of kefu's alone, in a folder of kefu's alone.
+
+    Every embedded store (state, statistics, reply queue) opens its database through this.
+    """
+    return private_file(private_folder(folder) / name)
+
+
+def replace_privately(path: Path, data: bytes) -> None:
+    """Write data to path in one atomic step, as a private file in a private folder."""
+    private_folder(path.parent)
+    # A unique temporary name (mode 0600), since several workers may write at once.
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def _tighten(path: Path, mode: int) -> None:

@@ -12,6 +12,7 @@ import redis
 from redis.exceptions import RedisError
 
 from adapters.state.locks import LOCK_TTL, TokenLocks, check_ttl
+from adapters.state.stored import StoredValues, storable
 from domain.errors import KefuError
 
 STATE_TIMEOUT = 0.25
@@ -39,8 +40,7 @@ class RedisStateStore:
 
     def __init__(
         self,
-        url: str | None = None,
-        client: redis.Redis | None = None,
+        url: str,
         prefix: str = "kefu:",
         *,
         socket_timeout: float = STATE_TIMEOUT,
@@ -50,20 +50,10 @@ class RedisStateStore:
         sleep: Callable[[float], None] = time.sleep,
         random_bytes: Callable[[int], bytes] = os.urandom,
     ) -> None:
-        if client is None:
-            if url is None:
-                raise ValueError("RedisStateStore needs a url or a client")
-            # Bytes, decoded here: a value that is not UTF-8 (planted, or written by another
-            # program) then reads as missing instead of raising out of the client.
-            client = redis.Redis.from_url(
-                url,
-                decode_responses=False,
-                socket_timeout=socket_timeout,
-                socket_connect_timeout=socket_timeout,
-                health_check_interval=30,
-            )
+        client = bytes_client(url, socket_timeout)
         self._client = client
         self._prefix = prefix
+        self._values = StoredValues("state store in Redis")
         self._delete_if = client.register_script(_DELETE_IF_TOKEN)
         self._locks = TokenLocks(
             self.add, self._release, lock_ttl, poll_interval, clock, sleep, random_bytes
@@ -73,26 +63,22 @@ class RedisStateStore:
         """Set key only when absent (or expired); True when this call set it."""
         check_ttl(ttl)
         with _guard():
-            return bool(self._client.set(self._prefix + key, value, nx=True, px=_millis(ttl)))
+            added = self._client.set(self._key(key), storable(value), nx=True, px=_millis(ttl))
+        return bool(added)
 
     def get(self, key: str) -> str | None:
         with _guard():
-            value = self._client.get(self._prefix + key)
-        if isinstance(value, bytes):
-            try:
-                return value.decode("utf-8")
-            except UnicodeDecodeError:
-                return None
-        return value if isinstance(value, str) else None
+            value = self._client.get(self._key(key))
+        return self._values.text(value, "state value")
 
     def set(self, key: str, value: str, ttl: float) -> None:
         check_ttl(ttl)
         with _guard():
-            self._client.set(self._prefix + key, value, px=_millis(ttl))
+            self._client.set(self._key(key), storable(value), px=_millis(ttl))
 
     def delete(self, key: str) -> None:
         with _guard():
-            self._client.delete(self._prefix + key)
+            self._client.delete(self._key(key))
 
     def lock(self, name: str, timeout: float) -> AbstractContextManager[bool]:
         """Wait up to `timeout` seconds for the lock; yield whether it is held."""
@@ -105,13 +91,31 @@ class RedisStateStore:
     def _release(self, key: str, token: str) -> None:
         # It may have expired and been won by someone else: theirs stays (the token differs).
         with _guard():
-            self._delete_if(keys=[self._prefix + key], args=[token])
+            self._delete_if(keys=[self._key(key)], args=[token])
+
+    def _key(self, key: str) -> str:
+        return self._prefix + storable(key)
 
 
 _DELETE_IF_TOKEN = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+
+
+def bytes_client(url: str, socket_timeout: float) -> redis.Redis:
+    """A client for KEFU_REDIS_URL that gives bytes, for `StoredValues` to decode.
+
+    redis-py decoding replies itself would raise out of the client on a value that is not
+    UTF-8 (planted, or written by another program), losing the rest of the reply.
+    """
+    return redis.Redis.from_url(
+        url,
+        decode_responses=False,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=socket_timeout,
+        health_check_interval=30,
+    )
 
 
 @contextmanager

@@ -8,6 +8,11 @@ import datetime
 RETENTION_SECONDS = 8 * 24 * 3600
 TRACKED_UNMATCHED = 1000
 """Distinct unmatched texts kept per day: more than reported, so that new texts can climb."""
+ASKERS_KEPT = 100_000
+"""Askers (hashes of a user and a text) remembered per day, so that one user's text counts once;
+beyond this many, a day counts no new unmatched text (a bound on what one day may store)."""
+ASKERS_SECONDS = 2 * 24 * 3600
+"""How long a day's askers are remembered: they matter only while that day is counted."""
 
 
 def day_of(timestamp: float) -> str:

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import diskcache
 
-from adapters.stats.calendar import RETENTION_SECONDS, TRACKED_UNMATCHED, day_of, last_days
+from adapters.state.stored import StoredValues
+from adapters.state.text_cache import TextCache
+from adapters.stats.calendar import (
+    ASKERS_KEPT,
+    ASKERS_SECONDS,
+    RETENTION_SECONDS,
+    TRACKED_UNMATCHED,
+    day_of,
+    last_days,
+)
+from adapters.stats.day_record import DayRecord
 from domain.errors import KefuError
-from domain.stats import TOP_UNMATCHED, DayStats, Hit, counted_as, day_stats, ranked
-
-# One day's counts as stored: rule key -> hits, and unmatched text -> times.
-_Day = dict[str, dict[str, int]]
+from domain.stats import DayStats, Hit, counted_as
 
 
 class DiskStatsUnavailable(KefuError):
@@ -25,7 +30,10 @@ class DiskStatsUnavailable(KefuError):
 
 class DiskHitStats:
     """One record per day under ``<namespace>:<day>`` in `directory`, updated in a SQLite
-    transaction, so that workers adding at once lose no count. Records expire after eight days.
+    transaction, so that workers adding at once lose no count; beside it, a row per asker of an
+    unmatched text (``<namespace>:<day>:asker:<hash>``, kept two days). Days expire after eight.
+
+    The folder is kept as the state is (`TextCache`): private, text only, never unpickled.
     """
 
     def __init__(
@@ -35,14 +43,13 @@ class DiskHitStats:
         *,
         busy_timeout: float = 5.0,
         clock: Callable[[], float] = time.time,
+        askers_kept: int = ASKERS_KEPT,
     ) -> None:
-        self._directory = Path(directory)
+        self._cache = TextCache(directory, busy_timeout)
         self._namespace = namespace
-        self._busy_timeout = busy_timeout
         self._clock = clock
-        self._cache: diskcache.Cache | None = None
-        self._pid = 0
-        self._opening = threading.Lock()
+        self._askers_kept = askers_kept
+        self._values = StoredValues(f"statistics in {self._cache.directory}")
 
     def record(self, hit: Hit) -> None:
         """Add hit to today's record. Raises DiskStatsUnavailable."""
@@ -52,52 +59,45 @@ class DiskHitStats:
         """Add hits to today's record in one transaction. Raises DiskStatsUnavailable."""
         key = self._key(day_of(self._clock()))
         try:
-            cache = self._open()
+            cache = self._cache.open()
             with cache.transact():
-                counts: _Day = cache.get(key) or {"hits": {}, "unmatched": {}}
+                record = self._read(cache, key)
                 for hit in hits:
-                    _add(counts["hits"], counted_as(hit))
-                    _add(counts["unmatched"], hit.unmatched)
-                if len(counts["unmatched"]) > TRACKED_UNMATCHED:
-                    counts["unmatched"] = dict(ranked(counts["unmatched"], TRACKED_UNMATCHED))
-                cache.set(key, counts, expire=RETENTION_SECONDS)
+                    record.count_hit(counted_as(hit))
+                    if hit.unmatched is not None and self._first_ask(cache, key, record, hit):
+                        record.count_unmatched(hit.unmatched)
+                record.keep_most_frequent(TRACKED_UNMATCHED)
+                cache.set(key, record.to_json(), expire=RETENTION_SECONDS)
         except (diskcache.Timeout, OSError, sqlite3.Error) as error:
             raise DiskStatsUnavailable(f"statistics folder unavailable: {error}") from error
 
     def days(self, count: int) -> tuple[DayStats, ...]:
         """The last `count` days, today first. Raises DiskStatsUnavailable."""
-        found = []
         try:
-            cache = self._open()
-            for day in last_days(self._clock(), count):
-                counts: _Day = cache.get(self._key(day)) or {"hits": {}, "unmatched": {}}
-                found.append((day, counts))
+            cache = self._cache.open()
+            found = [
+                (day, self._read(cache, self._key(day))) for day in last_days(self._clock(), count)
+            ]
         except (diskcache.Timeout, OSError, sqlite3.Error) as error:
             raise DiskStatsUnavailable(f"statistics folder unavailable: {error}") from error
-        return tuple(
-            day_stats(day, c["hits"], ranked(c["unmatched"], TOP_UNMATCHED)) for day, c in found
-        )
+        return tuple(record.day_stats(day) for day, record in found)
 
     def close(self) -> None:
-        with self._opening:
-            if self._cache is not None and self._pid == os.getpid():
-                self._cache.close()
-            self._cache = None
+        self._cache.close()
+
+    def _first_ask(self, cache: diskcache.Cache, key: str, record: DayRecord, hit: Hit) -> bool:
+        """Whether hit's text is to be counted: its asker's first time today, within bounds."""
+        if hit.asker is None:
+            return True
+        if record.askers >= self._askers_kept:
+            return False
+        first = bool(cache.add(f"{key}:asker:{hit.asker}", "", expire=ASKERS_SECONDS))
+        record.askers += first
+        return first
+
+    def _read(self, cache: diskcache.Cache, key: str) -> DayRecord:
+        raw = self._values.text(cache.get(key), "day of counts")
+        return DayRecord.from_json(raw, self._values)
 
     def _key(self, day: str) -> str:
         return f"{self._namespace}:{day}"
-
-    def _open(self) -> diskcache.Cache:
-        # SQLite connections must not cross a fork: each process opens its own on first use.
-        with self._opening:
-            if self._cache is None or self._pid != os.getpid():
-                self._cache = diskcache.Cache(
-                    str(self._directory), timeout=self._busy_timeout, eviction_policy="none"
-                )
-                self._pid = os.getpid()
-            return self._cache
-
-
-def _add(counts: dict[str, int], name: str | None) -> None:
-    if name is not None:
-        counts[name] = counts.get(name, 0) + 1

@@ -79,15 +79,17 @@ def api_error(errcode: int | None, errmsg: str, *, http_status: int = 200) -> De
 
 
 class UnverifiedAnswer(DeliveryError):
-    """An answer in API security mode whose signature or encryption does not check out.
+    """An answer in API security mode that is not WeChat's verdict: unsigned (even an error),
+    tampered, replayed, or signed with another certificate.
 
-    Not transient: the call may have reached WeChat, so sending it again could deliver it twice,
-    and a wrong certificate or key does not heal by itself. For a send that makes it UNCERTAIN
-    (recorded, never repeated); for any other call PERMANENT.
+    It says nothing about what WeChat did: for a send it is UNCERTAIN (recorded, never repeated
+    on its own, listed as uncertain); for a token fetch or typing OPERATOR (retried until it
+    verifies or the reply's deadline passes: asking again does no harm). Never an errcode kefu
+    acts on, so a forged 40001 drops no token and a forged 45015 is no verdict.
     """
 
     def __init__(self, path: str, reason: str) -> None:
-        kind = FailureKind.UNCERTAIN if path == SEND_PATH else FailureKind.PERMANENT
+        kind = FailureKind.UNCERTAIN if path == SEND_PATH else FailureKind.OPERATOR
         super().__init__(f"WeChat API answer to {path} refused: {reason}", kind=kind)
 
 

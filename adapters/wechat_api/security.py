@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import logging
 import os
@@ -21,8 +22,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from adapters.state.memory import MemoryStateStore
 from adapters.wechat_api.api_keys import ApiKeys
 from adapters.wechat_api.errors import UnverifiedAnswer
+from domain.ports import StateStore
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,8 @@ REQUEST_PADDING = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
 ANSWER_PADDING = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.AUTO)
 SECURITY_FIELDS = ("_n", "_appid", "_timestamp")
 MAX_ANSWER_AGE = 300  # seconds an answer's Wechatmp-TimeStamp may be from our clock
+# An answer is taken once: remembered while its timestamp could still pass the check above.
+ANSWER_MEMORY = 2 * MAX_ANSWER_AGE
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,7 @@ class SealedRequest:
 
 
 class ApiSecurity:
-    """Seals requests and opens answers for one mini program; thread-safe (no state)."""
+    """Seals requests and opens answers for one mini program; thread-safe."""
 
     def __init__(
         self,
@@ -52,13 +57,17 @@ class ApiSecurity:
         clock: Callable[[], float] = time.time,
         random_bytes: Callable[[int], bytes] = os.urandom,
         new_nonce: Callable[[], str] | None = None,
+        answers: StateStore | None = None,
     ) -> None:
-        """random_bytes makes the 12-byte IVs, new_nonce the `_n` text (16 random bytes' base64)."""
+        """random_bytes makes the 12-byte IVs, new_nonce the `_n` text (16 random bytes' base64);
+        answers remembers the answers taken (the shared state store: every worker and host)."""
         self._appid = appid
         self._keys = keys
         self._clock = clock
         self._random_bytes = random_bytes
         self._new_nonce = new_nonce or self._random_nonce
+        self._answers: StateStore = answers if answers is not None else MemoryStateStore()
+        self._refusing = False  # within an episode of refused answers (logged once)
 
     def seal(self, url: str, params: Mapping[str, Any]) -> SealedRequest:
         """The encrypted body and Wechatmp-* headers for a call to url (no query) with params."""
@@ -79,17 +88,35 @@ class ApiSecurity:
         return SealedRequest(body, headers)
 
     def open(self, url: str, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
-        """The answer's parameters once its signature verified and it decrypted.
+        """The answer's parameters once its signature verified, it decrypted, and it is new.
 
-        An unsigned plain error answer ({"errcode": non-zero}) is returned as it is: WeChat's
-        refusals of the mode itself (40230-40240) may come that way (UNCONFIRMED), and an error
-        is never taken for success.
-        Raises UnverifiedAnswer.
+        Raises UnverifiedAnswer for anything else, unsigned error answers included: whoever is
+        on the path can write `{"errcode":45015}`, so only WeChat's signature makes a verdict.
+        The first refusal of an episode is logged; the episode ends when an answer verifies.
         """
         path = "/" + url.split("/", 3)[-1]
+        try:
+            fields = self._verified(url, path, headers, body)
+        except UnverifiedAnswer as refused:
+            if not self._refusing:
+                self._refusing = True
+                log.error(
+                    "%s; such answers count as uncertain (a send is not repeated, a token not "
+                    "dropped) and are not logged again until an answer verifies",
+                    refused.reason,
+                )
+            raise
+        if self._refusing:
+            self._refusing = False
+            log.info("answers from WeChat's API verify again")
+        return fields
+
+    def _verified(
+        self, url: str, path: str, headers: Mapping[str, str], body: bytes
+    ) -> dict[str, Any]:
         signature = self._signature(path, headers)
         if signature is None:
-            return _unsigned_error(path, body)
+            raise UnverifiedAnswer(path, "answer is not signed" + _claimed(body))
         timestamp = headers.get("Wechatmp-TimeStamp", "")
         if headers.get("Wechatmp-Appid") != self._appid or not timestamp.isdigit():
             raise UnverifiedAnswer(path, "Wechatmp-Appid or Wechatmp-TimeStamp is not ours")
@@ -100,7 +127,15 @@ class ApiSecurity:
             raise UnverifiedAnswer(path, "signature does not verify") from None
         if abs(self._clock() - int(timestamp)) > MAX_ANSWER_AGE:
             raise UnverifiedAnswer(path, "Wechatmp-TimeStamp is too far from our clock")
-        return self._decrypt(url, path, int(timestamp), body)
+        fields = self._decrypt(url, path, int(timestamp), body)
+        # NOTE: the guide ties nothing in an answer to its request (its example answer carries
+        # its own `_n` and `_timestamp`); the signed URL path and AAD tie it to the call. So a
+        # genuine answer is bound to one request by being taken once, by every worker and host:
+        # replayed for another send within the 300 s, it is refused.
+        digest = hashlib.sha256(body).hexdigest()
+        if not self._answers.add("apianswer:" + digest, path, ANSWER_MEMORY):
+            raise UnverifiedAnswer(path, "answer was already taken for another call (replayed)")
+        return fields
 
     def _random_nonce(self) -> str:
         return base64.b64encode(self._random_bytes(NONCE_SIZE)).decode().rstrip("=")
@@ -150,16 +185,16 @@ class ApiSecurity:
         return f"{url}|{self._appid}|{timestamp}|{self._keys.aes_sn}".encode()
 
 
-def _unsigned_error(path: str, body: bytes) -> dict[str, Any]:
+def _claimed(body: bytes) -> str:
+    """What an unsigned answer claims, for the log: its errcode when it has a numeric one."""
     try:
         fields = json.loads(body)
     except ValueError:
-        fields = None
+        return ""
     errcode = fields.get("errcode") if isinstance(fields, dict) else None
-    if isinstance(errcode, int) and errcode != 0:
-        assert isinstance(fields, dict)
-        return fields
-    raise UnverifiedAnswer(path, "answer is not signed")
+    if isinstance(errcode, int) and not isinstance(errcode, bool):
+        return f" (it claims errcode {errcode})"
+    return ""
 
 
 def _compact(value: Mapping[str, Any]) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -12,6 +13,8 @@ from defusedxml import DefusedXmlException
 
 from adapters.wechat_push.errors import MalformedPush
 
+# A UTF-16 half on its own: JSON can spell one (\\ud800), no UTF-8 encoder can write it.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 # Pushes are flat; a few events nest a list of objects. Deeper is not WeChat.
 MAX_DEPTH = 8
 # The top-level fields kefu reads or trusts: one of them twice would let two readers of the same
@@ -64,6 +67,22 @@ def _json_fields(text: str) -> dict[str, object]:
     if not isinstance(value, dict):
         raise MalformedPush("JSON body is not an object")
     _check_depth(value, 1)
+    fields: dict[str, object] = _well_formed(value)
+    return fields
+
+
+def _well_formed(value: Any) -> Any:
+    """value with each lone surrogate replaced by U+FFFD, as a UTF-8 decoder does with bad bytes.
+
+    A JS client can send half an emoji; the push is still genuine and must get `success`, and
+    every later step (push id, logs, stores, the reply) needs text that encodes.
+    """
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_well_formed(k): _well_formed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_well_formed(item) for item in value]
     return value
 
 

@@ -71,6 +71,8 @@ class WeChatPushGateway:
         echostr = params.get("echostr", "")
         if not _ECHOSTR.fullmatch(echostr):
             raise MalformedPush("echostr is not letters and digits of WeChat's length")
+        if self._binding is not None:
+            self._binding.bind_verification(_param(params, "signature"), timestamp, nonce, echostr)
         return echostr
 
     def open(self, params: Mapping[str, str], body: bytes) -> OpenedPush:
@@ -98,7 +100,7 @@ class WeChatPushGateway:
         self._crypto.verify_plain_push(signature, ts, nonce)
         envelope = parse_envelope(body)
         if self._binding is not None:
-            self._binding.bind(signature, ts, nonce, body)
+            self._binding.bind_push(signature, ts, nonce, body)
         return OpenedPush(parse_message(body, envelope.format), envelope.format, False, nonce)
 
     def seal(self, transfer: Transfer, push: OpenedPush) -> PassiveReply:

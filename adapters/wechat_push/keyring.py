@@ -5,13 +5,17 @@ from __future__ import annotations
 import hmac
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from adapters.wechat_push.crypto import AesMessageCrypto, signature
 from adapters.wechat_push.errors import DecryptError, InvalidSignature, NoAesKey
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # Called with what a push was opened with, e.g. "KEFU_TOKEN_PREVIOUS".
 PreviousUsed = Callable[[str], None]
@@ -42,7 +46,10 @@ class KeyRing:
         previous_key: str | None = None,
         on_previous: PreviousUsed | None = None,
         random_bytes: Callable[[int], bytes] = os.urandom,
+        previous_until: float | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """previous_until (KEFU_ROTATION_UNTIL): the time after which the previous ones fail."""
         self._tokens = (token, previous_token) if previous_token else (token,)
         keys = (encoding_aes_key, previous_key) if previous_key else (encoding_aes_key,)
         self._cryptos = {
@@ -50,6 +57,7 @@ class KeyRing:
         }
         self._keys = keys
         self._on_previous = on_previous
+        self._until, self._clock = previous_until, clock
 
     @property
     def has_key(self) -> bool:
@@ -74,7 +82,7 @@ class KeyRing:
         if not self.has_key:
             raise NoAesKey("no EncodingAESKey is configured (plaintext mode)")
         failure: DecryptError | None = None
-        for key in self._keys:
+        for key in self._live(self._keys):
             crypto = self._cryptos[(token, key)]
             try:
                 text = crypto.decrypt(encrypt)
@@ -91,11 +99,18 @@ class KeyRing:
         # Every Token is compared, whatever matched first: the time taken says nothing about
         # which one failed, and neither does the error.
         wanted = given.encode("utf-8", "surrogatepass")
-        matches = [hmac.compare_digest(signature(t, *parts).encode(), wanted) for t in self._tokens]
-        for token, matched in zip(self._tokens, matches, strict=True):
+        tokens = self._live(self._tokens)
+        matches = [hmac.compare_digest(signature(t, *parts).encode(), wanted) for t in tokens]
+        for token, matched in zip(tokens, matches, strict=True):
             if matched:
                 return token
         raise InvalidSignature("signature does not match")
+
+    def _live(self, values: tuple[T, ...]) -> tuple[T, ...]:
+        """values, or only the current one once the rotation's end time has passed."""
+        if self._until is not None and self._clock() > self._until:
+            return values[:1]
+        return values
 
     def _note_previous(self, token_previous: bool, key_previous: bool) -> None:
         used = [

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 import requests
 
+from adapters.logs.escaping import escape_controls
 from entrypoints.cli.push_simulator import SignedPush
+from entrypoints.cli.unreachable import why_unreachable
 
 # NOTE: WeChat waits 5 s for the callback's answer, then drops the connection and retries.
 WECHAT_TIMEOUT = 5.0
@@ -34,7 +36,8 @@ class PushResponse:
         return self.status == 200
 
     def line(self) -> str:
-        return f"{self.status} {self.reason}  {self.latency_ms:.0f} ms  {self.body or '(empty)'}"
+        said = f"{self.status} {self.reason}  {self.latency_ms:.0f} ms  {self.body or '(empty)'}"
+        return escape_controls(said)
 
 
 class PushPoster:
@@ -46,8 +49,10 @@ class PushPoster:
         session: requests.Session | None = None,
         timeout: float = WECHAT_TIMEOUT,
         clock: Callable[[], float] = time.perf_counter,
+        verify: bool | str = True,
     ) -> None:
-        self._url, self._timeout, self._clock = url, timeout, clock
+        """verify: check TLS certificates (against the CA file it names, when a path)."""
+        self._url, self._timeout, self._clock, self._verify = url, timeout, clock, verify
         self._session = session if session is not None else requests.Session()
 
     def post(self, push: SignedPush) -> PushResponse:
@@ -61,12 +66,14 @@ class PushPoster:
                 headers={"Content-Type": push.content_type},
                 timeout=self._timeout,
                 allow_redirects=False,
+                # NOTE: per request: requests lets REQUESTS_CA_BUNDLE override a session's verify.
+                verify=self._verify,
             )
         except requests.Timeout:
             raise NoResponse(
                 f"timed out after {self._timeout:g} s (WeChat gives up and retries)"
             ) from None
         except requests.RequestException as failure:
-            raise NoResponse(f"cannot reach {self._url} ({type(failure).__name__})") from None
+            raise NoResponse(why_unreachable(failure, self._url, self._timeout)) from None
         latency = (self._clock() - started) * 1000
         return PushResponse(response.status_code, response.reason or "", latency, response.text)

@@ -40,6 +40,15 @@ class PushSimulator:
     to_user: str = APP_ORIGINAL_ID
 
     def build(self, fields: Mapping[str, str | int], fmt: PushFormat, mode: Mode) -> SignedPush:
+        return self._signed(encode_message(fmt, fields), fmt, mode, fields)
+
+    def build_text(self, message: str, fmt: PushFormat) -> SignedPush:
+        """A safe-mode push of a message body the caller wrote, any text WeChat could encrypt."""
+        return self._signed(message, fmt, Mode.SAFE, {})
+
+    def _signed(
+        self, message: str, fmt: PushFormat, mode: Mode, fields: Mapping[str, str | int]
+    ) -> SignedPush:
         timestamp, nonce = str(int(self.clock())), str(secrets.randbelow(10**10))
         params = {
             "signature": signature(self.token, timestamp, nonce),
@@ -49,9 +58,9 @@ class PushSimulator:
         }
         content_type = "application/json" if fmt is PushFormat.JSON else "text/xml"
         if mode is Mode.PLAINTEXT:
-            return SignedPush(params, encode_message(fmt, fields).encode(), content_type)
+            return SignedPush(params, message.encode(), content_type)
         crypto = AesMessageCrypto(self.token, self.encoding_aes_key, self.appid)
-        encrypt = crypto.encrypt(encode_message(fmt, fields))
+        encrypt = crypto.encrypt(message)
         params["encrypt_type"] = "aes"
         params["msg_signature"] = signature(self.token, timestamp, nonce, encrypt)
         if mode is Mode.SAFE:

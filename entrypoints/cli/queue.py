@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, TextIO
 
 from dependency_injector import providers
 
+from adapters.logs.escaping import escape_controls
 from adapters.queue.dead_letters import DeadLetter
 from adapters.queue.queue import HueyReplyQueue
-from entrypoints.cli.rules_table import format_columns
+from entrypoints.cli.columns import table
 from entrypoints.service.bootstrap import load_settings
 from entrypoints.service.container import Container
 from entrypoints.service.metrics_server import MetricsAddressError, serve_metrics
@@ -25,6 +26,10 @@ if TYPE_CHECKING:  # argparse's class takes no type argument at run time
 
 WORKER_GRACE = 30.0
 """Seconds `kefu worker` lets running sends finish after SIGTERM or Ctrl-C."""
+READS = (
+    "Settings it reads: the service's own (KEFU_TOKEN, KEFU_APPID and the rules source must be "
+    "set); the dead letters are kept in KEFU_REDIS_URL, or else KEFU_STATE_DIR."
+)
 HEADER = ("id", "user", "push", "replies", "attempts", "failed at (UTC)", "last error")
 
 
@@ -86,7 +91,7 @@ def _act(queue: HueyReplyQueue, action: str, job_ids: Sequence[str], out: TextIO
         found = queue.retry_dead(job_id) if action == "retry" else _drop(queue, job_id)
         missing += not found
         done = "queued again" if action == "retry" else "dropped"
-        out.write(f"{job_id}  {done if found else 'no such dead letter'}\n")
+        out.write(f"{escape_controls(job_id)}  {done if found else 'no such dead letter'}\n")
     if not job_ids:
         out.write("no dead letters\n")
     return 1 if missing else 0
@@ -112,7 +117,7 @@ def dead_letter_table(letters: Sequence[DeadLetter]) -> str:
         )
         for letter in letters
     ]
-    return format_columns(HEADER, rows)
+    return table(HEADER, rows)
 
 
 def mask(openid: str) -> str:
@@ -124,11 +129,15 @@ def add_queue_commands(subparsers: Subparsers, env: Mapping[str, str] = os.envir
     """Register `worker` and `dead-letters [retry|drop] ID…|--all`."""
     worker = subparsers.add_parser("worker", help="run reply senders only (no HTTP)")
     worker.set_defaults(run=lambda args: run_worker(env))
-    dead = subparsers.add_parser("dead-letters", help="list, retry or drop replies that failed")
+    what = "list, retry or drop replies that finally failed"
+    dead = subparsers.add_parser("dead-letters", help=what, description=f"{what}. {READS}")
     dead.set_defaults(run=lambda args: dead_letters(args, env), action=None)
     actions = dead.add_subparsers(dest="action", metavar="ACTION")
-    for action, what in (("retry", "put back on the queue"), ("drop", "delete")):
-        chosen = actions.add_parser(action, help=f"{what} the dead letters named, or --all")
+    for action, does in (
+        ("retry", "put the dead letters named (or --all) back on the queue"),
+        ("drop", "delete the dead letters named (or --all)"),
+    ):
+        chosen = actions.add_parser(action, help=does, description=f"{does}. {READS}")
         chosen.add_argument("ids", nargs="*", metavar="ID")
         chosen.add_argument("--all", action="store_true", help="every dead letter")
         chosen.set_defaults(run=lambda args, parser=chosen: _checked(args, parser, env))

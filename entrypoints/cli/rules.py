@@ -30,6 +30,11 @@ from entrypoints.service.settings import RulesSettings, SettingsError
 TOUSER = "OPENID"
 ORIGINAL_ID = "<original id of the mini program>"
 Clock = Callable[[], float]
+READS = (
+    "Settings it reads: KEFU_RULES_URL or KEFU_RULES_FILE (where the rules come from), "
+    "KEFU_RULES_HEADERS_FILE (headers sent to the CMS) and KEFU_MEDIA_ROOT (where the images "
+    "they name are); no WeChat settings."
+)
 
 
 def read_rules(env: Mapping[str, str], *, strict: bool) -> tuple[ParsedRules, RulesContainer]:
@@ -133,14 +138,17 @@ def add_rules_commands(
     env: Mapping[str, str] = os.environ,
 ) -> None:
     """Register `rules check` and `rules match TEXT`; each sets `run(args) -> exit status`."""
-    rules = subparsers.add_parser("rules", help="check the rules document or try a text on it")
+    what = "check the rules document, try a text on it, or see what users asked"
+    rules = subparsers.add_parser("rules", help=what, description=f"{what}. {READS}")
     commands = rules.add_subparsers(dest="rules_command", required=True)
-    check = commands.add_parser("check", help="report every problem by key; exit 1 when any")
+    does = "fetch the rules document now and report every problem by key; exit 1 when any"
+    check = commands.add_parser("check", help=does, description=f"{does}. {READS}")
     check.set_defaults(run=lambda args: check_rules(env))
-    match = commands.add_parser(
-        "match",
-        help="show the rule TEXT hits (with the top 3 similar questions) and what it would send",
+    does = (
+        "show the rule TEXT hits (with the top 3 similar questions) and the exact bodies its"
+        " replies would send"
     )
+    match = commands.add_parser("match", help=does, description=f"{does}. {READS}")
     match.add_argument("text", metavar="TEXT")
     match.add_argument("--touser", default=TOUSER, help="openid shown in the bodies")
     match.set_defaults(run=lambda args: match_text(args.text, env, touser=args.touser))
@@ -150,7 +158,7 @@ def add_rules_commands(
 def _unavailable(failure: SettingsError | RulesFetchError, err: TextIO) -> int:
     lines = failure.problems if isinstance(failure, SettingsError) else [str(failure)]
     for line in lines:
-        print(f"kefu: {line}", file=err)
+        print(escape_controls(f"kefu: {line}"), file=err)
     return 2
 
 

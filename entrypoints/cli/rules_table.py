@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
-from collections.abc import Sequence
-
 from adapters.logs.escaping import escape_controls
 from domain.replies import (
     ImageReply,
@@ -15,6 +12,7 @@ from domain.replies import (
     TransferReply,
 )
 from domain.rules_document import ParsedRules, RuleProblem
+from entrypoints.cli.columns import table, width
 
 HEADER = ("keyword", "type", "summary", "problems")
 SUMMARY_COLUMNS = 40
@@ -44,20 +42,7 @@ def report_rows(parsed: ParsedRules) -> list[tuple[str, str, str, str]]:
 
 def format_table(rows: list[tuple[str, str, str, str]]) -> str:
     """The rules report: columns aligned as a terminal shows them."""
-    return format_columns(HEADER, rows)
-
-
-def format_columns(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Columns aligned as a terminal shows them (CJK characters take two); the last one ragged."""
-    table = [header, *rows]
-    last = len(header) - 1
-    widths = [max(_width(row[column]) for row in table) for column in range(last)]
-    rule = (*("-" * width for width in widths), "-" * len(header[last]))
-    lines = []
-    for row in [header, rule, *rows]:
-        cells = [cell + " " * (widths[i] - _width(cell)) for i, cell in enumerate(row[:last])]
-        lines.append("  ".join([*cells, row[last]]).rstrip())
-    return "".join(line + "\n" for line in lines)
+    return table(HEADER, rows)
 
 
 def _summary(reply: Reply) -> str:
@@ -77,12 +62,8 @@ def _problem_text(problem: RuleProblem) -> str:
 
 
 def _shorten(text: str) -> str:
-    if _width(text) <= SUMMARY_COLUMNS:
+    if width(text) <= SUMMARY_COLUMNS:
         return text
-    while _width(text) > SUMMARY_COLUMNS - 1:
+    while width(text) > SUMMARY_COLUMNS - 1:
         text = text[:-1]
     return text + "…"
-
-
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)

@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TextIO
 
 from adapters.wechat_push.fields import PushFormat
@@ -14,6 +15,10 @@ from entrypoints.cli.push_simulator import Mode, PushSimulator, SignedPush
 from entrypoints.service.settings import SettingsError, SigningSettings
 
 HELP = "sign (and, with an AES key, encrypt) a push as WeChat would, post it, print the answer"
+DESCRIPTION = (
+    f"{HELP}. Settings it reads: KEFU_TOKEN and KEFU_APPID (to sign as WeChat does) and "
+    "KEFU_ENCODING_AES_KEY (to encrypt, when set)."
+)
 DEMO_OPENID = "o_kefu_demo_user_0001"
 
 
@@ -76,7 +81,12 @@ def run(
         for line in bad.lines:
             print(f"kefu simulate: {line}", file=sys.stderr)
         return 2
-    poster, failed = PushPoster(args.url, timeout=args.timeout), False
+    if args.cacert is not None and not args.cacert.is_file():
+        print(f"kefu simulate: --cacert {args.cacert}: no such file", file=sys.stderr)
+        return 2
+    # A staging server's certificate, signed by a CA of its own, is checked against that CA.
+    verify = str(args.cacert) if args.cacert is not None else True
+    poster, failed = PushPoster(args.url, timeout=args.timeout, verify=verify), False
     for _ in range(args.repeat):
         try:
             answer = poster.post(push)
@@ -90,7 +100,7 @@ def run(
 
 
 def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("simulate", help=HELP, description=HELP)
+    parser = subparsers.add_parser("simulate", help=HELP, description=DESCRIPTION)
     parser.set_defaults(run=run)
     parser.add_argument("text", nargs="?", metavar="TEXT", help="what the user types")
     parser.add_argument("--url", required=True, type=_http_url, help="the full callback URL")
@@ -108,6 +118,12 @@ def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     parser.add_argument("--openid", default=DEMO_OPENID, help="the user's OpenID")
     parser.add_argument(
         "--repeat", type=_positive, default=1, metavar="N", help="post the identical push N times"
+    )
+    parser.add_argument(
+        "--cacert",
+        type=Path,
+        metavar="FILE",
+        help="verify an https URL's certificate with the CA certificates (PEM) in FILE",
     )
     parser.add_argument(
         "--timeout",

@@ -8,11 +8,19 @@ import sys
 from collections.abc import Mapping
 from typing import TextIO
 
+from adapters.logs.escaping import escape_controls
 from domain.errors import KefuError
 from domain.stats import DAYS_KEPT, DayStats
-from entrypoints.cli.columns import printable, table
+from entrypoints.cli.columns import table
 from entrypoints.service.container import Container
 from entrypoints.service.settings import Settings, SettingsError
+
+HELP = "keyword hits and the most frequent unmatched texts, per day, from the running service"
+DESCRIPTION = (
+    f"{HELP}. Settings it reads: the service's own (KEFU_TOKEN, KEFU_APPID and the rules source "
+    "must be set); the counts are read from KEFU_REDIS_URL, or else KEFU_STATE_DIR, under "
+    "KEFU_APPID; KEFU_STATS=off means none are kept."
+)
 
 
 def show_stats(
@@ -35,7 +43,7 @@ def show_stats(
     try:
         found = Container(settings=settings).stats_store().days(days)
     except KefuError as failure:
-        print(f"kefu: {failure}", file=err)
+        print(escape_controls(f"kefu: {failure}"), file=err)
         return 2
     out.write("\n".join(day_tables(day) for day in found))
     return 0
@@ -46,11 +54,11 @@ def day_tables(day: DayStats) -> str:
     most frequent first."""
     if not day.hits and not day.unmatched and not day.similar_hits:
         return f"{day.day}: nothing counted\n"
-    hits = [(printable(key), str(count)) for key, count in day.hits]
-    texts = [(printable(text), str(count)) for text, count in day.unmatched]
+    hits = [(key, str(count)) for key, count in day.hits]
+    texts = [(text, str(count)) for text, count in day.unmatched]
     parts = [f"{day.day}\n", table(("rule", "hits"), hits)]
     if day.similar_hits:
-        similar = [(printable(key), str(count)) for key, count in day.similar_hits]
+        similar = [(key, str(count)) for key, count in day.similar_hits]
         parts += ["\n", table(("rule (by a similar question)", "hits"), similar)]
     if texts:
         parts += ["\n", table(("unmatched text", "times"), texts)]
@@ -69,7 +77,7 @@ def add_stats_command(
     env: Mapping[str, str] = os.environ,
 ) -> None:
     """Register `rules stats [--days N]` under the `rules` command's subcommands."""
-    stats = commands.add_parser("stats", help="keyword hits and unmatched texts, per day")
+    stats = commands.add_parser("stats", help=HELP, description=DESCRIPTION)
     stats.add_argument(
         "--days", type=days_argument, default=DAYS_KEPT, help=f"days to show (1-{DAYS_KEPT})"
     )

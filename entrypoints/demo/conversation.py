@@ -9,6 +9,7 @@ from typing import TextIO
 
 import requests
 
+from adapters.logs.escaping import escape_controls
 from adapters.wechat_push.fields import PushFormat
 from entrypoints.cli.push_poster import NoResponse, PushPoster
 from entrypoints.cli.push_simulator import Mode, PushSimulator
@@ -65,7 +66,8 @@ class Conversation:
 
     def step(self, step: Step) -> bool:
         before = len(fetch_calls(self._sandbox, self._session))
-        self._print(f"\n{USER} {step.said}")
+        self._print("")
+        self._print(f"{USER} {step.said}")
         push = self._simulator.build(
             step.fields(self._simulator, self._openid), self._fmt, self._mode
         )
@@ -94,7 +96,7 @@ class Conversation:
         return calls
 
     def _print(self, line: str) -> None:
-        print(line, file=self._out, flush=True)
+        print(escape_controls(line), file=self._out, flush=True)
 
 
 def _any_send(calls: Iterable[Call]) -> bool:

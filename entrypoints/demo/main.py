@@ -22,6 +22,10 @@ from entrypoints.demo.services import StaticFiles, Throwaway, interrupts, uninte
 from entrypoints.sandbox.main import serve_sandbox
 
 HELP = "the whole flow on this machine with nothing to configure, printed as a transcript"
+DESCRIPTION = (
+    f"{HELP}: a local WeChat sandbox, kefu with the example rules, and a scripted chat. "
+    "Settings it reads: none (it sets up its own, in a temporary folder)."
+)
 MEDIA_ROOT = ROOT / "config"
 RULES = MEDIA_ROOT / "rules.example.json"
 # The contract's rule "2" names a web image: the demo serves it on 127.0.0.1, so kefu downloads it.
@@ -30,7 +34,7 @@ DOWNLOADED = "2"
 
 def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`kefu demo`: no arguments, and no settings read."""
-    subparsers.add_parser("demo", help=HELP, description=HELP).set_defaults(run=run)
+    subparsers.add_parser("demo", help=HELP, description=DESCRIPTION).set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:

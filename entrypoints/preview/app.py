@@ -2,52 +2,51 @@
 
 from __future__ import annotations
 
+import html
+import json
 from importlib import resources
-from typing import Any
+from string import Template
 
 import falcon
 
 from domain.stats import DAYS_KEPT
+from entrypoints.preview.access import PreviewAccess
 from entrypoints.preview.chat import PreviewChat
 from entrypoints.preview.panels import RulesReport, StatsPanel
+from entrypoints.preview.texts import TEXTS, language
 from entrypoints.preview.wechat import PreviewWeChat
 
 MAX_TEXT = 2048
 _STATIC = {
-    "index.html": "text/html; charset=utf-8",
     "preview.css": "text/css; charset=utf-8",
     "preview.js": "text/javascript; charset=utf-8",
 }
-# Rules are not trusted markup: the page loads nothing from elsewhere and runs only its own script.
-_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-)
-_LOOPBACK = frozenset({"127.0.0.1", "localhost"})
 
 
-class LoopbackOnly:
-    """Refuses requests naming another host, so a web page cannot reach the preview through a
-    DNS name rebound to 127.0.0.1; and sets the page's security headers."""
+def _file(name: str) -> bytes:
+    return resources.files("entrypoints.preview").joinpath("static", name).read_bytes()
 
-    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if req.host not in _LOOPBACK:
-            raise falcon.HTTPForbidden(title="the preview answers 127.0.0.1 only")
 
-    def process_response(
-        self, req: falcon.Request, resp: falcon.Response, resource: Any, ok: bool
-    ) -> None:
-        resp.set_header("Content-Security-Policy", _CSP)
-        resp.set_header("X-Content-Type-Options", "nosniff")
-        resp.set_header("Referrer-Policy", "no-referrer")
+def render_page(lang: str) -> str:
+    """index.html in one language: its labels, and the script's sentences on <body>."""
+    texts = TEXTS[lang]
+    words = {name: html.escape(text) for name, text in texts.items()}
+    page = Template(_file("index.html").decode())
+    return page.substitute(words, lang=lang, texts=html.escape(json.dumps(texts)))
+
+
+class PageResource:
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.content_type = "text/html; charset=utf-8"
+        resp.text = render_page(language(req.get_param("lang")))
 
 
 class StaticResource:
-    def on_get(self, req: falcon.Request, resp: falcon.Response, name: str = "index.html") -> None:
+    def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
         if name not in _STATIC:
             raise falcon.HTTPNotFound()
         resp.content_type = _STATIC[name]
-        resp.data = resources.files("entrypoints.preview").joinpath("static", name).read_bytes()
+        resp.data = _file(name)
 
 
 class ChatResource:
@@ -96,12 +95,16 @@ class StatsResource:
 
 
 def create_preview_app(
-    chat: PreviewChat, report: RulesReport, stats: StatsPanel, wechat: PreviewWeChat
+    chat: PreviewChat,
+    report: RulesReport,
+    stats: StatsPanel,
+    wechat: PreviewWeChat,
+    token: str | None = None,
 ) -> falcon.App[falcon.Request, falcon.Response]:
-    app = falcon.App(middleware=[LoopbackOnly()])
-    static = StaticResource()
-    app.add_route("/", static)
-    app.add_route("/static/{name}", static)
+    """token: the access token every request must carry (None: loopback names only)."""
+    app = falcon.App(middleware=[PreviewAccess(token)])
+    app.add_route("/", PageResource())
+    app.add_route("/static/{name}", StaticResource())
     app.add_route("/api/chat", ChatResource(chat))
     app.add_route("/api/report", ReportResource(report))
     app.add_route("/api/stats", StatsResource(stats))

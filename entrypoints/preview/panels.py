@@ -66,18 +66,21 @@ class RulesReport:
 
 
 class StatsPanel:
-    """The running service's counts, read from the shared state (or why there are none)."""
+    """The running service's counts, read from the shared state (or why there are none: KEFU_STATS
+    is off, or the service's settings are not set, so there is no state to read)."""
 
     def __init__(
-        self, store: HitStats, enabled: bool, similar: SimilarExplainer | None = None
+        self, store: HitStats | None, enabled: bool, similar: SimilarExplainer | None = None
     ) -> None:
         self._store = store
         self._enabled = enabled
         self._similar = similar
 
     def days(self, count: int) -> View:
+        if self._store is None:
+            return {"enabled": False, "why": "unset", "days": []}
         if not self._enabled:
-            return {"enabled": False, "days": []}
+            return {"enabled": False, "why": "off", "days": []}
         try:
             found = self._store.days(count)
         except KefuError as failure:

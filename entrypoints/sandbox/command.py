@@ -8,12 +8,17 @@ import os
 import signal
 import sys
 
+from adapters.logs.escaping import escape_controls
 from entrypoints.sandbox.checks import errmsg
 from entrypoints.sandbox.main import serve_sandbox
 from entrypoints.sandbox.records import Call
 from entrypoints.sandbox.state import SandboxState
 
 HELP = "run the local WeChat API sandbox on 127.0.0.1, to try kefu by hand"
+DESCRIPTION = (
+    f"{HELP}. Settings it reads: KEFU_APPID and KEFU_APPSECRET, as the defaults of --appid and "
+    "--appsecret."
+)
 DEFAULT_PORT = 9100
 EPILOG = """\
 The sandbox answers the API paths kefu calls (/cgi-bin/stable_token, /cgi-bin/token,
@@ -41,7 +46,7 @@ def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     command = subparsers.add_parser(
         "sandbox",
         help=HELP,
-        description=HELP,
+        description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -111,7 +116,8 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def _print_call(call: Call) -> None:
     body = json.dumps(call.body, ensure_ascii=False, separators=(",", ":"))
-    print(f"{call.method} {call.path} -> {call.errcode} {errmsg(call.errcode)}  {body}", flush=True)
+    said = f"{call.method} {call.path} -> {call.errcode} {errmsg(call.errcode)}  {body}"
+    print(escape_controls(said), flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-TAMPERINGS = ("data", "signature", "certificate")
+TAMPERINGS = ("data", "signature", "certificate", "unsigned")
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,8 @@ class Fault:
     or an HTTP error `status` (5xx from a proxy in front of WeChat) with an HTML page.
 
     `tamper` (API security mode): the sealed answer reaches the caller with one byte of its
-    `data` changed, one byte of its signature changed, or signed with another certificate's key.
+    `data` changed, one byte of its signature changed, or signed with another certificate's key;
+    or "unsigned": the answer in the clear without signature, as anyone on the path can write it.
     """
 
     path: str

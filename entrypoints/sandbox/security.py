@@ -66,7 +66,9 @@ class SandboxSecurity:
     def seal_answer(
         self, url: str, answer: Mapping[str, object], tamper: str | None = None
     ) -> tuple[bytes, dict[str, str]]:
-        """The encrypted, signed answer body and its Wechatmp-* headers."""
+        """The encrypted, signed answer body and its Wechatmp-* headers (none when unsigned)."""
+        if tamper == "unsigned":
+            return json.dumps(dict(answer)).encode(), {}
         stamp = int(self.clock())
         plain = {"_n": "sandbox", "_appid": self.appid, "_timestamp": stamp, **answer}
         iv = b"sandbox-iv12"

@@ -45,7 +45,7 @@ from domain.answering import AnswerMessage
 from domain.delivery import DeliverReplies
 from domain.dispatch import DeliverNow, Enqueue
 from domain.ledger import CLAIM_TTL
-from domain.ports import HitStats
+from domain.ports import HitStats, StateStore
 from domain.retry import RetryPolicy
 from domain.sending import SendQueuedReplies
 from domain.similar_answering import AnswerQuestion
@@ -103,14 +103,14 @@ def _rules_kind(settings: RulesSettings) -> str:
     return "cms" if settings.rules_url else "file"
 
 
-def _api_security(settings: Settings) -> ApiSecurity | None:
+def _api_security(settings: Settings, answers: StateStore) -> ApiSecurity | None:
     mode = settings.api_security
     if mode is None:
         return None
     keys = load_api_keys(
         mode.aes_key, mode.aes_sn, mode.rsa_key_file, mode.rsa_sn, mode.cert_file, mode.cert_sn
     )
-    return ApiSecurity(settings.appid, keys)
+    return ApiSecurity(settings.appid, keys, answers=answers)
 
 
 def _stats_kind(settings: Settings) -> str:
@@ -215,6 +215,7 @@ class Container(containers.DeclarativeContainer):
         previous_token=settings.provided.token_previous,
         previous_key=settings.provided.encoding_aes_key_previous,
         on_previous=providers.Singleton(PreviousUseLog, store=state),
+        previous_until=settings.provided.rotation_until,
     )
     push_gateway = providers.Singleton(
         WeChatPushGateway,
@@ -238,7 +239,7 @@ class Container(containers.DeclarativeContainer):
         appsecret=settings.provided.appsecret,
         base_url=settings.provided.wechat_api_base,
         tokens=providers.Singleton(SharedTokenCache, store=state),
-        security=providers.Singleton(_api_security, settings),
+        security=providers.Singleton(_api_security, settings, answers=state),
     )
     media_sources = providers.Singleton(
         MediaSources,
@@ -321,6 +322,7 @@ class Container(containers.DeclarativeContainer):
         store_name=providers.Callable(_store_name, settings),
         check_token=wechat_api.provided.check_token,
         previous=providers.Callable(_previous_settings, settings),
+        previous_until=settings.provided.rotation_until,
         more=providers.Singleton(
             QueueReadiness,
             queue=reply_queue,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import falcon
@@ -47,12 +49,14 @@ class Readiness:
         clock: Callable[[], float] = time.time,
         previous: tuple[str, ...] = (),
         more: Callable[[], list[Check]] = list,
+        previous_until: float | None = None,
     ) -> None:
-        """previous: the KEFU_*_PREVIOUS settings that are set, during a rotation; more: further
-        checks (the reply queue's and the senders')."""
+        """previous: the KEFU_*_PREVIOUS settings that are set, during a rotation, refused after
+        previous_until (KEFU_ROTATION_UNTIL); more: further checks (reply queue, senders)."""
         self._rules, self._state, self._store_name = rules, state, store_name
         self._check_token, self._clock, self._previous = check_token, clock, previous
         self._more = more
+        self._previous_until = previous_until
         self._token_lock = threading.Lock()
         self._token: tuple[float, Check] | None = None
 
@@ -109,7 +113,11 @@ class Readiness:
         """Never fails: whether previous credentials still open pushes, or for how long not."""
         use = last_previous_use(self._state)
         names = " and ".join(self._previous)
-        if use is None:
+        until = self._previous_until
+        if until is not None and self._clock() > until:
+            since = datetime.fromtimestamp(until, UTC).isoformat(timespec="seconds")
+            detail = f"{names} refused since {since} (KEFU_ROTATION_UNTIL): remove them"
+        elif use is None:
             detail = f"{names} set, but no push was opened with them: they can be removed"
         elif self._clock() - use.at < 3600:
             detail = f"{use.which} opened a push {self._age(use.at)} ago: still in use"
@@ -128,7 +136,12 @@ def age(seconds: float) -> str:
 
 
 class ReadinessResource:
-    """GET /readyz: 200 and the checks when ready, else 503 and the checks."""
+    """GET /readyz: 200 when ready, else 503; the checks only for a caller on this host.
+
+    The checks name the state folder, the Redis host and port and the CMS address, which are no
+    business of whoever a proxy lets through: others get `{"ready": ...}` and the status code,
+    all a probe needs. (The contract has no token setting for it, so loopback it is.)
+    """
 
     def __init__(self, readiness: Readiness) -> None:
         self._readiness = readiness
@@ -136,4 +149,19 @@ class ReadinessResource:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         report = self._readiness.report()
         resp.status = falcon.HTTP_200 if report["ready"] else falcon.HTTP_503
-        resp.media = report
+        resp.media = report if from_this_host(req) else {"ready": report["ready"]}
+
+
+def from_this_host(req: falcon.Request) -> bool:
+    """True for a request from loopback, and, through a proxy on this host (nginx), whose
+    client was on loopback too: the proxy appends the address it saw to X-Forwarded-For."""
+    forwarded = req.get_header("X-Forwarded-For")
+    client = forwarded.split(",")[-1] if forwarded else req.remote_addr
+    return _is_loopback(req.remote_addr) and _is_loopback(client)
+
+
+def _is_loopback(address: str | None) -> bool:
+    try:
+        return ipaddress.ip_address((address or "").strip()).is_loopback
+    except ValueError:
+        return False

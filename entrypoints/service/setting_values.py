@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 _AES_KEY = re.compile(r"[A-Za-z0-9]{43}")
@@ -13,9 +14,21 @@ DEFAULT_METRICS_ADDR: tuple[str, int] | None = ("127.0.0.1", 9108)
 AES_HINT = "the 43 letters and digits of the EncodingAESKey"
 
 
+class Malformed(ValueError):
+    """A value that is not what the setting takes; `found` says what it is instead, never
+    showing the value itself (it may be a secret)."""
+
+    def __init__(self, found: str) -> None:
+        super().__init__(found)
+        self.found = found
+
+
 def aes_key(value: str) -> str:
+    if len(value) != 43:
+        # NOTE: a 44th character is usually base64's "=" padding copied along with the key.
+        raise Malformed(f"got {len(value)}")
     if not _AES_KEY.fullmatch(value):
-        raise ValueError
+        raise Malformed("got a character that is not a letter or digit")
     return value
 
 
@@ -55,6 +68,14 @@ def seconds(value: str) -> int:
     if number < 0:
         raise ValueError
     return number
+
+
+def moment(value: str) -> float:
+    """An ISO-8601 time as seconds since the epoch; one without an offset is UTC."""
+    parsed = datetime.fromisoformat(value.strip())
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
 
 
 def folder(value: str) -> Path:

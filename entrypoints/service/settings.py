@@ -16,6 +16,7 @@ from entrypoints.service.setting_values import (
     DEFAULT_METRICS_ADDR,
     LEVELS,
     LOG_FORMATS,
+    Malformed,
     address,
     aes_key,
     count,
@@ -24,6 +25,7 @@ from entrypoints.service.setting_values import (
     http_url,
     level,
     log_format,
+    moment,
     non_negative,
     on_off,
     positive,
@@ -93,6 +95,8 @@ class Settings:
     # During a rotation: the Token and key in use before the last change in the console.
     token_previous: str | None = field(default=None, repr=False)
     encoding_aes_key_previous: str | None = field(default=None, repr=False)
+    # KEFU_ROTATION_UNTIL, seconds since the epoch: after it the previous ones are refused.
+    rotation_until: float | None = None
     api_security: ApiSecuritySettings | None = None
     stats: bool = True
     media_allow_hosts: frozenset[str] = frozenset()
@@ -199,9 +203,10 @@ class _Reader:
             return default
         try:
             return parse(value)
-        except ValueError:
+        except ValueError as bad:
             shown = name if name in _UNSHOWN else f"{name}={_USERINFO.sub('***@', value)!r}"
-            self.problems.append(f"{shown} is malformed: expected {expected}")
+            found = f", {bad.found}" if isinstance(bad, Malformed) else ""
+            self.problems.append(f"{shown} is malformed: expected {expected}{found}")
             return default
 
     def build(self, cls: type[Settings]) -> Settings:
@@ -228,6 +233,9 @@ class _Reader:
             token_previous=self.raw("KEFU_TOKEN_PREVIOUS"),
             encoding_aes_key_previous=self.parsed(
                 "KEFU_ENCODING_AES_KEY_PREVIOUS", aes_key, None, AES_HINT
+            ),
+            rotation_until=self.parsed(
+                "KEFU_ROTATION_UNTIL", moment, None, "an ISO-8601 time, e.g. 2026-12-31T18:00+08:00"
             ),
             api_security=self.api_security(),
             stats=self.parsed("KEFU_STATS", on_off, True, "on or off"),

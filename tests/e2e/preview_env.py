@@ -82,13 +82,13 @@ def write_rules(folder: Path, document: Mapping[str, object]) -> None:
 
 
 @contextmanager
-def kefu_preview(settings: Mapping[str, str], *args: str) -> Iterator[str]:
-    """`kefu preview --port P` as its own process; the URL it prints."""
+def kefu_preview(settings: Mapping[str, str], *args: str, cwd: Path = ROOT) -> Iterator[str]:
+    """`kefu preview --port P` as its own process, run in cwd; the URL it prints."""
     port = free_port()
     command = [sys.executable, "-m", "entrypoints.cli.main", "preview", "--port", str(port)]
-    env = {"PATH": "/usr/bin:/bin", **settings}
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **settings}
     process = subprocess.Popen(
-        [*command, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        [*command, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     lines: queue.Queue[str] = queue.Queue()
     assert process.stdout is not None

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from entrypoints.cli.gunicorn_process import KefuUnderGunicorn, free_port
+from entrypoints.cli.gunicorn_process import ROOT, KefuUnderGunicorn, free_port
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
 
 
@@ -38,3 +41,38 @@ def kefu_settings(folder: Path, wechat_url: str, **extra: str) -> dict[str, str]
         "KEFU_METRICS_ADDR": f"127.0.0.1:{free_port()}",
         **extra,
     }
+
+
+def workers_of(master: int) -> list[int]:
+    """The live child processes of master (gunicorn's workers), from /proc."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == master and fields[0] != "Z":
+            children.append(int(stat.parent.name))
+    return children
+
+
+def resident_mib(pid: int) -> float:
+    """pid's resident memory (VmRSS) in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise LookupError(f"no VmRSS for process {pid}")
+
+
+def kefu_command(settings: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`kefu ARGS…` run to its end with settings as its only KEFU_ variables."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
+    return subprocess.run(
+        [sys.executable, "-m", "entrypoints.cli.main", *args],
+        cwd=ROOT,
+        env={**base, **settings},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )

@@ -124,4 +124,24 @@ def test_a_tampered_answer_is_refused_and_reported(secured, tamper):
     secured.kefu.stop()
     log = secured.log.read_text("utf-8")
     assert "answer to /cgi-bin/message/custom/send refused: signature does not verify" in log
-    assert log.count("refused: signature does not verify") == 1
+    assert log.count("not logged again until an answer verifies") == 1  # one per episode
+    assert log.count("WeChat may have taken this send") == 1  # the part, recorded uncertain
+
+
+@pytest.mark.parametrize("errcode", [45015, 40001])
+def test_a_forged_unsigned_error_is_no_verdict_and_drops_no_token(secured, errcode):
+    secured.sandbox.add_fault(Fault(SEND_PATH, errcode=errcode, tamper="unsigned"))
+    assert secured.push("1").status_code == 200
+    wait_until(lambda: len(secured.calls(SEND_PATH)) >= 1)
+    assert secured.push("1").status_code == 200
+    wait_until(lambda: len(secured.calls(SEND_PATH)) >= 2)
+    secured.kefu.stop()
+    # The forged answer's send is not repeated, and the next push's goes out with the same token.
+    assert [c.errcode for c in secured.calls(SEND_PATH)] == [errcode, 0]
+    assert len(secured.calls(TOKEN_PATH)) == 1
+    log = secured.log.read_text("utf-8")
+    assert f"answer is not signed (it claims errcode {errcode})" in log
+    # Listed for the operator as uncertain, never as WeChat's refusal; the token stays.
+    letters = [line for line in log.splitlines() if "is a dead letter" in line]
+    assert len(letters) == 1 and "uncertain" in letters[0] and str(errcode) not in letters[0]
+    assert "rejected the access token" not in log

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 
 import falcon.testing
 import pytest
@@ -15,7 +18,8 @@ from adapters.wechat_push.fields import PushFormat
 from entrypoints.cli.push_simulator import Mode
 from entrypoints.service.bootstrap import app_for, start
 from entrypoints.service.container import Container
-from tests.e2e.conftest import TOKEN, mock_wechat
+from entrypoints.service.settings import Settings
+from tests.e2e.conftest import TOKEN, Service, mock_wechat, running_service
 
 
 def verification(echostr: str) -> dict[str, str]:
@@ -117,3 +121,53 @@ def test_wechats_retry_of_the_same_plaintext_body_still_gets_success(plaintext_s
     answers = [plaintext_service.send(genuine) for _ in range(3)]
     assert [(a.status_code, a.text) for a in answers] == [(200, "success")] * 3
     assert len(plaintext_service.sent()) == 1
+
+
+def verification_of(push) -> dict[str, str]:
+    """The GET WeChat would send with the same signature, timestamp and nonce as push."""
+    keep = ("signature", "timestamp", "nonce")
+    return {**{k: push.params[k] for k in keep}, "echostr": "4375120948345356249"}
+
+
+@contextmanager
+def two_workers(settings: Settings) -> Iterator[tuple[Service, Service]]:
+    """Two services sharing the settings' state store, as two workers or two hosts do."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        mock_wechat(rsps)
+        plain = replace(settings, encoding_aes_key=None)
+        with running_service(plain, rsps) as first, running_service(plain, rsps) as second:
+            yield first, second
+
+
+@pytest.fixture(params=["disk", "redis"])
+def shared_settings(request, settings: Settings) -> Settings:
+    if request.param == "disk":
+        return settings
+    return replace(settings, redis_url=request.getfixturevalue("redis_url"))
+
+
+def test_a_url_verifications_signature_carries_no_push_on_another_worker(shared_settings):
+    with two_workers(shared_settings) as (first, second):
+        push = plaintext_push(first, "1", "o_forged")
+        get = first.client.simulate_get("/wechat/callback", params=verification_of(push))
+        assert get.status_code == 200
+        assert second.send(push).status_code == 403
+        assert second.sent() == []
+
+
+def test_a_pushs_signature_is_refused_for_a_url_verification_on_another_worker(shared_settings):
+    with two_workers(shared_settings) as (first, second):
+        push = plaintext_push(first, "1", "o_alice")
+        assert first.send(push).text == "success"
+        get = second.client.simulate_get("/wechat/callback", params=verification_of(push))
+        assert get.status_code == 403
+        assert "4375120948345356249" not in get.text
+
+
+def test_wechats_repeated_url_verification_is_still_answered(plaintext_service):
+    push = plaintext_push(plaintext_service, "1", "o_alice")
+    answers = [
+        plaintext_service.client.simulate_get("/wechat/callback", params=verification_of(push))
+        for _ in range(2)
+    ]
+    assert [(a.status_code, a.text) for a in answers] == [(200, "4375120948345356249")] * 2

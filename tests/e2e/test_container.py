@@ -72,4 +72,4 @@ def test_shutting_down_stops_the_rules_watcher_and_closes_the_store(settings: Se
         watcher.join(timeout=5)
     assert not watcher.is_alive()
     assert isinstance(store, DiskStateStore)
-    assert store._cache is None  # closed: the next call would have to open it again
+    assert not store._cache.is_open  # closed: the next call would have to open it again

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
+import random
+import socket
 import stat
 import threading
 import time
@@ -23,8 +24,10 @@ from entrypoints.cli.gunicorn_process import KefuUnderGunicorn
 from entrypoints.cli.push_simulator import Mode, PushSimulator, SignedPush
 from entrypoints.sandbox.main import serve_sandbox
 from entrypoints.sandbox.state import SandboxState
+from tests.documents import hostile_patterns
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
-from tests.e2e.servers import gunicorn, kefu_settings
+from tests.e2e.servers import gunicorn, kefu_settings, resident_mib, workers_of
+from tests.planted import Planted
 
 RULES = {
     "re:^(a+)+$": {"type": "text", "text": "only a"},
@@ -87,6 +90,34 @@ def test_the_reviews_redos_message_is_answered_at_once_and_the_worker_stays_heal
     assert running.wait_for_sends(1) == ["默认回复"]
 
 
+def test_the_reviews_3000_patterns_answer_long_pushes_at_once_in_bounded_memory(tmp_path: Path):
+    (tmp_path / "media").mkdir()
+    rules = json.dumps(hostile_patterns(3000), ensure_ascii=False)
+    (tmp_path / "rules.json").write_text(rules, encoding="utf-8")
+    state, chance = SandboxState(), random.Random(16)
+    with (
+        serve_sandbox("127.0.0.1", 0, APPID, APPSECRET, state) as sandbox,
+        gunicorn(kefu_settings(tmp_path, sandbox.url), tmp_path / "kefu.log") as kefu,
+    ):
+        running = Running(kefu, state, tmp_path / "kefu.log")
+        for warm_up in ("1", "2"):  # each worker has loaded the rules and answered once
+            assert running.post(push_of(warm_up)).text == "success"
+        workers = workers_of(kefu.pid or 0)
+        before = {pid: resident_mib(pid) for pid in workers}
+        took = []
+        for _ in range(8):
+            hostile = "".join(chance.choice("ab") for _ in range(4096))
+            started = time.monotonic()
+            answer = running.post(push_of(hostile))
+            took.append(time.monotonic() - started)
+            assert (answer.status_code, answer.text) == (200, "success")
+        grown = {pid: resident_mib(pid) - before[pid] for pid in workers}
+        assert running.wait_for_sends(10) == ["默认回复"] * 10
+    assert len(workers) == 2
+    assert max(took) < 1.0, took
+    assert max(grown.values()) < 300, grown
+
+
 def test_a_chunked_push_is_answered_under_gunicorn(running: Running):
     push = push_of("1", PushFormat.XML)
     parts = urlsplit(running.kefu.url)
@@ -132,16 +163,6 @@ def test_rule_keys_cannot_forge_log_lines_and_repeated_keys_are_logged(tmp_path:
     assert any("clear\\x1b[2J" in line for line in lines)
     assert not any("\x1b" in line for line in lines)
     assert any("default: appears more than once in the document" in line for line in lines)
-
-
-class Planted:
-    """Unpickling this creates a file: proof that code planted in the state folder ran."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self) -> tuple[object, tuple[str]]:
-        return os.system, (f"touch {self.marker}",)
 
 
 def test_a_pickle_planted_under_the_token_key_never_runs_and_pushes_are_answered(
@@ -269,3 +290,34 @@ def test_a_restart_while_the_cms_hangs_serves_the_saved_rules_at_once(tmp_path: 
         cms.release.set()
         cms.shutdown()
         cms.server_close()
+
+
+def held_sockets(url: str, count: int, send: bytes, answered: bool) -> list[socket.socket]:
+    """count connections that sent `send` and then neither close nor send more."""
+    parts = urlsplit(url)
+    held = []
+    for _ in range(count):
+        client = socket.create_connection((parts.hostname, parts.port), timeout=5)
+        client.sendall(send)
+        if answered:
+            assert client.recv(4096).startswith(b"HTTP/1.1 200")
+        held.append(client)
+    return held
+
+
+def timed_push(running: Running, text: str) -> float:
+    started = time.monotonic()
+    answer = running.post(push_of(text))
+    assert (answer.status_code, answer.text) == (200, "success")
+    return time.monotonic() - started
+
+
+def test_clients_that_keep_finished_connections_open_never_hold_up_a_push(running: Running):
+    request = b"GET /healthz HTTP/1.1\r\nHost: kefu\r\nConnection: close\r\n\r\n"
+    held = held_sockets(running.kefu.url, 24, request, answered=True)
+    try:
+        assert [timed_push(running, "1") < 1.0 for _ in range(3)] == [True] * 3
+    finally:
+        for client in held:
+            client.close()
+    assert running.wait_for_sends(3) == ["一"] * 3

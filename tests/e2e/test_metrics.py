@@ -25,7 +25,7 @@ from entrypoints.sandbox.records import Fault
 from entrypoints.sandbox.state import SEND_PATH, SandboxState
 from tests.documents import CONTRACT_DOCUMENT
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
-from tests.e2e.servers import gunicorn, kefu_settings
+from tests.e2e.servers import gunicorn, kefu_settings, workers_of
 from tests.images import png
 from tests.polling import wait_until
 
@@ -180,18 +180,6 @@ def test_metrics_on_the_callback_port_stop_start_up_with_one_line(tmp_path: Path
         f"kefu: KEFU_METRICS_ADDR=127.0.0.1:{port} is the callback's port: "
         "give metrics a port of their own"
     ) in result.stderr.splitlines()
-
-
-def workers_of(master: int) -> list[int]:
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == master and fields[0] != "Z":
-            children.append(int(stat.parent.name))
-    return children
 
 
 def test_a_restarted_worker_keeps_its_counts_and_the_metrics_folder_goes_with_the_master(

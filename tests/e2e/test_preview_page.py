@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from selenium.webdriver.common.by import By
 from adapters.stats.disk import DiskHitStats
 from domain.stats import Hit
 from entrypoints.cli.gunicorn_process import ROOT
+from tests.canned_http import canned
 from tests.e2e.browser import Page, chromium
 from tests.e2e.conftest import APPID
 from tests.e2e.preview_env import (
@@ -27,6 +29,11 @@ from tests.e2e.preview_env import (
 from tests.e2e.servers import kefu_settings
 
 SCREENSHOT = ROOT / "docs" / "preview.png"
+ACCESS = "editors-token-0123456789"
+LABELLED = ["#enter", "#send", "#report-title", "#stats-title", "label.days"]
+EVIL_FORM = """<!doctype html><form method="post" action="%s" enctype="text/plain">
+<input name='{"text": "2", "x": "' value='"}'></form><script>document.forms[0].submit()</script>
+"""
 DIFFERENT_GLYPHS = """
     const font = getComputedStyle(document.body).font;
     const pixels = (text) => {
@@ -39,6 +46,14 @@ DIFFERENT_GLYPHS = """
     };
     return pixels(arguments[0]) !== pixels(arguments[1]);
 """
+PHONE = "在 App「我的 → 设置」里更换预留手机号"
+SIMILAR_DOCUMENT = {
+    "怎么更换手机号": {"similar": ["我想换手机号"], "reply": {"type": "text", "text": PHONE}},
+    "怎么解绑银行卡": {
+        "similar": ["如何取消绑定的银行卡"],
+        "reply": {"type": "text", "text": "在 App「我的 → 银行卡」里解绑"},
+    },
+}
 # What the service counted today before the preview opens.
 USERS_ASKED = [
     *[Hit("1")] * 5,
@@ -112,13 +127,13 @@ def test_the_contract_rules_show_a_link_card_two_real_pictures_and_the_default(p
 def test_the_line_under_a_reply_names_the_exact_keyword_after_normalising(page: Page):
     hit = page.type(" １ ")
     assert (hit.get_attribute("data-rule"), hit.get_attribute("data-how")) == ("1", "keyword")
-    assert "normalised is 1" in hit.text
+    assert "规范化后为 1" in hit.text
 
 
 def test_a_pattern_hit_shows_its_pattern(page: Page):
     hit = page.type("怎么安装")
     assert hit.get_attribute("data-how") == "pattern"
-    assert "pattern 下载|安装 found in 怎么安装" in hit.text
+    assert "在 怎么安装 中找到模式 下载|安装" in hit.text
     (bubble,) = page.replies_before(hit)
     assert bubble.text == "回复 1 获取下载链接"
 
@@ -127,7 +142,7 @@ def test_asking_for_a_human_shows_the_hand_over_notice(page: Page):
     hit = page.type("人工")
     (notice,) = page.replies_before(hit)
     assert notice.get_attribute("data-kind") == "transfer"
-    assert "human agent" in notice.text
+    assert notice.text == "会话已转给人工客服"
 
 
 def test_a_mini_program_card_shows_title_picture_and_page(page: Page):
@@ -157,7 +172,7 @@ def test_rule_text_with_markup_shows_as_text_and_runs_nothing(page: Page):
     (bubble,) = page.replies_before(hit)
     assert bubble.text == "<i>斜</i>"
     time.sleep(0.2)  # an onerror handler would have run by now
-    assert page.driver.title == "kefu preview"
+    assert page.driver.title == "kefu 预览"
 
 
 def test_the_rules_report_lists_every_key_as_text(page: Page):
@@ -167,23 +182,23 @@ def test_the_rules_report_lists_every_key_as_text(page: Page):
     assert "<b>粗</b>" in keys
     assert page.driver.find_elements(By.CSS_SELECTOR, "#report b") == []
     summary = page.driver.find_element(By.ID, "report-summary").text
-    assert summary == "11 key(s): 10 in force, 1 rejected"
+    assert summary == "共 11 个关键词：10 个生效，1 个被拒绝"
 
 
 def test_the_statistics_panel_shows_todays_counts_and_tries_an_unmatched_text(page: Page):
     today = page.driver.find_element(By.CSS_SELECTOR, "#stats .day")
     hits, unmatched = today.find_elements(By.TAG_NAME, "table")
     assert [row.text for row in hits.find_elements(By.TAG_NAME, "tr")] == [
-        "rule hits",
+        "规则 命中",
         "1 5",
         "default 5",
         "re:下载|安装 1",
     ]
     rows = unmatched.find_elements(By.TAG_NAME, "tr")
     assert [row.text for row in rows] == [
-        "unmatched text times",
-        "怎么退款 3 try it",
-        "客服电话 2 try it",
+        "未匹配的文字 次数",
+        "怎么退款 3 试一试",
+        "客服电话 2 试一试",
     ]
     before = page.turns()
     rows[1].find_element(By.CSS_SELECTOR, "button.try").click()
@@ -233,24 +248,93 @@ def test_the_page_takes_the_readmes_screenshot(page: Page, tmp_path: Path):
     assert png_size(taken) == png_size(kept) == tuple(viewport)
 
 
-def test_a_draft_file_is_previewed_and_its_report_follows_each_save(tmp_path: Path):
-    write_rules(tmp_path, {"default": {"type": "text", "text": "live"}})
+def test_a_draft_is_previewed_with_no_settings_at_all_and_its_report_follows_each_save(
+    tmp_path: Path,
+):
     draft = tmp_path / "draft.json"
     draft.write_text(json.dumps({"1": {"type": "text", "text": "草稿"}}), encoding="utf-8")
-    settings = kefu_settings(tmp_path, "http://127.0.0.1:9")
-    with chromium() as driver, kefu_preview(settings, "--rules", str(draft)) as url:
+    empty = tmp_path / "editor"
+    empty.mkdir()
+    with chromium() as driver, kefu_preview({}, "--rules", str(draft), cwd=empty) as url:
         page = Page(driver, url)
         page.open()
         (bubble,) = page.replies_before(page.type("1"))
         assert bubble.text == "草稿"
+        stats = driver.find_element(By.ID, "stats")
+        page.wait(lambda: stats.text)
+        assert stats.text.startswith("统计来自运行中的服务，需要服务的设置（KEFU_APPID")
         broken = {"1": {"type": "text", "text": "草稿"}, "视频": {"type": "video"}}
         draft.write_text(json.dumps(broken, ensure_ascii=False), encoding="utf-8")
         summary = driver.find_element(By.ID, "report-summary")
-        page.wait(lambda: summary.text == "2 key(s): 1 in force, 1 rejected")
+        page.wait(lambda: summary.text == "共 2 个关键词：1 个生效，1 个被拒绝")
         rejected = driver.find_element(By.CSS_SELECTOR, "#report tr.rejected")
         assert rejected.text.startswith("视频 -")
         hit = page.type("2")
-        assert (page.replies_before(hit), hit.text) == ([], "no rule hit: no reply")
+        assert (page.replies_before(hit), hit.text) == ([], "没有规则命中：不回复")
+    assert list(empty.iterdir()) == []  # no state folder left in the editor's folder
+
+
+def test_a_paraphrase_shows_its_key_by_similar_question_and_the_closest_keys(tmp_path: Path):
+    draft = tmp_path / "draft.json"
+    draft.write_text(json.dumps(SIMILAR_DOCUMENT, ensure_ascii=False), encoding="utf-8")
+    with chromium() as driver, kefu_preview({}, "--rules", str(draft), cwd=tmp_path) as url:
+        page = Page(driver, url)
+        page.open()
+        hit = page.type("手机号换了，怎么改")
+        (bubble,) = page.replies_before(hit)
+        assert (bubble.text, hit.get_attribute("data-how")) == (PHONE, "similar")
+        assert hit.text.splitlines()[0] == "规则 怎么更换手机号：相似问法"
+        rows = hit.find_elements(By.CSS_SELECTOR, ".similar")
+        keys = [(row.get_attribute("data-key"), row.get_attribute("data-answers")) for row in rows]
+        assert keys == [("怎么更换手机号", ""), ("怎么解绑银行卡", None)]  # the first answers
+        assert all(re.fullmatch(r"相似问法 \d+ %：\S+", row.text) for row in rows)
+
+
+def test_with_lang_en_the_page_is_in_english(page: Page):
+    page.driver.get(page.url + "?lang=en")
+    try:
+        page.wait(lambda: page.driver.find_elements(By.CSS_SELECTOR, "#report tbody tr"))
+        assert page.driver.execute_script("return document.documentElement.lang") == "en"
+        assert page.driver.find_element(By.ID, "send").text == "Send"
+        assert page.driver.find_element(By.ID, "stats-title").text == "What users asked"
+        summary = page.driver.find_element(By.ID, "report-summary").text
+        assert summary == "11 key(s): 10 in force, 1 rejected"
+        hit = page.type(" １ ")
+        assert hit.text == "rule 1: exact keyword, your text normalised is 1"
+    finally:
+        page.open()
+
+
+def test_the_page_is_chinese_by_default(page: Page):
+    driver = page.driver
+    assert driver.execute_script("return document.documentElement.lang") == "zh-CN"
+    labels = [driver.find_element(By.CSS_SELECTOR, css).text.split()[0] for css in LABELLED]
+    assert labels == ["进入会话", "发送", "规则", "用户问了什么", "天数"]
+    heads = driver.find_elements(By.CSS_SELECTOR, "#report th")
+    assert [head.text for head in heads] == ["关键词", "类型", "摘要", "问题"]
+    assert driver.find_element(By.ID, "text").get_attribute("placeholder") == "以用户身份输入…"
+
+
+def test_a_form_on_another_site_cannot_make_the_preview_run_a_turn(page: Page):
+    # Another origin (another port of 127.0.0.1) whose page posts a form to the preview's API.
+    with canned((EVIL_FORM % (page.url + "api/chat")).encode(), "text/html") as evil:
+        page.driver.get(evil)
+        page.wait(lambda: "its own page only" in page.driver.page_source)
+    page.open()
+
+
+def test_with_an_access_token_only_the_link_opens_the_page(tmp_path: Path):
+    write_rules(tmp_path, {"default": {"type": "text", "text": "好"}})
+    settings = kefu_settings(tmp_path, "http://127.0.0.1:9", KEFU_PREVIEW_TOKEN=ACCESS)
+    with chromium() as driver, kefu_preview(settings) as url:
+        assert requests.get(url, timeout=10).status_code == 401
+        driver.get(url)
+        assert "需要访问令牌" in driver.page_source
+        page = Page(driver, url + "?token=" + ACCESS)
+        page.open()
+        assert driver.current_url == url  # the token left the address bar for a cookie
+        (bubble,) = page.replies_before(page.type("你好"))
+        assert bubble.text == "好"
 
 
 def test_on_a_phone_screen_the_chat_fits_and_chinese_renders_in_a_cjk_font(page: Page):

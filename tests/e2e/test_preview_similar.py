@@ -12,8 +12,9 @@ import pytest
 from adapters.stats.disk import DiskHitStats
 from domain.stats import Hit
 from entrypoints.preview.main import build_preview
-from entrypoints.service.settings import Settings
-from tests.e2e.conftest import APPID, TOKEN
+from entrypoints.preview.settings import PreviewSettings
+from tests.e2e.conftest import APPID
+from tests.e2e.test_preview_app import SAME_ORIGIN, settings_for
 
 PHONE = "在 App「我的 → 设置」里更换预留手机号"
 DOCUMENT = {
@@ -31,21 +32,17 @@ DOCUMENT = {
 
 @pytest.fixture
 def client(tmp_path: Path) -> falcon.testing.TestClient:
-    rules = tmp_path / "rules.json"
-    rules.write_text(json.dumps(DOCUMENT, ensure_ascii=False), "utf-8")
-    settings = Settings(
-        token=TOKEN,
-        appid=APPID,
-        rules_file=rules,
-        media_root=tmp_path,
-        state_dir=tmp_path / "state",
-        wechat_api_base="http://127.0.0.1:9",
-    )
+    settings = settings_for(tmp_path)
+    assert settings.rules_file is not None
+    settings.rules_file.write_text(json.dumps(DOCUMENT, ensure_ascii=False), "utf-8")
     users = DiskHitStats(tmp_path / "state" / "stats", APPID)
     for _ in range(3):
         users.record(Hit("default", unmatched="手机号换了，怎么改"))
     users.close()
-    return falcon.testing.TestClient(build_preview(settings), headers={"Host": "127.0.0.1:8700"})
+    return falcon.testing.TestClient(
+        build_preview(PreviewSettings(settings, service_stats=True)),
+        headers=SAME_ORIGIN,
+    )
 
 
 def test_a_paraphrase_is_answered_and_shows_its_closest_keys_with_scores(client):

@@ -49,7 +49,7 @@ def sandbox() -> Iterator[SandboxServer]:
         yield served
 
 
-Readyz = Callable[[], tuple[int, dict[str, Any]]]
+Readyz = Callable[..., tuple[int, dict[str, Any]]]
 
 
 @contextmanager
@@ -57,8 +57,8 @@ def serving(env: dict[str, str]) -> Iterator[Readyz]:
     service = build_service(env)
     client = falcon.testing.TestClient(service.app)
 
-    def readyz() -> tuple[int, dict[str, Any]]:
-        answer = client.simulate_get("/readyz")
+    def readyz(**request: Any) -> tuple[int, dict[str, Any]]:
+        answer = client.simulate_get("/readyz", **request)
         return answer.status_code, answer.json
 
     try:
@@ -104,6 +104,56 @@ def test_ready_when_rules_store_and_token_are_all_fine_and_kefu_status_agrees(fo
     assert shown.returncode == 0, shown.stdout + shown.stderr
     assert shown.stdout.splitlines()[0] == "kefu is ready"
     assert "  ok    access token  an access token is at hand" in shown.stdout
+
+
+@pytest.mark.parametrize(
+    "request_from",
+    [
+        {"remote_addr": "10.1.2.3"},
+        {"remote_addr": "203.0.113.9", "headers": {"X-Forwarded-For": "127.0.0.1"}},
+        {"headers": {"X-Forwarded-For": "203.0.113.9"}},  # through nginx on this host
+        {"headers": {"X-Forwarded-For": "127.0.0.1, 203.0.113.9"}},  # a forged first entry
+    ],
+)
+def test_readyz_names_its_parts_only_to_callers_on_this_host(folder, sandbox, request_from):
+    env = kefu_settings(folder, sandbox.url)
+    with serving(env) as readyz:
+        assert readyz(**request_from) == (200, {"ready": True})
+        assert "checks" in readyz(headers={"X-Forwarded-For": "127.0.0.1"})[1]
+        assert "checks" in readyz(remote_addr="::1")[1]
+    with serving({**env, "KEFU_RULES_FILE": str(folder / "missing.json")}) as readyz:
+        assert readyz(**request_from) == (503, {"ready": False})  # the code is the probe's
+
+
+def test_readiness_says_when_the_previous_credentials_are_refused(folder, sandbox):
+    env = {**kefu_settings(folder, sandbox.url), "KEFU_TOKEN_PREVIOUS": "oldToken2025"}
+    with serving({**env, "KEFU_ROTATION_UNTIL": "2020-01-01T00:00:00Z"}) as readyz:
+        code, report = readyz()
+    assert code == 200  # the current credentials work: pushes are still taken
+    assert report["checks"]["previous_credentials"]["detail"] == (
+        "KEFU_TOKEN_PREVIOUS refused since 2020-01-01T00:00:00+00:00 (KEFU_ROTATION_UNTIL): "
+        "remove them"
+    )
+    with serving({**env, "KEFU_ROTATION_UNTIL": "2999-01-01T00:00:00Z"}) as readyz:
+        detail = readyz()[1]["checks"]["previous_credentials"]["detail"]
+    assert "refused" not in detail
+
+
+@pytest.mark.parametrize(
+    ("host", "why"),
+    [
+        ("nonexistent.invalid:8000", "the name nonexistent.invalid does not resolve"),
+        ("127.0.0.1:{port}", "connection refused: nothing listens on 127.0.0.1:{port}"),
+    ],
+    ids=["name does not resolve", "connection refused"],
+)
+def test_kefu_status_url_says_in_one_line_why_it_got_no_report(host, why):
+    port = free_port()
+    url = f"http://{host.format(port=port)}"
+    shown = status({}, "--url", url)
+    assert (shown.returncode, shown.stdout) == (1, "")
+    said = f"kefu status: no readiness report from {url}: {why.format(port=port)}\n"
+    assert shown.stderr == said
 
 
 def test_not_ready_while_the_rules_never_loaded(folder, sandbox):

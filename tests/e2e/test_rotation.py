@@ -19,6 +19,7 @@ from entrypoints.cli.push_simulator import Mode, PushSimulator
 from entrypoints.sandbox.main import SandboxServer, serve_sandbox
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
 from tests.e2e.servers import gunicorn, kefu_settings
+from tests.polling import wait_until
 
 NEW_TOKEN = "kefuRotatedToken2026"
 NEW_KEY = "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut"
@@ -72,6 +73,12 @@ def test_old_pushes_are_answered_during_a_rotation_and_refused_after_it(folder, 
     with gunicorn(rotated(folder, sandbox), folder / "after.log", workers=1) as kefu:
         assert post(kefu.url, OLD, "1").status_code == 403
     assert len(sandbox.state.sent) == 2
+
+    ended = rotated(folder, sandbox, **previous, KEFU_ROTATION_UNTIL="2026-01-01T00:00:00Z")
+    with gunicorn(ended, folder / "ended.log", workers=1) as kefu:
+        assert post(kefu.url, OLD, "1").status_code == 403  # still set, but past their end
+        assert post(kefu.url, PushSimulator(NEW_TOKEN, APPID, NEW_KEY), "1").text == "success"
+        wait_until(lambda: len(sandbox.state.sent) == 3)
 
 
 @pytest.mark.parametrize("fmt", [PushFormat.JSON, PushFormat.XML])

@@ -18,7 +18,7 @@ import responses
 from responses import matchers
 
 from entrypoints.cli.rules import add_rules_commands, check_rules, match_text
-from tests.documents import CONTRACT_LINK_SEND
+from tests.documents import CONTRACT_LINK_SEND, hostile_patterns
 from tests.images import png
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -155,6 +155,22 @@ def test_check_with_errors_exits_1_and_names_each_broken_key_and_problem(file_en
     assert table["１"] == ["text", "重复", "same keyword as '1' once normalised (expected unique)"]
     assert table["1"] == ["text", "欢迎", ""]
     assert out[-1] == "9 key(s): 2 in force, 7 rejected"
+
+
+def test_check_names_every_pattern_left_out_of_the_budget_and_keeps_the_rest(file_env):
+    status, out, _ = check(file_env(hostile_patterns(3000)))
+    assert status == 1
+    table = rows(out)
+    in_force = [key for key, cells in table.items() if not cells[2]]
+    assert in_force == [*list(hostile_patterns(86))[:86], "default"]
+    left_out = {key: cells[2] for key, cells in table.items() if cells[2]}
+    assert len(left_out) == 3000 - 86
+    budget = "(expected re: patterns of total size at most 2000)"
+    assert (
+        left_out["re:[ab]*a[ab]{12}N0086"]
+        == f"pattern size 23 is more than the 22 left of the budget {budget}"
+    )
+    assert out[-1] == "3001 key(s): 87 in force, 2914 rejected"
 
 
 def test_check_reports_an_image_file_missing_from_the_media_root(file_env, media):

@@ -18,7 +18,9 @@ from entrypoints.cli.gunicorn_process import ROOT, KefuUnderGunicorn, free_port
 from entrypoints.demo.transcript import fetch_calls
 from entrypoints.sandbox.main import SandboxServer, serve_sandbox
 from entrypoints.sandbox.state import SEND_PATH
+from tests.canned_http import canned
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
+from tests.image_host import tls_for
 from tests.polling import wait_until
 
 WELCOME = "您好！回复 1 下载 APP，回复 2 查看活动海报，回复 3 查看二维码"
@@ -199,10 +201,11 @@ def test_an_encrypted_mode_without_a_key_is_exit_2():
 
 
 def test_an_unreachable_url_is_reported_with_exit_1():
-    done = kefu_simulate("1", "--url", f"http://127.0.0.1:{free_port()}/wechat/callback")
+    port = free_port()
+    done = kefu_simulate("1", "--url", f"http://127.0.0.1:{port}/wechat/callback")
 
     assert done.returncode == 1
-    assert "cannot reach" in done.stdout
+    assert done.stdout == f"no answer: connection refused: nothing listens on 127.0.0.1:{port}\n"
 
 
 class _Recorder(BaseHTTPRequestHandler):
@@ -234,3 +237,32 @@ def test_repeat_replays_the_identical_query_and_body_as_wechat_retries_do():
     assert len(_Recorder.received) == 3 and len(set(_Recorder.received)) == 1
     path, body = _Recorder.received[0]
     assert "msg_signature=" in path and b'"Encrypt"' in body
+
+
+@pytest.fixture
+def staging(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """An https server on 127.0.0.1 whose certificate no public CA signed; its URL and cert."""
+    tls, cert = tls_for("127.0.0.1", tmp_path)
+    with canned(b"success", "text/plain", tls=tls) as url:
+        yield f"{url}/wechat/callback", cert
+
+
+def test_cacert_verifies_a_staging_servers_own_certificate(staging):
+    url, cert = staging
+    done = kefu_simulate("1", "--url", url, "--cacert", str(cert))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("200 OK ") and done.stdout.endswith("  success\n")
+
+
+def test_without_cacert_a_staging_servers_certificate_is_not_trusted(staging):
+    url, _ = staging
+    done = kefu_simulate("1", "--url", url)
+    port = url.split(":")[2].split("/")[0]
+    assert done.returncode == 1
+    assert done.stdout.startswith(f"no answer: TLS with 127.0.0.1:{port} failed: certificate")
+
+
+def test_a_missing_cacert_file_is_one_line(tmp_path: Path):
+    done = kefu_simulate("1", "--url", "https://127.0.0.1:1/", "--cacert", str(tmp_path / "no"))
+    assert done.returncode == 2
+    assert done.stderr == f"kefu simulate: --cacert {tmp_path / 'no'}: no such file\n"

@@ -1,4 +1,4 @@
-"""Hit statistics through real gunicorn workers, read back with `kefu rules stats`."""
+"""Hit statistics through the service (real gunicorn workers too), read back as editors do."""
 
 from __future__ import annotations
 
@@ -10,13 +10,17 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import falcon.testing
 import pytest
 import requests
 
 from adapters.wechat_push.fields import PushFormat
 from entrypoints.cli.gunicorn_process import ROOT
 from entrypoints.cli.push_simulator import Mode, PushSimulator, SignedPush
+from entrypoints.preview.main import build_preview
+from entrypoints.preview.settings import PreviewSettings
 from entrypoints.sandbox.main import serve_sandbox
+from entrypoints.service.container import Container
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
 from tests.e2e.servers import gunicorn, kefu_settings
 from tests.polling import wait_until
@@ -116,3 +120,25 @@ def test_stats_refuses_a_number_of_days_it_does_not_keep(folder):
     refused = stats(settings, "--days", "8")
     assert refused.returncode == 2
     assert "expected 1 to 7 (days kept)" in refused.stderr
+
+
+def test_one_users_fifty_pushes_do_not_top_what_users_asked(service, settings):
+    def push(text: str, openid: str) -> None:
+        fields = service.simulator.text(text, openid)
+        answer = service.send(service.simulator.build(fields, PushFormat.JSON, Mode.SAFE))
+        assert answer.text == "success"
+
+    for _ in range(50):
+        push("刷屏", "o_insistent")
+    for openid in ("o_a", "o_b"):
+        push("价格", openid)
+    service_stats = Container(settings=settings).stats_store()
+    wait_until(lambda: sum(n for _, n in service_stats.days(1)[0].hits) == 52)
+    service_stats.close()
+    preview = falcon.testing.TestClient(
+        build_preview(PreviewSettings(settings, service_stats=True)),
+        headers={"Host": "127.0.0.1:8700"},
+    )
+    (today,) = preview.simulate_get("/api/stats", params={"days": "1"}).json["days"]
+    assert today["unmatched"] == [["价格", 2], ["刷屏", 1]]
+    assert today["hits"] == [["default", 52]]

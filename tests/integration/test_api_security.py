@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from adapters.state.memory import MemoryStateStore
 from adapters.wechat_api.api_keys import ApiKeys, ApiKeysError, load_api_keys
 from adapters.wechat_api.errors import UnverifiedAnswer
 from adapters.wechat_api.security import ApiSecurity
@@ -215,11 +217,44 @@ def test_an_answer_for_another_url_is_refused():
         at_answer_time().open(URL + "x", ANSWER_HEADERS, ANSWER_BODY)
 
 
-def test_an_unsigned_error_is_reported_as_the_error_but_unsigned_success_is_refused():
-    refusal = b'{"errcode":40234,"errmsg":"invalid signature"}'
-    assert at_answer_time().open(URL, {}, refusal)["errcode"] == 40234
+@pytest.mark.parametrize(
+    "unsigned",
+    [
+        b'{"errcode":0,"errmsg":"ok"}',
+        b'{"errcode":40234,"errmsg":"invalid signature"}',
+        b'{"errcode":45015,"errmsg":"response out of time limit"}',
+        b'{"errcode":40001,"errmsg":"invalid credential"}',
+    ],
+)
+def test_an_unsigned_answer_is_never_taken_as_wechats_verdict(unsigned: bytes):
     with pytest.raises(UnverifiedAnswer, match="not signed"):
-        at_answer_time().open(URL, {}, b'{"errcode":0,"errmsg":"ok"}')
+        at_answer_time().open(URL, {}, unsigned)
+
+
+def test_a_genuine_answer_is_taken_once_by_every_process_sharing_the_store():
+    shared = MemoryStateStore()
+    first = ApiSecurity(APPID, guide_keys(), lambda: ANSWER_TS + 1, answers=shared)
+    other_worker = ApiSecurity(APPID, guide_keys(), lambda: ANSWER_TS + 2, answers=shared)
+    assert first.open(URL, ANSWER_HEADERS, ANSWER_BODY) == ANSWER
+    with pytest.raises(UnverifiedAnswer, match="replayed"):
+        other_worker.open(URL, ANSWER_HEADERS, ANSWER_BODY)
+    with pytest.raises(UnverifiedAnswer, match="replayed"):
+        first.open(URL, ANSWER_HEADERS, ANSWER_BODY)
+
+
+def test_refused_answers_are_logged_once_per_episode(caplog):
+    caplog.set_level(logging.INFO, logger="adapters.wechat_api.security")
+    security = at_answer_time()
+    for _ in range(3):
+        with pytest.raises(UnverifiedAnswer):
+            security.open(URL, {}, b'{"errcode":45015}')
+    assert [r.levelname for r in caplog.records] == ["ERROR"]
+    assert "claims errcode 45015" in caplog.text
+    assert security.open(URL, ANSWER_HEADERS, ANSWER_BODY) == ANSWER
+    assert "verify again" in caplog.records[-1].getMessage()
+    with pytest.raises(UnverifiedAnswer):
+        security.open(URL, {}, b"{}")
+    assert [r.levelname for r in caplog.records] == ["ERROR", "INFO", "ERROR"]
 
 
 @pytest.mark.parametrize(

@@ -120,6 +120,23 @@ def test_the_last_use_of_a_previous_credential_is_kept_in_the_state_store():
     assert use.hours_ago(clock()) == pytest.approx(3.0)
 
 
+def test_after_the_rotations_end_the_previous_token_and_key_are_refused():
+    clock = FakeClock()
+    ring = KeyRing(
+        NEW_TOKEN, NEW_KEY, APPID, OLD_TOKEN, OLD_KEY, previous_until=clock.now + 60, clock=clock
+    )
+    assert ring.open(*_args(sealed(OLD_TOKEN, OLD_KEY))).text  # still within the rotation
+    ring.verify_url_signature(signature(OLD_TOKEN, TS, NONCE), TS, NONCE)
+    clock.advance(61)
+    with pytest.raises(InvalidSignature):
+        ring.open(*_args(sealed(OLD_TOKEN, NEW_KEY)))
+    with pytest.raises(InvalidSignature):
+        ring.verify_url_signature(signature(OLD_TOKEN, TS, NONCE), TS, NONCE)
+    with pytest.raises(DecryptError):
+        ring.open(*_args(sealed(NEW_TOKEN, OLD_KEY)))
+    assert ring.open(*_args(sealed(NEW_TOKEN, NEW_KEY))).text  # the current ones still work
+
+
 def _args(pair: tuple[str, str]) -> tuple[str, str, str, str]:
     msg_signature, encrypt = pair
     return msg_signature, TS, NONCE, encrypt

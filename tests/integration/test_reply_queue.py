@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from huey import MemoryHuey
+from huey.storage import RedisStorage
 
 from adapters.queue.clock import SteadyClock
 from adapters.queue.journal import JobState, JournalEntry
@@ -17,7 +19,6 @@ from adapters.queue.ordering import UserLeases
 from adapters.queue.queue import HueyReplyQueue
 from adapters.queue.reaper import Reaper
 from adapters.queue.senders import SenderPool
-from adapters.queue.serializer import RefusedValue
 from adapters.queue.stores import QueueStores, redis_stores, sqlite_stores
 from adapters.queue.timings import QueueTimings
 from adapters.state.memory import MemoryStateStore
@@ -247,8 +248,27 @@ def test_a_value_planted_in_the_queue_is_refused_not_unpickled(stores: QueueStor
     assert list(rig.queue.journal.entries()) != ["planted"]
     assert len(rig.queue.journal.entries()) == 1
     assert rig.queue.dead_letters.all() == []
-    with pytest.raises(RefusedValue):
-        rig.queue.journal.read("planted")
+    assert rig.queue.journal.read("planted") is None  # read as missing, never raised
+
+
+def test_bytes_planted_under_a_users_latest_job_cost_no_reply(rig_factory, caplog):
+    rig = rig_factory()
+    journal, planted = rig.queue.stores.journal.storage, b"\xff\xfe not a job id"
+    if isinstance(journal, RedisStorage):
+        journal.conn.set(f"{journal.name}:latest:o_user", planted)
+    else:
+        journal.sql(
+            "insert into kv (queue, key, value) values (?, ?, ?)",
+            (f"{journal.name}:latest", "o_user", planted),
+            commit=True,
+        )
+    rig.pool.start()
+    with caplog.at_level(logging.WARNING):
+        rig.queue.submit(job(1, texts=("first",)))  # the plant reads as no job before it
+        rig.queue.submit(job(2, texts=("second",)))
+        wait_for(lambda: rig.texts == ["first", "second"] and rig.queue.depth() == 0)
+    lines = [r.getMessage() for r in caplog.records if "latest job of a user" in r.getMessage()]
+    assert len(lines) == 1 and "kefu did not write" in lines[0]
 
 
 def test_a_users_later_job_picked_up_first_still_waits_for_the_earlier_one(rig_factory):

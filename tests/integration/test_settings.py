@@ -87,6 +87,17 @@ def test_malformed_values_are_named_with_what_was_expected():
     assert "KEFU_RULES_TTL='soon' is malformed: expected seconds, 0 or more" in lines
 
 
+@pytest.mark.parametrize(
+    ("key", "found"),
+    [(KEY + "=", "got 44"), (KEY[:-1], "got 42"), (KEY[:-1] + "!", "got a character that is not")],
+)
+def test_a_bad_aes_key_says_what_it_got_without_showing_it(key, found):
+    (line,) = problems({**GOOD, "KEFU_ENCODING_AES_KEY": key})
+    expected = "expected the 43 letters and digits of the EncodingAESKey, "
+    assert line.startswith(f"KEFU_ENCODING_AES_KEY is malformed: {expected}{found}")
+    assert KEY[:8] not in line
+
+
 def test_a_bad_aes_key_is_reported_without_showing_it():
     (line,) = problems({**GOOD, "KEFU_ENCODING_AES_KEY": KEY[:-1] + "!"})
     assert line.startswith("KEFU_ENCODING_AES_KEY is malformed")
@@ -213,4 +224,15 @@ def test_senders_and_reply_deadline_must_be_sensible_numbers():
     assert problems({**GOOD, "KEFU_SENDERS": "-1", "KEFU_REPLY_DEADLINE": "0"}) == [
         "KEFU_SENDERS='-1' is malformed: expected a whole number, 0 or more",
         "KEFU_REPLY_DEADLINE='0' is malformed: expected seconds, more than 0",
+    ]
+
+
+def test_the_rotations_end_is_read_as_iso_8601_utc_unless_an_offset_is_given():
+    beijing = Settings.from_env({**GOOD, "KEFU_ROTATION_UNTIL": "2026-12-31T18:00+08:00"})
+    utc = Settings.from_env({**GOOD, "KEFU_ROTATION_UNTIL": "2026-12-31T10:00:00"})
+    assert beijing.rotation_until == utc.rotation_until == 1798711200.0
+    assert Settings.from_env(GOOD).rotation_until is None
+    assert problems({**GOOD, "KEFU_ROTATION_UNTIL": "next friday"}) == [
+        "KEFU_ROTATION_UNTIL='next friday' is malformed: expected an ISO-8601 time, "
+        "e.g. 2026-12-31T18:00+08:00"
     ]

@@ -11,20 +11,11 @@ import diskcache
 
 from adapters.rules.saved import SavedDocument, Validators
 from adapters.state.disk import DiskStateStore
+from tests.planted import Planted
 
 
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
-
-
-class Planted:
-    """Unpickling this creates a file: proof that code in the stored value ran."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self) -> tuple[object, tuple[str]]:
-        return os.system, (f"touch {self.marker}",)
 
 
 def test_the_state_folder_and_its_database_are_readable_by_this_user_only(tmp_path: Path):
@@ -84,4 +75,8 @@ def test_a_planted_row_naming_a_file_outside_the_folder_is_not_read(tmp_path: Pa
             "UPDATE Cache SET mode = 3, filename = '../outside.txt', value = NULL WHERE key = ?",
             ("media:x",),
         )
-    assert DiskStateStore(tmp_path / "state").get("media:x") is None
+    store = DiskStateStore(tmp_path / "state")
+    assert store.get("media:x") is None
+    store.set("media:x", "1700000001.0 MEDIA2", 60)  # diskcache removes a replaced row's file
+    store.close()
+    assert (tmp_path / "outside.txt").read_text(encoding="utf-8") == "not for kefu"

@@ -92,6 +92,22 @@ def test_set_overwrites_and_delete_removes(harness: Harness) -> None:
     assert harness.store.get("never-set") is None
 
 
+@pytest.mark.parametrize("kind", ["disk", "redis"])
+def test_keys_and_values_with_lone_surrogates_are_kept_as_valid_text(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    if kind == "disk":
+        store: DiskStateStore | RedisStateStore = DiskStateStore(tmp_path)
+    else:
+        url, prefix = (request.getfixturevalue(name) for name in ("redis_url", "redis_prefix"))
+        store = RedisStateStore(url, prefix=prefix)
+    assert store.add("claim:o_\ud800", "1", 60) is True
+    assert store.add("claim:o_\ud800", "1", 60) is False
+    store.set("user:\udfff", "bad\ud83dpair\ud83d\ude00", 60)
+    assert store.get("user:\udfff") == "bad\ufffdpair😀"
+    store.close()
+
+
 def test_a_ttl_that_is_not_positive_is_refused(harness: Harness) -> None:
     with pytest.raises(ValueError, match="ttl"):
         harness.store.add("claim", "x", 0)

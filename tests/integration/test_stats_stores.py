@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import multiprocessing
 import threading
@@ -16,7 +17,8 @@ from adapters.stats.background import BackgroundHitStats
 from adapters.stats.disk import DiskHitStats
 from adapters.stats.redis import RedisHitStats
 from domain.errors import KefuError
-from domain.stats import TOP_UNMATCHED, DayStats, Hit
+from domain.stats import TOP_UNMATCHED, DayStats, Hit, asker
+from entrypoints.cli.stats import show_stats
 from entrypoints.service.container import Container
 from entrypoints.service.settings import Settings
 from tests.fakes import FakeClock
@@ -26,13 +28,12 @@ NOON = 1_764_676_800.0  # 2025-12-02 12:00 UTC: that date in any zone within ±1
 
 @pytest.fixture(params=["disk", "redis"])
 def make_store(request, tmp_path: Path):
-    def make(namespace: str = "wxA", clock: FakeClock | None = None):
+    def make(namespace: str = "wxA", clock: FakeClock | None = None, **options):
         clock = clock or FakeClock(NOON)
         if request.param == "disk":
-            return DiskHitStats(tmp_path / "stats", namespace, clock=clock)
-        client = request.getfixturevalue("redis_client")
-        prefix = request.getfixturevalue("redis_prefix")
-        return RedisHitStats(namespace, client=client, prefix=prefix, clock=clock)
+            return DiskHitStats(tmp_path / "stats", namespace, clock=clock, **options)
+        prefix, url = request.getfixturevalue("redis_prefix"), request.getfixturevalue("redis_url")
+        return RedisHitStats(namespace, url, prefix=prefix, clock=clock, **options)
 
     return make
 
@@ -73,6 +74,58 @@ def test_only_the_top_100_unmatched_texts_are_reported(make_store):
     assert today.unmatched[1] == ("text 000", 1)
 
 
+def asked(user: str, text: str) -> Hit:
+    return Hit("default", text, asker(user, text))
+
+
+def test_one_users_many_pushes_of_a_text_count_once_a_day(make_store):
+    clock = FakeClock(NOON)
+    store = make_store(clock=clock)
+    store.record_all([asked("o_flooder", "买粉丝") for _ in range(50)])
+    for user in ("o_a", "o_b"):
+        store.record(asked(user, "价格"))
+    store.record(asked("o_flooder", "价格"))
+    (today,) = store.days(1)
+    assert today.unmatched == (("价格", 3), ("买粉丝", 1))
+    assert today.hits == (("default", 53),)  # which rule answered still counts every push
+    clock.advance(24 * 3600)
+    store.record(asked("o_flooder", "买粉丝"))  # a new day: asked again, counted again
+    assert store.days(1)[0].unmatched == (("买粉丝", 1),)
+
+
+def test_a_day_remembers_a_bounded_number_of_askers(make_store):
+    store = make_store(askers_kept=3)
+    store.record_all([asked(f"o_{n}", "你好") for n in range(5)])
+    store.record(asked("o_0", "你好"))
+    store.record(Hit(None, "没有提问者"))  # a text without an asker counts every time
+    (today,) = store.days(1)
+    assert today.unmatched == (("你好", 3), ("没有提问者", 1))
+
+
+def test_lone_surrogates_and_control_characters_read_back_without_losing_the_batch(make_store):
+    store = make_store()
+    forged = ["bad\ud800text", "pair\ud83d\ude00", "bell\x07\x1b[2J\x00end", "plain"]
+    store.record_all([Hit("re:\udfff", text) for text in forged])
+    (today,) = store.days(1)
+    assert today.hits == (("re:\ufffd", 4),)
+    assert sorted(today.unmatched) == [
+        ("bad\ufffdtext", 1),
+        ("bell\x07\x1b[2J\x00end", 1),
+        ("pair😀", 1),
+        ("plain", 1),
+    ]
+
+
+def test_kefu_rules_stats_prints_stored_control_characters_escaped(tmp_path: Path):
+    store = DiskHitStats(tmp_path / "state" / "stats", "wxA")
+    store.record_all([Hit(None, "clear\x1b[2J\x07"), Hit(None, "bad\ud800")])
+    env = {"KEFU_TOKEN": "t", "KEFU_APPID": "wxA", "KEFU_STATE_DIR": str(tmp_path / "state")}
+    out, err = io.StringIO(), io.StringIO()
+    assert show_stats(1, {**env, "KEFU_RULES_FILE": str(tmp_path / "rules.json")}, out, err) == 0
+    assert "clear\\x1b[2J\\x07" in out.getvalue() and "bad\ufffd" in out.getvalue()
+    assert "\x1b" not in out.getvalue() and err.getvalue() == ""
+
+
 def test_two_mini_programs_sharing_a_store_keep_their_own_counts(make_store):
     first, second = make_store("wxA"), make_store("wxB")
     first.record(Hit("1"))
@@ -80,12 +133,16 @@ def test_two_mini_programs_sharing_a_store_keep_their_own_counts(make_store):
     assert first.days(1)[0].hits == (("1", 1),)
 
 
-def test_redis_counts_expire_after_eight_days(redis_client, redis_prefix):
-    store = RedisHitStats("wxA", client=redis_client, prefix=redis_prefix)
-    store.record(Hit("default", "x"))
-    keys = list(redis_client.scan_iter(match=redis_prefix + "*"))
-    assert len(keys) == 2
-    assert all(7 * 86400 < redis_client.ttl(key) <= 8 * 86400 for key in keys)
+def test_redis_counts_expire_after_eight_days_and_askers_after_two(
+    redis_url, redis_client, redis_prefix
+):
+    store = RedisHitStats("wxA", redis_url, prefix=redis_prefix)
+    store.record(asked("o_1", "x"))
+    keys = sorted(redis_client.scan_iter(match=redis_prefix + "*"))
+    assert [key.rsplit(":", 1)[1] for key in keys] == ["askers", "hits", "unmatched"]
+    ttls = [redis_client.ttl(key) for key in keys]
+    assert 86400 < ttls[0] <= 2 * 86400  # askers matter only while their day is counted
+    assert all(7 * 86400 < ttl <= 8 * 86400 for ttl in ttls[1:])
 
 
 def _add_hits(directory: str, count: int) -> None:

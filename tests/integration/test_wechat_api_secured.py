@@ -13,8 +13,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from adapters.wechat_api.api_keys import ApiKeys
 from adapters.wechat_api.client import RequestsWeChatApi
-from adapters.wechat_api.errors import UnverifiedAnswer, WeChatApiError
+from adapters.wechat_api.errors import UnverifiedAnswer
 from adapters.wechat_api.security import ApiSecurity
+from domain.errors import FailureKind
 from domain.replies import MediaFile, TextReply
 from entrypoints.sandbox.security import SandboxSecurity
 
@@ -90,8 +91,53 @@ def test_a_tampered_answer_is_refused_not_taken_for_success(wechat, tamper):
     assert not refused.value.transient
 
 
-def test_an_unsigned_refusal_of_the_mode_is_reported_as_its_errcode(wechat):
+def test_an_unsigned_refusal_of_the_token_is_retried_later_not_taken_as_wechats(wechat):
     wechat.post(f"{BASE}/cgi-bin/stable_token", json={"errcode": 40234, "errmsg": "bad sign"})
-    with pytest.raises(WeChatApiError) as refused:
+    with pytest.raises(UnverifiedAnswer, match="claims errcode 40234") as refused:
         secured_api().send("OPENID", TextReply("hi"))
-    assert refused.value.errcode == 40234
+    assert refused.value.kind is FailureKind.OPERATOR  # retried until the deadline
+
+
+def token_then(wechat: responses.RequestsMock, send: Any) -> RequestsWeChatApi:
+    token = {"access_token": "TOKEN-A", "expires_in": 7200}
+    wechat.add_callback("POST", f"{BASE}/cgi-bin/stable_token", answering(token, []))
+    wechat.add_callback("POST", f"{BASE}/cgi-bin/message/custom/send", send)
+    return secured_api()
+
+
+@pytest.mark.parametrize("errcode", [45015, 45047, 40003, 0])
+def test_an_unsigned_answer_to_a_send_is_uncertain_never_a_verdict(wechat, errcode):
+    forged = json.dumps({"errcode": errcode, "errmsg": "forged"}).encode()
+    api = token_then(wechat, lambda request: (200, {}, forged))
+    with pytest.raises(UnverifiedAnswer) as refused:
+        api.send("OPENID", TextReply("hi"))
+    assert refused.value.kind is FailureKind.UNCERTAIN  # recorded, not sent again, no dead letter
+
+
+def test_an_unsigned_40001_drops_no_token(wechat):
+    forged = b'{"errcode":40001,"errmsg":"invalid credential"}'
+    api = token_then(wechat, lambda request: (200, {}, forged))
+    for _ in range(2):
+        with pytest.raises(UnverifiedAnswer):
+            api.send("OPENID", TextReply("hi"))
+    assert [str(c.request.url).split("?")[0].rsplit("/", 1)[-1] for c in wechat.calls] == [
+        "stable_token",
+        "send",
+        "send",
+    ]
+
+
+def test_a_signed_success_replayed_for_another_send_is_refused(wechat):
+    captured: list[tuple[int, dict[str, str], bytes]] = []
+    genuine = answering({"errcode": 0, "errmsg": "ok"}, [])
+
+    def first_genuine_then_replayed(request: requests.PreparedRequest) -> Any:
+        if not captured:
+            captured.append(genuine(request))
+        return captured[0]
+
+    api = token_then(wechat, first_genuine_then_replayed)
+    api.send("OPENID", TextReply("first"))
+    with pytest.raises(UnverifiedAnswer, match="replayed") as refused:
+        api.send("OPENID", TextReply("second"))
+    assert refused.value.kind is FailureKind.UNCERTAIN

@@ -7,7 +7,7 @@ import pytest
 from domain.answering import AnswerMessage
 from domain.ledger import PushLedger
 from domain.messages import EnterSessionEvent, ImageMessage, TextMessage
-from domain.stats import UNMATCHED_CHARS, Hit, NoHitStats, ranked
+from domain.stats import ASKER_HEX, UNMATCHED_CHARS, Hit, NoHitStats, asker, ranked
 from tests.fakes import FakeDispatcher, FakeHitStats, FakeRuleSource, FakeStateStore
 
 DOCUMENT = {
@@ -37,7 +37,7 @@ def answering(document=DOCUMENT, stats=None):
         (" ａｐｐ ", Hit("App")),
         ("怎么下载", Hit("re:下载|安装")),
         ("人工", Hit("人工")),
-        ("  Hello WORLD ", Hit("default", "hello world")),
+        ("  Hello WORLD ", Hit("default", "hello world", asker("u", "hello world"))),
     ],
 )
 def test_each_message_counts_the_rule_key_as_written_and_unmatched_text_normalised(typed, hit):
@@ -49,13 +49,24 @@ def test_each_message_counts_the_rule_key_as_written_and_unmatched_text_normalis
 def test_unmatched_text_is_kept_to_64_characters():
     answer, stats = answering()
     answer(text("问" * 100))
-    assert stats.hits == [Hit("default", "问" * UNMATCHED_CHARS)]
+    kept = "问" * UNMATCHED_CHARS
+    assert stats.hits == [Hit("default", kept, asker("u", kept))]
 
 
 def test_unmatched_text_is_counted_even_without_a_default():
     answer, stats = answering({"1": {"type": "text", "text": "one"}})
     answer(text("2"))
-    assert stats.hits == [Hit(None, "2")]
+    assert stats.hits == [Hit(None, "2", asker("u", "2"))]
+
+
+def test_an_unmatched_text_names_its_asker_by_a_short_hash_of_user_and_text_only():
+    openid = "o6_bmjrPTlm6_2sgVt7hMZOPfL2M"
+    mine = asker(openid, "价格")
+    assert len(mine) == ASKER_HEX and openid not in mine and openid[:8] not in mine
+    assert mine == asker(openid, "价格")  # the same user asking again is the same asker
+    assert len({mine, asker("o_other", "价格"), asker(openid, "下载")}) == 3
+    assert asker("a:1", "x") != asker("a", ":1x")  # user and text cannot be run together
+    assert len(asker("o_\ud800", "\udfff")) == ASKER_HEX  # a forged push's lone surrogates
 
 
 def test_entering_and_pictures_count_their_rule_without_text():

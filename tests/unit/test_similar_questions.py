@@ -15,7 +15,7 @@ from domain.replies import TextReply
 from domain.similar import Candidate, MatchTuning, decide
 from domain.similar_answering import AnswerQuestion
 from domain.similar_document import MAX_QUESTION_CHARS, MAX_SIMILAR
-from domain.stats import Hit
+from domain.stats import Hit, asker
 from tests.documents import parse_with_re2
 from tests.fakes import (
     FakeClock,
@@ -216,7 +216,9 @@ def test_the_push_path_only_queues_the_question_with_the_default():
 def test_an_unlike_text_gets_the_default_and_counts_as_unmatched():
     service = Service()
     assert service.ask("今天天气怎么样") == [DEFAULT]
-    assert service.stats.hits == [Hit("default", unmatched="今天天气怎么样")]
+    asked = "今天天气怎么样"
+    # with who asked, so a store counts one user's text once a day, as without similar questions
+    assert service.stats.hits == [Hit("default", asked, asker("user-1", asked))]
 
 
 def test_similar_hits_are_counted_apart_from_exact_hits_once_per_push():

@@ -2,6 +2,26 @@
 // textContent: rules are not trusted markup.
 "use strict";
 
+// The page's words in its language, as the server put them on <body>.
+const TEXTS = JSON.parse(document.body.dataset.texts);
+
+// TEXTS[name] with each {field} replaced by values[field]: text, or a node (a <code>, say).
+function fill(name, values) {
+  const parts = [];
+  let last = 0;
+  const template = TEXTS[name];
+  for (const match of template.matchAll(/\{(\w+)\}/g)) {
+    parts.push(template.slice(last, match.index), values[match[1]]);
+    last = match.index + match[0].length;
+  }
+  parts.push(template.slice(last));
+  return parts;
+}
+
+function sentence(name, values) {
+  return fill(name, values).join("");
+}
+
 const chat = document.getElementById("chat");
 const input = document.getElementById("text");
 
@@ -38,7 +58,7 @@ function textBubble(content) {
     let link;
     if (attrs["data-miniprogram-path"]) {
       link = el("span", "mp-link", match[2]);
-      link.title = "opens " + attrs["data-miniprogram-path"];
+      link.title = sentence("opens", { path: attrs["data-miniprogram-path"] });
     } else if (isWebAddress(attrs.href)) {
       link = el("a", null, match[2]);
       link.href = attrs.href;
@@ -72,7 +92,7 @@ function linkCard(reply) {
   card.append(el("div", "title", reply.title));
   const row = el("div", "row");
   row.append(el("div", "desc", reply.description));
-  if (reply.thumb) row.append(image("thumb", reply.thumb, "", "thumbnail"));
+  if (reply.thumb) row.append(image("thumb", reply.thumb, "", TEXTS.thumbnail));
   else row.append(el("div", "thumb"));
   card.append(row);
   card.title = reply.url;
@@ -81,9 +101,9 @@ function linkCard(reply) {
 
 function miniProgramCard(reply) {
   const card = el("div", "card mp");
-  card.append(el("div", "mp-head", "小程序"));
+  card.append(el("div", "mp-head", TEXTS.mini_program));
   card.append(el("div", "title", reply.title));
-  card.append(image("cover", reply.src, reply.file, "card picture"));
+  card.append(image("cover", reply.src, reply.file, TEXTS.cover));
   card.append(el("div", "path", reply.pagepath));
   return card;
 }
@@ -92,7 +112,7 @@ function replyNode(reply) {
   switch (reply.kind) {
     case "text": return textBubble(reply.text);
     case "link": return linkCard(reply);
-    case "image": return image("picture", reply.src, reply.file, "picture");
+    case "image": return image("picture", reply.src, reply.file, TEXTS.picture);
     case "miniprogrampage": return miniProgramCard(reply);
     default: return null;
   }
@@ -118,24 +138,15 @@ function hitLine(turn) {
   line.dataset.rule = turn.rule === null ? "" : turn.rule;
   line.dataset.how = turn.how;
   const code = (text) => el("code", null, text);
-  if (turn.how === "keyword") {
-    line.append("rule ", code(turn.rule), ": exact keyword, your text normalised is ",
-      code(turn.normalised));
-  } else if (turn.how === "pattern") {
-    line.append("rule ", code(turn.rule), ": pattern ", code(turn.rule.slice(3)),
-      " found in ", code(turn.normalised));
-  } else if (turn.how === "default") {
-    line.append("rule ", code("default"), ": no keyword or pattern hit");
-  } else if (turn.how === "enter") {
-    line.append("rule ", code("@enter"), ": the user entered the chat");
-  } else if (turn.how === "similar") {
-    line.append("rule ", code(turn.rule), ": similar question");
-  } else {
-    line.append("no rule hit: no reply");
-  }
+  const values = { rule: code(turn.rule), text: code(turn.normalised) };
+  if (turn.how === "pattern") values.pattern = code(turn.rule.slice(3));
+  if (turn.how === "default") values.rule = code("default");
+  if (turn.how === "enter") values.rule = code("@enter");
+  line.append(...fill("hit_" + turn.how, values));
   // The closest keys by similar questions, the one that answered marked.
   for (const found of turn.similar ? turn.similar.candidates : []) {
-    const row = el("div", "similar", `相似问法 ${found.score} %: ${found.question}`);
+    const values = { score: String(found.score), question: found.question };
+    const row = el("div", "similar", sentence("similar_row", values));
     row.dataset.key = found.key;
     if (found.key === turn.similar.answer) row.dataset.answers = "";
     line.append(row);
@@ -146,7 +157,7 @@ function hitLine(turn) {
 function showTurn(turn) {
   for (const reply of turn.replies) {
     if (reply.kind === "transfer") {
-      addNotice("The chat is handed to a human agent (转人工客服)", "transfer");
+      addNotice(TEXTS.transfer, "transfer");
       continue;
     }
     addRow("kefu", replyNode(reply), reply.kind);
@@ -162,7 +173,7 @@ async function post(body) {
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify(body),
   });
-  if (!response.ok) throw new Error("the preview answered " + response.status);
+  if (!response.ok) throw new Error(sentence("failed", { status: String(response.status) }));
   return response.json();
 }
 
@@ -171,7 +182,7 @@ async function say(text) {
   try {
     showTurn(await post({ text }));
   } catch (error) {
-    chat.append(el("div", "note", String(error)));
+    chat.append(el("div", "note", error.message || String(error)));
   }
 }
 
@@ -184,11 +195,11 @@ document.getElementById("composer").addEventListener("submit", (event) => {
 });
 
 document.getElementById("enter").addEventListener("click", async () => {
-  addNotice("you entered the chat", "entered");
+  addNotice(TEXTS.entered, "entered");
   try {
     showTurn(await post({ enter: true }));
   } catch (error) {
-    chat.append(el("div", "note", String(error)));
+    chat.append(el("div", "note", error.message || String(error)));
   }
 });
 
@@ -206,8 +217,12 @@ async function refreshReport() {
   shownReport = text;
   const summary = document.getElementById("report-summary");
   summary.textContent = report.error
-    ? "The rules cannot be read: " + report.error
-    : `${report.rows.length} key(s): ${report.in_force} in force, ${report.rejected} rejected`;
+    ? sentence("unreadable", { error: report.error })
+    : sentence("report", {
+      keys: String(report.rows.length),
+      in_force: String(report.in_force),
+      rejected: String(report.rejected),
+    });
   const body = document.querySelector("#report tbody");
   body.replaceChildren(...report.rows.map((row) => {
     const tr = el("tr", row.problems ? "rejected" : "");
@@ -227,7 +242,7 @@ function table(header, rows, withTry) {
     tr.append(el("td", null, name), el("td", null, String(count)));
     if (withTry) {
       const cell = el("td");
-      const button = el("button", "try", "try it");
+      const button = el("button", "try", TEXTS.try);
       button.type = "button";
       button.addEventListener("click", () => say(name));
       cell.append(button);
@@ -252,7 +267,7 @@ async function refreshStats() {
   shownStats = text;
   const box = document.getElementById("stats");
   if (!stats.enabled) {
-    box.replaceChildren(el("p", "summary", "KEFU_STATS is off: nothing is counted."));
+    box.replaceChildren(el("p", "summary", stats.why === "unset" ? TEXTS.stats_unset : TEXTS.stats_off));
     return;
   }
   const parts = [];
@@ -262,10 +277,12 @@ async function refreshStats() {
     section.dataset.day = day.day;
     section.append(el("h3", null, day.day));
     if (!day.hits.length && !day.unmatched.length) {
-      section.append(el("p", "summary", "nothing counted"));
+      section.append(el("p", "summary", TEXTS.nothing));
     } else {
-      section.append(table(["rule", "hits"], day.hits, false));
-      if (day.unmatched.length) section.append(table(["unmatched text", "times"], day.unmatched, true));
+      section.append(table([TEXTS.rule, TEXTS.hits], day.hits, false));
+      if (day.unmatched.length) {
+        section.append(table([TEXTS.unmatched, TEXTS.times], day.unmatched, true));
+      }
     }
     parts.push(section);
   }
