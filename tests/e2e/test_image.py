@@ -24,6 +24,7 @@ from entrypoints.sandbox.main import serve_sandbox
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
 from tests.polling import wait_until
 
+pytestmark = pytest.mark.podman
 CACHE = Path.home() / ".cache" / "kefu-test"
 # Debian's own packages stand in for the public Python image, which no registry here serves.
 BASE = "localhost/kefu-test-base:bookworm-python3"
