@@ -34,8 +34,8 @@ WORKER_HELP = "run reply senders only (no HTTP), to scale sending apart from the
 WORKER_DESCRIPTION = (
     f"{WORKER_HELP}: takes the replies `kefu serve` queued and sends them through WeChat's API "
     "until SIGTERM or Ctrl-C, then lets running sends finish (up to "
-    f"{WORKER_GRACE:g} s). Reads the same KEFU_ settings as `kefu serve` (they must be valid "
-    "there too); what it uses: the queue it shares with the web tier (KEFU_REDIS_URL, or "
+    f"{WORKER_GRACE:g} s). Settings it reads: the same KEFU_ settings as `kefu serve` (they must "
+    "be valid there too); what it uses: the queue it shares with the web tier (KEFU_REDIS_URL, or "
     "KEFU_STATE_DIR on the same host), KEFU_APPID, KEFU_APPSECRET and KEFU_WECHAT_API_BASE for "
     "WeChat's API, KEFU_MEDIA_ROOT and KEFU_MEDIA_ALLOW_HOSTS for images, KEFU_SENDERS (sender "
     "threads, at least 1), KEFU_METRICS_ADDR (its own metrics; give it a port of its own beside "

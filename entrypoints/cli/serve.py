@@ -16,9 +16,9 @@ if TYPE_CHECKING:  # argparse's class takes no type argument at run time
 
 HELP = "run the service: the WeChat callback, /healthz and /readyz, under gunicorn"
 DESCRIPTION = (
-    f"{HELP}, with the gunicorn config kefu ships ({GUNICORN_CONF.name}). Reads every KEFU_ "
-    "setting (KEFU_TOKEN, KEFU_APPID, KEFU_APPSECRET, the rules source and the state folder at "
-    "least); listens on HOST:PORT (127.0.0.1:8000 unless set, or GUNICORN_BIND) with "
+    f"{HELP}, with the gunicorn config kefu ships ({GUNICORN_CONF.name}). Settings it reads: "
+    "every KEFU_ setting (KEFU_TOKEN, KEFU_APPID, KEFU_APPSECRET, the rules source and the state "
+    "folder at least); listens on HOST:PORT (127.0.0.1:8000 unless set, or GUNICORN_BIND) with "
     "WEB_CONCURRENCY worker processes; serves metrics on KEFU_METRICS_ADDR (HOST:PORT, or `off`),"
     " and logs where. The options below win over those variables."
 )

@@ -20,6 +20,7 @@ from adapters.wechat_push.fields import PushFormat
 from entrypoints.cli.push_simulator import Mode, PushSimulator
 from entrypoints.cli.stats import show_stats
 from entrypoints.preview.main import build_preview
+from entrypoints.preview.settings import PreviewSettings
 from entrypoints.service.bootstrap import app_for, start
 from entrypoints.service.container import Container
 from entrypoints.service.settings import Settings
@@ -128,7 +129,8 @@ def test_pickles_planted_in_every_row_of_every_store_never_run(settings: Setting
         out, err = io.StringIO(), io.StringIO()
         assert show_stats(1, stats_env(settings), out, err) == 0, err.getvalue()
         preview = falcon.testing.TestClient(
-            build_preview(settings), headers={"Host": "127.0.0.1:8700"}
+            build_preview(PreviewSettings(settings, service_stats=True)),
+            headers={"Host": "127.0.0.1:8700"},
         )
         panel = preview.simulate_get("/api/stats", params={"days": "1"})
     assert not marker.exists()
