@@ -51,6 +51,13 @@ access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms push=%({x-kefu-push
 def on_starting(server: Any) -> None:
     """Check the settings once in the master, so a bad one stops start-up with a clear line;
     then serve the workers' summed metrics from here on KEFU_METRICS_ADDR."""
+    from entrypoints.service.listen_check import CannotListen, check_can_listen
+
+    try:  # before anything is created that a failed start would leave behind
+        check_can_listen(server.cfg.address)
+    except CannotListen as taken:
+        print(f"kefu: {taken}", file=sys.stderr)
+        raise SystemExit(2) from None
     # prometheus_client picks its multiprocess mode when first imported: name the folder first.
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="kefu-metrics-")
     from entrypoints.service.bootstrap import load_settings
@@ -65,6 +72,9 @@ def on_starting(server: Any) -> None:
         if settings.metrics_addr is not None:
             ports = [address[1] for address in server.cfg.address if isinstance(address, tuple)]
             _metrics.append(serve_metrics(settings.metrics_addr, ports))
+            server.log.info("Metrics at: %s", _metrics[-1].url)
+        else:
+            server.log.info("Metrics: off (KEFU_METRICS_ADDR=off)")
     except MetricsAddressError as bad:
         remove_multiprocess_dir()
         print(f"kefu: {bad}", file=sys.stderr)

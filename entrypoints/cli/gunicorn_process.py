@@ -14,8 +14,10 @@ from pathlib import Path
 
 import requests
 
+from entrypoints.cli.shipped import GUNICORN_CONF
+
+# The folder holding the top-level packages: the checkout, or site-packages when installed.
 ROOT = Path(__file__).resolve().parents[2]
-GUNICORN_CONF = ROOT / "config" / "gunicorn.conf.py"
 LOCALHOST = "127.0.0.1"
 # Variables that would change how gunicorn binds, sizes or logs; the caller sets its own.
 _OWN_PREFIXES = ("KEFU_", "GUNICORN_")
@@ -38,7 +40,7 @@ class KefuDidNotStart(Exception):
 
 
 class KefuUnderGunicorn:
-    """kefu served by gunicorn with config/gunicorn.conf.py in a process group of its own.
+    """kefu served by gunicorn with its shipped gunicorn.conf.py in a process group of its own.
 
     It gets exactly `settings` as its KEFU_ variables: none is taken from base_env.
     """

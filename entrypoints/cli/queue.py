@@ -30,6 +30,17 @@ READS = (
     "Settings it reads: the service's own (KEFU_TOKEN, KEFU_APPID and the rules source must be "
     "set); the dead letters are kept in KEFU_REDIS_URL, or else KEFU_STATE_DIR."
 )
+WORKER_HELP = "run reply senders only (no HTTP), to scale sending apart from the web tier"
+WORKER_DESCRIPTION = (
+    f"{WORKER_HELP}: takes the replies `kefu serve` queued and sends them through WeChat's API "
+    "until SIGTERM or Ctrl-C, then lets running sends finish (up to "
+    f"{WORKER_GRACE:g} s). Settings it reads: the same KEFU_ settings as `kefu serve` (they must "
+    "be valid there too); what it uses: the queue it shares with the web tier (KEFU_REDIS_URL, or "
+    "KEFU_STATE_DIR on the same host), KEFU_APPID, KEFU_APPSECRET and KEFU_WECHAT_API_BASE for "
+    "WeChat's API, KEFU_MEDIA_ROOT and KEFU_MEDIA_ALLOW_HOSTS for images, KEFU_SENDERS (sender "
+    "threads, at least 1), KEFU_METRICS_ADDR (its own metrics; give it a port of its own beside "
+    "a web tier), KEFU_LOG_LEVEL and KEFU_LOG_FORMAT."
+)
 HEADER = ("id", "user", "push", "replies", "attempts", "failed at (UTC)", "last error")
 
 
@@ -127,7 +138,7 @@ def mask(openid: str) -> str:
 
 def add_queue_commands(subparsers: Subparsers, env: Mapping[str, str] = os.environ) -> None:
     """Register `worker` and `dead-letters [retry|drop] ID…|--all`."""
-    worker = subparsers.add_parser("worker", help="run reply senders only (no HTTP)")
+    worker = subparsers.add_parser("worker", help=WORKER_HELP, description=WORKER_DESCRIPTION)
     worker.set_defaults(run=lambda args: run_worker(env))
     what = "list, retry or drop replies that finally failed"
     dead = subparsers.add_parser("dead-letters", help=what, description=f"{what}. {READS}")

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from entrypoints.cli.gunicorn_process import LOCALHOST, ROOT, KefuDidNotStart, KefuUnderGunicorn
+from entrypoints.cli.gunicorn_process import LOCALHOST, KefuDidNotStart, KefuUnderGunicorn
 from entrypoints.cli.push_poster import PushPoster
 from entrypoints.cli.push_simulator import PushSimulator
+from entrypoints.cli.shipped import CONFIG, EXAMPLE_RULES
 from entrypoints.cli.simulate import DEMO_OPENID
 from entrypoints.demo.conversation import SCRIPT, Conversation
 from entrypoints.demo.services import StaticFiles, Throwaway, interrupts, uninterruptible
@@ -26,8 +27,8 @@ DESCRIPTION = (
     f"{HELP}: a local WeChat sandbox, kefu with the example rules, and a scripted chat. "
     "Settings it reads: none (it sets up its own, in a temporary folder)."
 )
-MEDIA_ROOT = ROOT / "config"
-RULES = MEDIA_ROOT / "rules.example.json"
+MEDIA_ROOT = CONFIG
+RULES = EXAMPLE_RULES
 # The contract's rule "2" names a web image: the demo serves it on 127.0.0.1, so kefu downloads it.
 DOWNLOADED = "2"
 
@@ -106,11 +107,11 @@ def _header(stage: Stage, out: TextIO) -> None:
     lines = (
         "kefu demo: a signed and encrypted chat through the real kefu, on this machine only",
         f"  WeChat sandbox  {stage.sandbox_url}",
-        f"  image host      {stage.images_url}  (serves config/)",
+        f"  image host      {stage.images_url}  (serves {MEDIA_ROOT})",
         f"                  kefu downloads rule {DOWNLOADED}'s image from {stage.downloaded}",
         f"  kefu            {stage.callback}  (gunicorn, pid {stage.kefu.pid})",
         f"  metrics         {stage.kefu.metrics_url}",
-        f"  rules           {RULES.relative_to(ROOT)}, images in config/demo/",
+        f"  rules           {RULES}, images in {MEDIA_ROOT / 'demo'}",
         "  pushes          safe mode (AES), JSON, with a throwaway AppID, Token and key",
     )
     print("\n".join(lines), file=out, flush=True)

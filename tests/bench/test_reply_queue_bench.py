@@ -29,8 +29,9 @@ from adapters.wechat_push.fields import PushFormat
 from domain.jobs import ReplyJob
 from domain.replies import TextReply
 from domain.sending import Delivered
-from entrypoints.cli.gunicorn_process import GUNICORN_CONF, ROOT, free_port
+from entrypoints.cli.gunicorn_process import ROOT, free_port
 from entrypoints.cli.push_simulator import Mode, SignedPush
+from entrypoints.cli.shipped import GUNICORN_CONF
 from entrypoints.sandbox.state import SEND_PATH
 from tests.e2e.queue_rig import TYPING_PATH, UPLOAD_PATH, QueueRig, gunicorn_workers, queue_rig
 from tests.polling import wait_until

@@ -21,10 +21,19 @@ import requests
 from entrypoints.cli.gunicorn_process import ROOT, free_port
 from entrypoints.sandbox.main import serve_sandbox
 from entrypoints.service.settings import Settings
+from tests.polling import wait_until
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 UNIT = ROOT / "config" / "kefu.service"
+WORKER_UNIT = ROOT / "config" / "kefu-worker.service"
 BIN = Path(sys.executable).parent
+# The units' /opt/kefu is a venv kefu is installed in: this one.
+VENV = str(BIN.parent)
+# try.env names the checkout's example rules and media relatively; the units run elsewhere.
+CHECKOUT_PATHS = {
+    "KEFU_RULES_FILE": str(ROOT / "config" / "rules.example.json"),
+    "KEFU_MEDIA_ROOT": str(ROOT / "config"),
+}
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -137,31 +146,53 @@ def test_try_it_by_hand_runs_the_sandbox_kefu_and_a_simulated_user_in_three_comm
     assert '"msgtype":"link"' in calls[1]
 
 
-def unit() -> configparser.ConfigParser:
+def unit(path: Path = UNIT) -> configparser.ConfigParser:
     parser = configparser.ConfigParser(interpolation=None, strict=True)
     parser.optionxform = str  # type: ignore[assignment,method-assign]  # keys keep their case
-    parser.read(UNIT, encoding="utf-8")
+    parser.read(path, encoding="utf-8")
     return parser
 
 
-def unit_here(folder: Path, env_file: Path) -> Path:
-    """The unit with /opt/kefu as this checkout and its EnvironmentFile at env_file."""
-    text = UNIT.read_text(encoding="utf-8").replace("/opt/kefu", str(ROOT))
+def here(text: str, state: Path) -> str:
+    """A unit's paths moved: /opt/kefu to this venv, /var/lib/kefu to state."""
+    return text.replace("/opt/kefu", VENV).replace("/var/lib/kefu", str(state))
+
+
+def unit_here(folder: Path, env_file: Path, path: Path = UNIT) -> Path:
+    """The unit with this venv as /opt/kefu and its EnvironmentFile at env_file."""
+    text = here(path.read_text(encoding="utf-8"), folder)
     text = text.replace("/etc/kefu/kefu.env", str(env_file))
-    copy = folder / "kefu.service"
+    copy = folder / path.name
     copy.write_text(text, encoding="utf-8")
     return copy
 
 
 @pytest.mark.systemd
-def test_the_systemd_unit_passes_systemd_analyze_verify_without_a_warning(tmp_path):
+@pytest.mark.parametrize("path", [UNIT, WORKER_UNIT], ids=lambda path: path.name)
+def test_the_systemd_units_pass_systemd_analyze_verify_without_a_warning(tmp_path, path):
     verified = subprocess.run(
-        ["systemd-analyze", "verify", str(unit_here(tmp_path, ROOT / "config" / "try.env"))],
+        ["systemd-analyze", "verify", str(unit_here(tmp_path, ROOT / "config" / "try.env", path))],
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert (verified.returncode, verified.stderr.strip()) == (0, "")
+
+
+@pytest.mark.parametrize("path", [UNIT, WORKER_UNIT], ids=lambda path: path.name)
+def test_the_units_set_up_steps_make_the_user_and_folders_the_unit_runs_with(path):
+    """The header's useradd makes the unit's User, whose home is its state folder."""
+    header = UNIT.read_text(encoding="utf-8").split("[Unit]", 1)[0]
+    service = unit(path)["Service"]
+    useradd = next(line for line in header.splitlines() if "useradd" in line).split("#", 2)[1]
+    words = shlex.split(useradd)
+    assert words[-1] == service["User"] == service["Group"]
+    assert words[words.index("--home-dir") + 1] == service["WorkingDirectory"]
+    assert service["WorkingDirectory"] == f"/var/lib/{service['StateDirectory']}"
+    assert service["ExecStart"].startswith("/opt/kefu/bin/kefu ")
+    assert "python3 -m venv /opt/kefu" in header
+    assert service["EnvironmentFile"] == "/etc/kefu/kefu.env"
+    assert "config/kefu.env.example /etc/kefu/kefu.env" in header
 
 
 def environment_file(path: Path) -> dict[str, str]:
@@ -190,18 +221,19 @@ def test_the_systemd_units_command_serves_and_stops_within_its_timeout_on_its_ki
 ):
     service = unit()["Service"]
     assert (service["KillMode"], service["KillSignal"]) == ("mixed", "SIGTERM")
-    command = shlex.split(service["ExecStart"].replace("/opt/kefu", str(ROOT)))
+    command = shlex.split(here(service["ExecStart"], tmp_path / "state"))
     port = free_port()
     with serve_sandbox("127.0.0.1", 0, "wx7e57000000000001", "try-it-by-hand-app-secret") as api:
         settings = environment_file(ROOT / "config" / "try.env")
         settings |= {"KEFU_WECHAT_API_BASE": api.url, "KEFU_STATE_DIR": str(tmp_path / "state")}
-        settings |= {"KEFU_METRICS_ADDR": f"127.0.0.1:{free_port()}"}
+        settings |= {"KEFU_METRICS_ADDR": f"127.0.0.1:{free_port()}", **CHECKOUT_PATHS}
         env = clean_env(**settings, PORT=str(port), WEB_CONCURRENCY="2")
         log = tmp_path / "kefu.log"
+        (tmp_path / "state").mkdir()  # StateDirectory=, the WorkingDirectory
         with log.open("w") as out:
             main = subprocess.Popen(
                 command,
-                cwd=service["WorkingDirectory"].replace("/opt/kefu", str(ROOT)),
+                cwd=tmp_path / "state",
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -217,3 +249,33 @@ def test_the_systemd_units_command_serves_and_stops_within_its_timeout_on_its_ki
                 os.killpg(main.pid, signal.SIGKILL)
             main.wait()
     assert main.returncode == 0
+
+
+def test_the_worker_units_command_sends_and_stops_within_its_timeout_on_its_kill_signal(
+    tmp_path,
+):
+    service = unit(WORKER_UNIT)["Service"]
+    assert (service["KillMode"], service["KillSignal"]) == ("mixed", "SIGTERM")
+    command = shlex.split(here(service["ExecStart"], tmp_path / "state"))
+    settings = environment_file(ROOT / "config" / "try.env") | CHECKOUT_PATHS
+    settings |= {"KEFU_STATE_DIR": str(tmp_path / "state"), "KEFU_METRICS_ADDR": "off"}
+    (tmp_path / "state").mkdir()
+    log = tmp_path / "worker.log"
+    with log.open("w") as out:
+        worker = subprocess.Popen(
+            command,
+            cwd=tmp_path / "state",
+            env=clean_env(**settings),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_until(lambda: "reply sender(s) started" in log.read_text(), timeout=30)
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=float(service["TimeoutStopSec"]))
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+    assert worker.returncode == 0, log.read_text()

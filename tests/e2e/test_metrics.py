@@ -18,8 +18,9 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from adapters.wechat_push.fields import PushFormat
-from entrypoints.cli.gunicorn_process import GUNICORN_CONF, KefuUnderGunicorn, free_port
+from entrypoints.cli.gunicorn_process import KefuUnderGunicorn, free_port
 from entrypoints.cli.push_simulator import Mode, PushSimulator, SignedPush
+from entrypoints.cli.shipped import GUNICORN_CONF
 from entrypoints.sandbox.main import serve_sandbox
 from entrypoints.sandbox.records import Fault
 from entrypoints.sandbox.state import SEND_PATH, SandboxState

@@ -25,6 +25,7 @@ PROVIDES = {
     "uidmap": "newuidmap",
     "slirp4netns": "slirp4netns",
     "fuse-overlayfs": "fuse-overlayfs",
+    "runc": "runc",
 }
 EVERYTHING = ("redis-server", *sorted(set(PROVIDES.values()) - {"redis-server"}))
 
