@@ -55,7 +55,8 @@ def question_for(message: Message, match: Match, ruleset: RuleSet) -> str | None
 class AnswerMessage:
     """Turns a message into replies and hands them to the dispatcher; never raises.
 
-    Each push is claimed in the ledger first, so a retry of it (on any worker) sends nothing.
+    Each push is claimed in the ledger once its job is queued, so a retry of it (on any worker)
+    queues nothing; should two copies ever be queued, the ledger sends each part once.
     Which rule answered is counted in `stats` once per push, best effort.
     """
 
@@ -80,7 +81,7 @@ class AnswerMessage:
         match = ruleset.match(message)
         sends, transfer = plan_replies(message, match.replies)
         question = question_for(message, match, ruleset)
-        fresh = bool(sends or question) and self._ledger.claim(message.dedup_key)
+        fresh = bool(sends or question) and not self._ledger.seen(message.dedup_key)
         if fresh:
             fallback = ruleset.default if match.key != DEFAULT_KEY else ()
             job = ReplyJob(
@@ -93,7 +94,11 @@ class AnswerMessage:
                 question=question,
                 rules_version=ruleset.version,
             )
+            # Queued first, claimed after: a worker killed between the two leaves a job and no
+            # claim, so WeChat's retry queues it again and the ledger still sends each part
+            # once. The other order would leave a claim and no job: the reply lost.
             self._dispatcher.dispatch(job)
+            self._ledger.claim(message.dedup_key)
         # A retry of a push already claimed was counted then; a question is counted once it
         # is matched (domain.similar_answering).
         if question is None and (fresh or not sends):

@@ -146,6 +146,13 @@ class DeliverReplies:
     def _send_part(self, job: ReplyJob, part_key: str, part: _Part) -> bool:
         """Send one part: True when WeChat took it, False when it may have (uncertain)."""
         self._ledger.mark_in_flight(job.key, part_key)
+        if self._ledger.part(job.key, part_key) is not PartState.IN_FLIGHT:
+            # The store did not take the mark (it is down, and its guard carries on): a re-run
+            # after a crash could not know this send was made, and would make it again.
+            raise DeliveryError(
+                "the state store did not record the send; it waits until the store is back",
+                kind=FailureKind.TRANSIENT,
+            )
         try:
             self._send(job.to_user, part)
         except DeliveryError as failure:

@@ -34,6 +34,10 @@ class PushLedger:
         value = self._store.get(f"sent:{key}:{part}")
         return None if value is None else _STATES.get(value, PartState.UNCERTAIN)
 
+    def seen(self, key: str) -> bool:
+        """Whether the push was claimed already (here or by another worker or host)."""
+        return self._store.get(f"claim:{key}") is not None
+
     def delivered(self, key: str, part: str) -> bool:
         return self.part(key, part) is PartState.DELIVERED
 

@@ -7,10 +7,10 @@ from domain.ledger import PushLedger
 
 
 class CountingLedger(PushLedger):
-    """A PushLedger that counts each claim it refuses in kefu_duplicate_pushes_total."""
+    """A PushLedger that counts each claim it finds taken already in kefu_duplicate_pushes_total."""
 
-    def claim(self, key: str) -> bool:
-        owned = super().claim(key)
-        if not owned:
+    def seen(self, key: str) -> bool:
+        known = super().seen(key)
+        if known:
             DUPLICATE_PUSHES.inc()
-        return owned
+        return known

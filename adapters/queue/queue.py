@@ -17,6 +17,7 @@ from adapters.queue.journal import JobState, JournalEntry, LeaseJournal
 from adapters.queue.ordering import UserLeases
 from adapters.queue.stores import QueueStores, queue_errors
 from adapters.queue.timings import QueueTimings
+from domain.errors import QueueUnavailable
 from domain.jobs import ReplyJob
 from domain.retry import GiveUp, RetryLater
 from domain.sending import Outcome, Unconfirmed
@@ -123,6 +124,14 @@ class HueyReplyQueue:
                 self._leases.renew(entry.job.to_user, token, self.timings.lease)
 
     def _run(self, job_id: str) -> None:
+        try:
+            self._run_job(job_id)
+        except QueueUnavailable as failure:
+            # The store failed mid-job; the journal entry brings the job back (its lease, or
+            # the grace of a queued one). The senders log the outage once, not a traceback a job.
+            log.debug("reply job %s interrupted: %s", job_id, failure)
+
+    def _run_job(self, job_id: str) -> None:
         entry = self.journal.read(job_id)
         if entry is None:
             return  # an earlier copy of this task finished the job

@@ -17,7 +17,7 @@ class QueueTimings:
 
     lease: float = 10.0
     reap_every: float = 2.0
-    grace: float = 120.0
+    grace: float = 30.0
     user_wait: float = 5.0  # a job waits this long for the user's previous job, then yields
     requeue_delay: float = 1.0  # ... and comes back after this long
     max_recoveries: int = 5  # a job whose sender died this often is given up

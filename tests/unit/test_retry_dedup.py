@@ -1,10 +1,13 @@
 """WeChat's retries of one push send nothing twice, also after a failed delivery."""
 
+import contextlib
+
 from adapters.state.guard import GuardedStateStore
 from domain.answering import AnswerMessage, Transfer
 from domain.delivery import DeliverReplies
 from domain.dispatch import DeliverNow
 from domain.errors import DeliveryError, MediaExpired
+from domain.jobs import ReplyJob
 from domain.ledger import PushLedger
 from domain.messages import TextMessage
 from domain.ports import StateStore
@@ -84,12 +87,17 @@ def test_a_retry_of_a_transfer_still_gets_the_passive_answer():
     assert isinstance(kefu.answer(push("人工")), Transfer)
 
 
-def test_an_unreachable_store_never_costs_a_reply():
+def test_an_unreachable_store_holds_replies_back_until_it_returns_rather_than_risk_two():
     store, messenger, media = setup()
     store.broken = True
     # The one "store failed" policy is the guard's: the container wraps every store in it.
-    Kefu(GuardedStateStore(store), messenger, media).answer(push("two"))
-    assert len(messenger.sent) == 2
+    guarded = GuardedStateStore(store, probe_every=0.0)
+    deliver = DeliverReplies(media, messenger, PushLedger(guarded), clock=NOW)
+    job = ReplyJob("msg:1", "u1", (TextReply("first"),), created_at=5)
+    report = deliver(job)
+    assert messenger.sent == [] and report.failure is not None and report.failure.transient
+    store.broken = False  # the store is back: the queue's retry sends it
+    assert deliver(job).sent == 1 and len(messenger.sent) == 1
 
 
 def test_image_replies_show_typing_first_and_text_replies_do_not():
@@ -114,3 +122,24 @@ def test_a_media_id_wechat_forgot_is_uploaded_again_once():
     assert media.forgotten == ["/cms/poster.png"]
     assert media.uploaded == ["/cms/poster.png", "/cms/poster.png"]
     assert messenger.sent == [("u1", ImageSend("media:/cms/poster.png"))]
+
+
+class DiesAfterQueueing:
+    """A dispatcher whose worker is SIGKILLed right after the job is queued."""
+
+    def __init__(self) -> None:
+        self.jobs: list[object] = []
+
+    def dispatch(self, job) -> None:
+        self.jobs.append(job)
+        raise SystemExit("SIGKILL")
+
+
+def test_a_worker_killed_between_queueing_and_claiming_loses_no_reply():
+    store, messenger, media = setup()
+    dying = DiesAfterQueueing()
+    with contextlib.suppress(SystemExit):
+        AnswerMessage(FakeRuleSource(DOCUMENT), dying, PushLedger(store))(push("two"))
+    assert len(dying.jobs) == 1  # queued, never claimed
+    Kefu(store, messenger, media).answer(push("two"))  # WeChat's retry, on another worker
+    assert [m for _, m in messenger.sent] == [TextReply("first"), TextReply("second")]

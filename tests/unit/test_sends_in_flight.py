@@ -70,3 +70,17 @@ def test_forgetting_the_uncertain_parts_lets_an_operator_send_them_again():
     messenger = FakeMessenger()
     assert sender(ledger, messenger)(JOB, 3, NOW) == Delivered(1)
     assert [m for _, m in messenger.sent] == [TextReply("a")]
+
+
+class ForgetfulStore(FakeStateStore):
+    """A store that is down behind its guard: writes vanish, reads find nothing."""
+
+    def set(self, key, value, ttl):
+        pass
+
+
+def test_nothing_is_sent_while_the_store_cannot_record_the_send():
+    messenger = FakeMessenger()
+    outcome = sender(PushLedger(ForgetfulStore()), messenger)(JOB, 1, NOW)
+    assert isinstance(outcome, RetryLater) and "did not record" in outcome.reason
+    assert messenger.attempts == 0
