@@ -20,6 +20,7 @@ _NAMES = {
     "access_token": "access token",
     "previous_credentials": "previous keys",
     "reply_queue": "reply queue",
+    "queue_file": "queue file",
     "senders": "senders",
 }
 

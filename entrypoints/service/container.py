@@ -312,6 +312,8 @@ class Container(containers.DeclarativeContainer):
             queue=reply_queue,
             senders=senders,
             configured=sender_count,
+            dispatcher=dispatcher,
+            local=holding_queue,
             limit=queue_age_limit,
         ),
     )
