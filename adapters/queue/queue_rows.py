@@ -49,23 +49,25 @@ def _rows(connection: sqlite3.Connection, table: str, tolerant: bool) -> Iterato
 
 def write_rows(connection: sqlite3.Connection, rows: QueueRows, marker: str) -> int:
     """The rows into the file, in one transaction, unless `marker` says they were already;
-    a key the file holds keeps its value there. How many unfinished jobs were written."""
+    a key the file holds keeps its value there. How many unfinished jobs were carried (by this
+    call or by the one that wrote the marker)."""
     connection.execute("pragma journal_mode=wal")
     for statement in SqliteStorage.ddl:
         connection.execute(statement)
     connection.execute("begin exclusive")
     try:
         done = connection.execute(
-            "select 1 from kv where queue = ? and key = ?", (MARKERS, marker)
+            "select value from kv where queue = ? and key = ?", (MARKERS, marker)
         ).fetchone()
         if done is None:
             connection.executemany("insert or ignore into kv values (?, ?, ?)", rows.kv)
             for table in ("task", "schedule"):
                 insert = f"insert into {table} ({_TABLES[table]}) values (?, ?, ?)"
                 connection.executemany(insert, getattr(rows, table))
-            connection.execute("insert into kv values (?, ?, ?)", (MARKERS, marker, b"1"))
+            carried = str(rows.jobs).encode()
+            connection.execute("insert into kv values (?, ?, ?)", (MARKERS, marker, carried))
     except BaseException:
         connection.execute("rollback")
         raise
     connection.execute("commit")
-    return 0 if done is not None else rows.jobs
+    return rows.jobs if done is None else int(bytes(done[0]))

@@ -10,7 +10,9 @@ from typing import Any, TextIO
 import requests
 from dependency_injector import providers
 
+from domain.errors import QueueUnavailable
 from entrypoints.service.bootstrap import build_container, load_settings
+from entrypoints.service.queue_readiness import STORE_ACTION
 from entrypoints.service.readiness import Readiness
 
 HELP = "whether kefu can take and answer pushes now, check by check; exit 1 when not"
@@ -60,6 +62,9 @@ def _local() -> dict[str, Any]:
     try:
         readiness: Readiness = container.readiness()
         return readiness.report()
+    except QueueUnavailable as failure:  # the queue's file cannot even be opened here
+        check = {"ok": False, "detail": str(failure), "action": STORE_ACTION}
+        return {"ready": False, "checks": {"reply_queue": check}}
     finally:
         container.shutdown_resources()
 

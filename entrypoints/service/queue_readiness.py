@@ -165,5 +165,7 @@ def _followed(queue_file: QueueFile) -> str:
     detail = f"{queue_file.path} writable"
     if followed is None:
         return detail
-    how = "deleted" if followed.deleted else "replaced"
-    return f"{detail}; it was {how} while open: {followed.jobs} job(s) carried to the new file"
+    return (
+        f"{detail}; the file open before was deleted or replaced: {followed.jobs} job(s)"
+        " carried from it to this one"
+    )
