@@ -92,6 +92,11 @@ class QueueFile:
         pattern = f"{self.path.name}{CORRUPT}*"
         return sorted(p for p in self.path.parent.glob(pattern) if not p.name.endswith(_LOGS))
 
+    def set_aside_report(self) -> list[str]:
+        """Each file set aside with how many jobs were read from it, as readiness and
+        `kefu dead-letters` name them."""
+        return [f"{path.name} ({self.salvaged(path)} job(s) read)" for path in self.set_aside()]
+
     def salvaged(self, aside: Path) -> int:
         """How many unfinished jobs could be read from a file set aside (read once)."""
         if aside not in self._salvaged:

@@ -149,9 +149,9 @@ def file_check(stores: QueueStores, written: Callable[[], str | None]) -> Check:
     if failed is not None:
         action = f"make {queue_file.path.parent} writable (is the disk full, or read-only?)"
         return Check("queue_file", False, failed, action)
-    aside = queue_file.set_aside()
+    aside = queue_file.set_aside_report()
     if aside:
-        names = ", ".join(f"{p.name} ({queue_file.salvaged(p)} job(s) read)" for p in aside)
+        names = ", ".join(aside)
         action = (
             "the jobs that could be read from it were queued again; recover what else it holds"
             f" (sqlite3 .recover), then move it out of {queue_file.path.parent}"

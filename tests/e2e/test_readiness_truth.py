@@ -3,6 +3,7 @@ queue file deleted while kefu runs, whose jobs are still all sent after a restar
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Callable, Iterator, Set
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ import requests
 from adapters.queue.stores import QUEUE_FILE
 from tests.e2e.queue_rig import queue_rig
 from tests.e2e.test_readiness import status
+from tests.e2e.test_reply_queue import kefu_cli
 from tests.polling import wait_until
 
 
@@ -133,3 +135,29 @@ def test_a_queue_file_deleted_while_kefu_runs_loses_no_reply_across_a_restart(tm
         wait_until(lambda: all(rig.sent_to(user) for user in users), timeout=30)
         assert [len(rig.sent_to(user)) for user in users] == [1] * 12
         assert "was deleted while open" in rig.log()
+
+
+def test_a_queue_file_corrupted_while_kefu_was_down_is_set_aside_and_its_jobs_sent(tmp_path):
+    with queue_rig(tmp_path) as rig:
+        kefu = rig.kefu(KEFU_SENDERS="0")
+        users = [f"o_corrupt{n}" for n in range(40)]
+        for user in users:
+            assert rig.push(kefu.url, "text", user).text == "success"
+        kefu.stop()
+        queue_file = tmp_path / "state" / QUEUE_FILE
+        with queue_file.open("r+b") as damaged:  # its last pages overwritten
+            damaged.seek(queue_file.stat().st_size - 4096)
+            damaged.write(b"\xff" * 4096)
+        shown = kefu_cli(rig, "status")  # the first process to open it sets it aside
+        assert shown.returncode == 1
+        aside = sorted((tmp_path / "state").glob(f"{QUEUE_FILE}.corrupt-*"))[0]
+        assert aside.stat().st_mode & 0o777 == 0o600
+        read = re.search(rf"{aside.name} \((\d+) job\(s\) read\)", shown.stdout)
+        assert read is not None and "  FAIL  queue file" in shown.stdout
+        salvaged = int(read[1])
+        assert 0 < salvaged <= 40  # rows on the damaged pages are lost, if any held rows
+        listed = kefu_cli(rig, "dead-letters").stdout
+        assert f"unreadable queue file set aside: {aside.name} ({salvaged} job(s) read)" in listed
+        rig.worker()
+        wait_until(lambda: sum(bool(rig.sent_to(user)) for user in users) == salvaged)
+        assert max(len(rig.sent_to(user)) for user in users) == 1
