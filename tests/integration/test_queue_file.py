@@ -61,6 +61,8 @@ def test_a_queue_file_deleted_while_open_is_followed_and_its_jobs_are_sent_from_
     followed = queue.stores.file.followed if queue.stores.file else None
     assert followed is not None and (followed.jobs, followed.deleted) == (3, True)
     assert (tmp_path / QUEUE_FILE).stat().st_mode & 0o777 == 0o600
+    # The old file's -wal went aside: SQLite would have read it as the new file's own.
+    assert len(list(tmp_path.glob(f"{QUEUE_FILE}.deleted-*-wal"))) == 1
     # A process started now (a restart) finds all four, and sends each once.
     messenger = FakeMessenger()
     restarted = queue_on(sqlite_stores(tmp_path), messenger)
