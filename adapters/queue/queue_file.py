@@ -5,7 +5,6 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -16,13 +15,11 @@ from typing import BinaryIO
 
 from huey.storage import SqliteStorage
 
-from adapters.queue.queue_rows import QueueRows, read_rows, write_rows
-from adapters.state.private import FILE_MODE, private_file
+from adapters.queue.queue_rows import QueueRows, connect, read_rows, write_rows
+from adapters.queue.unreadable import LOGS, salvage, set_aside, set_aside_if_unreadable, stamp
+from adapters.state.private import private_file
 
 log = logging.getLogger(__name__)
-
-CORRUPT = ".corrupt-"
-"""Infix of a queue file set aside because SQLite could not read it: replies.db.corrupt-<time>."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +65,7 @@ class QueueFile:
         self.followed: Followed | None = None
         self._mutex = threading.Lock()
         self._salvaged: dict[Path, int] = {}
+        self._pending: QueueRows | None = None  # read from a file gone, not carried yet
 
     def open(self) -> None:
         with self._host_lock() as lock:
@@ -75,7 +73,7 @@ class QueueFile:
 
     def _open(self, lock: BinaryIO) -> None:
         self._move_stale_logs(_owner(lock))
-        rows = self._set_aside_if_unreadable()
+        rows = set_aside_if_unreadable(self.path)
         private_file(self.path)
         self.opened = identity(self.path)
         _own(lock, self.opened)
@@ -87,15 +85,10 @@ class QueueFile:
         """Whether the path still names the file this process has open (one stat)."""
         return self.opened is not None and identity(self.path) == self.opened
 
-    def set_aside(self) -> list[Path]:
-        """Queue files set aside as unreadable that are still in KEFU_STATE_DIR."""
-        pattern = f"{self.path.name}{CORRUPT}*"
-        return sorted(p for p in self.path.parent.glob(pattern) if not p.name.endswith(_LOGS))
-
     def set_aside_report(self) -> list[str]:
         """Each file set aside with how many jobs were read from it, as readiness and
         `kefu dead-letters` name them."""
-        return [f"{path.name} ({self.salvaged(path)} job(s) read)" for path in self.set_aside()]
+        return [f"{path.name} ({self.salvaged(path)} job(s) read)" for path in set_aside(self.path)]
 
     def salvaged(self, aside: Path) -> int:
         """How many unfinished jobs could be read from a file set aside (read once)."""
@@ -113,16 +106,22 @@ class QueueFile:
                 return None
             old, deleted = self.opened, identity(self.path) is None
             with _holding(storages), self._host_lock() as lock:
-                rows = _rows_of_open_file(storages)
+                # Kept until carried: should carrying fail (a full disk), the next try has them.
+                rows = self._pending = self._pending or _rows_of_open_file(storages)
                 for storage in storages:
                     # huey's own close() takes the lock held here; closing a connection to a
                     # moved file never checkpoints into, or deletes, the -wal at the path.
                     if storage._conn is not None:
                         storage._conn.close()
                         storage._conn = None
-                self._open(lock)
                 marker = f"carried:{old.device}:{old.inode}" if old else "carried"
-                jobs = self._carry(rows, marker)
+                try:
+                    self._open(lock)
+                    jobs = self._carry(rows, marker)
+                except BaseException:
+                    self.opened = old  # not followed yet: the next look tries again
+                    raise
+                self._pending = None
             self.followed = Followed(time.time(), jobs, deleted)
         how = "deleted" if deleted else "replaced"
         log.error(
@@ -137,28 +136,8 @@ class QueueFile:
     def _carry(self, rows: QueueRows, marker: str) -> int:
         """Rows into the file at the path, once per host for a given marker (the host lock is
         held); how many journalled jobs they hold."""
-        with _connection(self.path) as connection:
+        with connect(self.path) as connection:
             return write_rows(connection, rows, marker)
-
-    def _set_aside_if_unreadable(self) -> QueueRows | None:
-        if not self.path.exists() or _readable(self.path):
-            return None
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        aside = self.path.with_name(f"{self.path.name}{CORRUPT}{stamp}")
-        for suffix in ("", *_LOGS):
-            source = Path(f"{self.path}{suffix}")
-            if source.exists():
-                os.replace(source, f"{aside}{suffix}")
-                os.chmod(f"{aside}{suffix}", FILE_MODE)
-        rows = salvage(aside)
-        log.error(
-            "reply queue file %s could not be read: set aside as %s; %d unfinished job(s) read"
-            " from it are queued again",
-            self.path,
-            aside.name,
-            rows.jobs,
-        )
-        return rows
 
     def _move_stale_logs(self, owner: FileIdentity | None) -> None:
         # NOTE: the -wal of a deleted or replaced file would be read as the new file's own
@@ -167,11 +146,10 @@ class QueueFile:
         found = identity(self.path)
         if (found is not None and found == owner) or (owner is None and found is not None):
             return
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        for suffix in _LOGS:
+        for suffix in LOGS:
             stale = Path(f"{self.path}{suffix}")
             if stale.exists():
-                os.replace(stale, f"{self.path}.deleted-{stamp}{suffix}")
+                os.replace(stale, f"{self.path}.deleted-{stamp()}{suffix}")
 
     @contextmanager
     def _host_lock(self) -> Iterator[BinaryIO]:
@@ -196,36 +174,6 @@ def _own(lock: BinaryIO, owner: FileIdentity | None) -> None:
         lock.truncate()
         lock.write(f"{owner.device}:{owner.inode}".encode("ascii"))
         lock.flush()
-
-
-_LOGS = ("-wal", "-shm")
-
-
-def _readable(path: Path) -> bool:
-    try:
-        with _connection(path) as connection:
-            return bool(connection.execute("pragma quick_check").fetchone() == ("ok",))
-    except sqlite3.DatabaseError:
-        return False
-
-
-def salvage(path: Path) -> QueueRows:
-    """What can still be read from an unreadable queue file (nothing when not even that)."""
-    try:
-        with _connection(path, read_only=True) as connection:
-            return read_rows(connection, tolerant=True)
-    except sqlite3.DatabaseError:
-        return QueueRows()
-
-
-@contextmanager
-def _connection(path: Path, read_only: bool = False) -> Iterator[sqlite3.Connection]:
-    uri = f"file:{path}?mode=ro" if read_only else f"file:{path}"
-    connection = sqlite3.connect(uri, uri=True, timeout=5, isolation_level=None)
-    try:
-        yield connection
-    finally:
-        connection.close()
 
 
 def _rows_of_open_file(storages: Sequence[SqliteStorage]) -> QueueRows:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from huey.storage import SqliteStorage
 
@@ -30,6 +32,17 @@ class QueueRows:
     def jobs(self) -> int:
         """Unfinished jobs among them: one journal entry each."""
         return sum(1 for row in self.kv if str(row[0]).endswith("-journal"))
+
+
+@contextmanager
+def connect(path: Path, read_only: bool = False) -> Iterator[sqlite3.Connection]:
+    """A connection of its own to a queue file, closed afterwards."""
+    uri = f"file:{path}?mode=ro" if read_only else f"file:{path}"
+    connection = sqlite3.connect(uri, uri=True, timeout=5, isolation_level=None)
+    try:
+        yield connection
+    finally:
+        connection.close()
 
 
 def read_rows(connection: sqlite3.Connection, tolerant: bool = False) -> QueueRows:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import random
+import subprocess
 import time
 from pathlib import Path
+
+import pytest
 
 from adapters.queue.ordering import UserLeases
 from adapters.queue.queue import HueyReplyQueue
@@ -13,8 +16,10 @@ from adapters.queue.reaper import Reaper
 from adapters.queue.senders import SenderPool
 from adapters.queue.stores import QUEUE_FILE, QueueStores, sqlite_stores
 from adapters.queue.timings import QueueTimings
+from adapters.queue.unreadable import set_aside
 from adapters.state.memory import MemoryStateStore
 from domain.delivery import DeliverReplies
+from domain.errors import QueueUnavailable
 from domain.jobs import ReplyJob
 from domain.ledger import PushLedger
 from domain.replies import TextReply
@@ -110,7 +115,7 @@ def test_an_unreadable_queue_file_is_set_aside_at_start_and_readiness_names_it(
     queue = queue_on(stores)
     queue.submit(job(1))  # a fresh file takes jobs at once
     assert queue.depth() == 1
-    aside = stores.file.set_aside() if stores.file else []
+    aside = set_aside(tmp_path / QUEUE_FILE)
     assert len(aside) == 1 and aside[0].stat().st_mode & 0o777 == 0o600
     check = file_check(stores, lambda: write_probe(stores))
     assert check.ok is False
@@ -133,6 +138,25 @@ def test_the_jobs_a_damaged_queue_file_still_gives_are_queued_again(tmp_path: Pa
     restarted = queue_on(sqlite_stores(tmp_path))
     queue_file = restarted.stores.file
     assert queue_file is not None
-    aside = queue_file.set_aside()
+    aside = set_aside(queue_file.path)
     assert len(aside) == 1
     assert 0 < queue_file.salvaged(aside[0]) == restarted.depth() < 40
+
+
+def test_a_deleted_file_that_cannot_be_followed_yet_is_followed_once_the_folder_is_writable(
+    tmp_path: Path,
+) -> None:
+    queue = queue_on(sqlite_stores(tmp_path))
+    for n in range(3):
+        queue.submit(job(n))
+    (tmp_path / QUEUE_FILE).unlink()
+    subprocess.run(["mount", "--bind", str(tmp_path), str(tmp_path)], check=True)
+    try:
+        subprocess.run(["mount", "-o", "remount,ro,bind", str(tmp_path)], check=True)
+        with pytest.raises(QueueUnavailable, match="Read-only file system"):
+            queue.submit(job(3))
+    finally:
+        subprocess.run(["umount", "--lazy", str(tmp_path)], check=True)
+    followed = queue.stores.follow_file()
+    assert followed is not None and followed.jobs == 3
+    assert queue_on(sqlite_stores(tmp_path)).depth() == 3
