@@ -54,6 +54,12 @@ def test_a_full_state_folder_fails_readiness_until_there_is_room_again(tmp_path)
         shown = wait_until(lambda: _failed(status({}, "--url", kefu.url)), timeout=15)
         assert shown is not None
         assert "  FAIL  queue file" in shown.stdout
+        # A push still gets `success`; its worker then says no queue takes jobs.
+        assert rig.push(kefu.url, "text", "o_full").text == "success"
+        refusing = "no queue takes reply jobs, their replies are lost: reply queue unavailable"
+        wait_until(
+            lambda: readyz(kefu.url)[1]["checks"]["reply_queue"]["detail"].startswith(refusing)
+        )
         (state / "filler").unlink()
         wait_until(lambda: readyz(kefu.url)[0] == 200, timeout=15)
 
@@ -72,6 +78,11 @@ def test_a_read_only_state_folder_fails_readiness_and_kefu_status(tmp_path):
             assert shown.stdout.splitlines()[0] == "kefu is NOT ready"
             assert "  FAIL  reply queue   reply queue unavailable: " in shown.stdout
         wait_until(lambda: readyz(kefu.url)[0] == 200, timeout=15)
+
+
+def _queue_detail(url: str) -> str:
+    detail: str = readyz(url)[1]["checks"]["reply_queue"]["detail"]
+    return detail
 
 
 def failing(
