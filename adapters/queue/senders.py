@@ -6,6 +6,7 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from functools import partial
 from typing import TypeVar
@@ -42,6 +43,11 @@ class SenderPool:
     @property
     def running(self) -> bool:
         return any(thread.is_alive() for thread in self._workers)
+
+    @property
+    def store_failing(self) -> str | None:
+        """Why the queue's store fails these senders, while it does or while it flaps."""
+        return self._outage.failing()
 
     @property
     def alive(self) -> int:
@@ -158,21 +164,56 @@ def _yield_cpu_to_requests() -> None:
         log.info("reply senders keep the worker's CPU priority: %s", refused)
 
 
-class _Outage:
-    """Logs the first failure of an outage and its end, nothing in between."""
+FLAP_WINDOW = 60.0
+"""Seconds over which outages of the queue's store are counted: two or more within them is a
+store that flaps (readiness fails; only the first is logged)."""
 
-    def __init__(self) -> None:
+
+class _Outage:
+    """Logs the first failure of an outage and its end, nothing in between; outages that start
+    within FLAP_WINDOW of an earlier one are not logged (the store flaps), but counted for
+    readiness."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
         self._down = False
+        self._told = False
+        self._starts: deque[float] = deque()
+        self._why = ""
         self._mutex = threading.Lock()
 
     def failed(self, failure: Exception) -> None:
+        now = self._clock()
         with self._mutex:
-            first, self._down = not self._down, True
-        if first:
+            self._why = str(failure)
+            if self._down:
+                return
+            self._down = True
+            self._forget_before(now - FLAP_WINDOW)
+            self._told = not self._starts
+            self._starts.append(now)
+            told = self._told
+        if told:
             log.warning("reply queue store failing, senders keep trying: %s", failure)
 
     def recovered(self) -> None:
         with self._mutex:
-            was_down, self._down = self._down, False
-        if was_down:
+            told, self._down, self._told = self._down and self._told, False, False
+        if told:
             log.info("reply queue store available again")
+
+    def failing(self) -> str | None:
+        """Why the store fails these senders, while it does or while it flaps."""
+        with self._mutex:
+            self._forget_before(self._clock() - FLAP_WINDOW)
+            if self._down:
+                return self._why
+            if len(self._starts) > 1:
+                return (
+                    f"{len(self._starts)} outages within {FLAP_WINDOW:g} s, the latest: {self._why}"
+                )
+            return None
+
+    def _forget_before(self, moment: float) -> None:
+        while self._starts and self._starts[0] < moment:
+            self._starts.popleft()

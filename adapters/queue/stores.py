@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import sqlite3
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,8 +17,9 @@ from huey.api import Task
 from huey.storage import RedisStorage, SqliteStorage
 
 from adapters.queue.clock import SteadyClock
+from adapters.queue.queue_file import Followed, QueueFile
 from adapters.queue.serializer import QueueSerializer
-from adapters.state.private import private_database
+from adapters.state.private import private_folder
 from adapters.state.stored import StoredValues, storable
 from domain.errors import QueueUnavailable
 
@@ -85,6 +87,17 @@ class QueueStores:
     _latest: dict[str, str] = field(default_factory=dict)  # huey's memory storage, in tests
     clock: SteadyClock = field(default_factory=SteadyClock)  # the one huey tells time by
     _values: StoredValues = field(default_factory=lambda: StoredValues("reply queue"))
+    file: QueueFile | None = None  # SQLite's file, followed when deleted or replaced
+
+    def follow_file(self) -> Followed | None:
+        """On SQLite, when the queue file was deleted or replaced while open, carry what it
+        holds to the file at its path and go on with that one (one stat when nothing moved).
+        Raises QueueUnavailable."""
+        if self.file is None:
+            return None
+        storages = [self.tasks.storage, self.journal.storage, self.dead.storage]
+        with queue_errors():
+            return self.file.follow(storages)
 
     def journal_and_enqueue(self, key: str, user: str, entry: EntryAfter, task: Task) -> None:
         """Make job `key` the user's latest, journal `entry(previous latest)` and enqueue the
@@ -99,6 +112,7 @@ class QueueStores:
         data, user = self.tasks.serialize_task(task), storable(user)
         storage, journal = self.tasks.storage, self.journal.storage
         serialize = self.journal.serializer.serialize
+        self.follow_file()  # a job must never go into a file no process will open again
         with queue_errors():
             if isinstance(storage, SqliteStorage) and isinstance(journal, SqliteStorage):
                 with storage.db(commit=True) as cursor:
@@ -134,12 +148,25 @@ class QueueStores:
                 self.journal.put(key, entry(before))
                 self.tasks.enqueue(task)
 
+    def probe(self, key: str) -> None:
+        """Write a small value under `key` and read it back (then remove it), as a job would be
+        written: whether the store takes writes now, not a guess. Raises QueueUnavailable."""
+        storage = self.journal.storage
+        # A plain string: the journal's readers skip it, should one see it meanwhile.
+        value = self.journal.serializer.serialize(f"probe {uuid.uuid4().hex}")
+        with queue_errors():
+            storage.put_data(key, value)
+            back = storage.pop_data(key)
+        if not isinstance(back, bytes | memoryview) or bytes(back) != value:
+            raise QueueUnavailable("reply queue store did not give back what was written")
+
     def forget_finished(self) -> None:
         """Drop users' latest jobs that are no longer journalled (SQLite; Redis expires them).
 
         Safe at any time: a job's entry is written with its pointer and deleted only when the
         job is done, and a finished latest job makes the next one wait no more than none does.
         """
+        self.follow_file()
         journal = self.journal.storage
         with queue_errors():
             if isinstance(journal, SqliteStorage):
@@ -164,8 +191,10 @@ def sqlite_stores(
 ) -> QueueStores:
     """SQLite in KEFU_STATE_DIR, shared by every process on this host; private to kefu's user
     like the rest of the state (the jobs name users and what they are sent)."""
-    filename = str(private_database(Path(state_dir), QUEUE_FILE))
-
+    queue_file = QueueFile(private_folder(Path(state_dir)) / QUEUE_FILE)
+    with queue_errors():
+        queue_file.open()
+    filename = str(queue_file.path)
     steady = clock or SteadyClock()
 
     def make(name: str) -> Huey:
@@ -178,7 +207,9 @@ def sqlite_stores(
             serializer=QueueSerializer(),
         )
 
-    return QueueStores(make("replies"), make("journal"), make("dead"), clock=steady)
+    return QueueStores(
+        make("replies"), make("journal"), make("dead"), clock=steady, file=queue_file
+    )
 
 
 def redis_stores(url: str, prefix: str = "kefu:", clock: SteadyClock | None = None) -> QueueStores:

@@ -84,6 +84,7 @@ def dead_letters(
         queue = container.reply_queue()
         if args.action is None:
             out.write(dead_letter_table(queue.dead_letters.all()))
+            out.write(set_aside_lines(container.holding_queue() or queue))
             return 0
         return _act(queue, args.action, _chosen(queue, args), out)
     finally:
@@ -129,6 +130,19 @@ def dead_letter_table(letters: Sequence[DeadLetter]) -> str:
         for letter in letters
     ]
     return table(HEADER, rows)
+
+
+def set_aside_lines(queue: HueyReplyQueue) -> str:
+    """Queue files set aside as unreadable: their jobs that could be read were queued again,
+    what else they held is for the operator to recover."""
+    queue_file = queue.stores.file
+    if queue_file is None:
+        return ""
+    return "".join(
+        f"unreadable queue file set aside: {aside}; those were queued again, recover the rest"
+        " with sqlite3 .recover\n"
+        for aside in queue_file.set_aside_report()
+    )
 
 
 def mask(openid: str) -> str:

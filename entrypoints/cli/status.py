@@ -11,8 +11,10 @@ import requests
 from dependency_injector import providers
 
 from adapters.logs.escaping import escape_controls
+from domain.errors import QueueUnavailable
 from entrypoints.cli.unreachable import why_unreachable
 from entrypoints.service.bootstrap import build_container, load_settings
+from entrypoints.service.queue_readiness import STORE_ACTION
 from entrypoints.service.readiness import Readiness
 
 TIMEOUT = 10.0
@@ -23,6 +25,7 @@ _NAMES = {
     "access_token": "access token",
     "previous_credentials": "previous keys",
     "reply_queue": "reply queue",
+    "queue_file": "queue file",
     "senders": "senders",
 }
 
@@ -74,6 +77,9 @@ def _local() -> dict[str, Any]:
     try:
         readiness: Readiness = container.readiness()
         return readiness.report()
+    except QueueUnavailable as failure:  # the queue's file cannot even be opened here
+        check = {"ok": False, "detail": str(failure), "action": STORE_ACTION}
+        return {"ready": False, "checks": {"reply_queue": check}}
     finally:
         container.shutdown_resources()
 

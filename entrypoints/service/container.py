@@ -328,6 +328,8 @@ class Container(containers.DeclarativeContainer):
             queue=reply_queue,
             senders=senders,
             configured=sender_count,
+            dispatcher=dispatcher,
+            local=holding_queue,
             limit=queue_age_limit,
         ),
     )

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import falcon
 
@@ -19,8 +21,12 @@ from adapters.wechat_api.errors import failure_code
 from adapters.wechat_push.previous_use import last_previous_use
 from domain.errors import DeliveryError
 
+T = TypeVar("T")
 # /readyz may be polled every few seconds: a failed token fetch is not repeated sooner than this.
 TOKEN_RECHECK = 30.0
+PROBE_EVERY = 5.0
+"""Seconds between probe writes to a store: /readyz stays cheap however often it is asked."""
+PROBE_TTL = 60.0
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,27 @@ class Check:
     ok: bool
     detail: str
     action: str = ""
+
+
+class Throttled(Generic[T]):
+    """A probe run at most once every `every` seconds; its latest result in between."""
+
+    def __init__(
+        self,
+        probe: Callable[[], T],
+        every: float = PROBE_EVERY,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._probe, self._every, self._clock = probe, every, clock
+        self._mutex = threading.Lock()
+        self._latest: tuple[float, T] | None = None
+
+    def __call__(self) -> T:
+        with self._mutex:
+            now = self._clock()
+            if self._latest is None or now - self._latest[0] >= self._every:
+                self._latest = (now, self._probe())
+            return self._latest[1]
 
 
 class RulesWithStatus(Protocol):
@@ -57,6 +84,7 @@ class Readiness:
         self._check_token, self._clock, self._previous = check_token, clock, previous
         self._more = more
         self._previous_until = previous_until
+        self._state_written = Throttled(self._write_state)
         self._token_lock = threading.Lock()
         self._token: tuple[float, Check] | None = None
 
@@ -83,9 +111,16 @@ class Readiness:
         keys = f"{status.keys} keys, {status.rejected} rejected"
         return Check("rules", True, f"version {status.version}: {keys}{age}{failing}")
 
+    def _write_state(self) -> bool:
+        """A write read back: a store that answers reads but takes no writes is not ready."""
+        key, written = f"readiness-probe:{os.getpid()}", uuid.uuid4().hex
+        self._state.set(key, written, PROBE_TTL)
+        return self._state.get(key) == written
+
     def _state_check(self) -> Check:
-        if self._state.probe():
-            return Check("state_store", True, f"{self._store_name} reachable")
+        # Between probes, any call that failed (a push's) fails the check at once.
+        if self._state_written() and self._state.available:
+            return Check("state_store", True, f"{self._store_name} reachable and writable")
         why = self._state.last_failure or "unavailable"
         action = f"make {self._store_name} reachable; until then retries may be answered twice"
         return Check("state_store", False, f"{self._store_name}: {why}", action)

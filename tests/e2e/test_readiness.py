@@ -88,6 +88,7 @@ def test_ready_when_rules_store_and_token_are_all_fine_and_kefu_status_agrees(fo
             "rules",
             "state_store",
             "reply_queue",
+            "queue_file",
             "senders",
             "access_token",
         ]
@@ -183,6 +184,8 @@ def test_not_ready_while_redis_is_unreachable_and_ready_again_once_it_is_back(fo
         with serving(env) as readyz:
             assert readyz()[0] == 200
             redis.kill()
+            # Probe writes run every few seconds at most: /readyz notices within one interval.
+            assert poll(lambda: readyz()[0] == 503, within=10)
             code, report = readyz()
             assert code == 503
             store = report["checks"]["state_store"]
@@ -225,7 +228,7 @@ def test_kefu_status_url_reads_a_running_kefus_readyz_under_gunicorn(folder, san
     assert shown.returncode == 0, shown.stdout + shown.stderr
     assert shown.stdout.splitlines()[0] == "kefu is ready"
     checked = [line.split()[1] for line in shown.stdout.splitlines() if line.startswith("  ok ")]
-    assert checked == ["rules", "state", "reply", "senders", "access"]
+    assert checked == ["rules", "state", "reply", "queue", "senders", "access"]
 
 
 def poll(condition: Callable[[], bool], within: float) -> bool:
