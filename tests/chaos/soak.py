@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from adapters.queue.timings import QueueTimings
 from entrypoints.sandbox.records import Media
 from tests.chaos.faults import Injected, Injector, plan
 from tests.chaos.tally import Fate, cause_table, fates, timeline_table
@@ -108,6 +109,11 @@ def run_soak(
         rig.state.clear_faults()
     _keep_record(folder / "chaos.json", every_fate, calls, media, injector.injected, start)
     report = _report(traffic, every_fate, injector, samples, start, duration, seed, len(untaken))
+    report += (
+        f"lost: acked, and after a drain of up to {drain:.0f} s neither delivered whole nor listed "
+        f"by kefu dead-letters. A job whose task was dropped waits for the reaper's grace "
+        f"({QueueTimings().grace:.0f} s), so a drain shorter than that counts it lost.\n"
+    )
     return Soak(traffic.pushes, every_fate, injector.injected, samples, report)
 
 
@@ -128,6 +134,7 @@ def _keep_record(
                 "index": f.push.index,
                 "keyword": f.push.keyword,
                 "acked": f.push.acked_at and f.push.acked_at - start,
+                "attempts": [(at - start, took, outcome) for at, took, outcome in f.push.attempts],
                 "delivered": {":".join(part): n for part, n in f.delivered.items()},
                 "listed": f.listed_at and f.listed_at - start,
                 "uncertain": f.uncertain,

@@ -38,13 +38,16 @@ class Fate:
         return not self.complete and self.listed_at is None
 
     @property
-    def overtaken_unexplained(self) -> bool:
-        """Delivered after a later push's reply, without having waited for a retry.
+    def excused(self) -> bool:
+        """A reply waiting for a retry holds up no later one (adapters/queue/queue.py
+        _turn_comes), and an uncertain send may land after the user's next replies: either
+        may be overtaken. Counted, not failed on."""
+        return self.refused or self.uncertain
 
-        A reply waiting for a retry holds up no later one (adapters/queue/queue.py
-        _turn_comes): the user's next reply may overtake it. Counted, not failed on.
-        """
-        return self.out_of_order and not self.refused
+    @property
+    def overtaken_unexplained(self) -> bool:
+        """Delivered after a later push's reply, neither behind a retry nor uncertain."""
+        return self.out_of_order and not self.excused
 
     @property
     def duplicates(self) -> int:
@@ -108,7 +111,7 @@ HEADER = (
     "duplicated",
     "uncertain",
     "out of order",
-    "of which behind a retry",
+    "of which behind a retry or uncertain",
     "wechat retries",
 )
 
@@ -129,7 +132,7 @@ def cause_table(all_fates: Sequence[Fate], injected: Sequence[Injected]) -> str:
                 str(sum(f.duplicates for f in group)),
                 str(sum(f.uncertain for f in group)),
                 str(sum(f.out_of_order for f in group)),
-                str(sum(f.out_of_order and f.refused for f in group)),
+                str(sum(f.out_of_order and f.excused for f in group)),
                 str(sum(len(f.push.attempts) - 1 for f in group)),
             )
         )
