@@ -109,10 +109,14 @@ def run_soak(
         rig.state.clear_faults()
     _keep_record(folder / "chaos.json", every_fate, calls, media, injector.injected, start)
     report = _report(traffic, every_fate, injector, samples, start, duration, seed, len(untaken))
+    unsettled = sum(fate.lost for fate in every_fate)
+    depth = samples[-1].queue_depth
+    still = "unknown" if depth is None else f"{depth:.0f}"
     report += (
         f"lost: acked, and after a drain of up to {drain:.0f} s neither delivered whole nor listed "
-        f"by kefu dead-letters. A job whose task was dropped waits for the reaper's grace "
-        f"({QueueTimings().grace:.0f} s), so a drain shorter than that counts it lost.\n"
+        f"by kefu dead-letters ({unsettled}; kefu's queue depth then: {still}). A job whose task "
+        f"was dropped waits for the reaper's grace ({QueueTimings().grace:.0f} s), so a drain "
+        f"shorter than that counts it lost while kefu still holds it.\n"
     )
     return Soak(traffic.pushes, every_fate, injector.injected, samples, report)
 
