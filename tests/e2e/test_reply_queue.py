@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,7 +11,6 @@ import pytest
 
 from adapters.queue.journal import JournalEntry, LeaseJournal
 from adapters.queue.stores import sqlite_stores
-from entrypoints.cli.gunicorn_process import ROOT
 from entrypoints.sandbox.state import SEND_PATH
 from tests.e2e.queue_rig import (
     TYPING_PATH,
@@ -22,6 +19,7 @@ from tests.e2e.queue_rig import (
     queue_rig,
     wait_for_new_workers,
 )
+from tests.e2e.servers import kefu_command
 from tests.polling import wait_until
 
 
@@ -48,16 +46,7 @@ def test_transient_errors_before_success_give_exactly_one_accepted_send(rig, fau
 
 
 def kefu_cli(rig, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
-    return subprocess.run(
-        [sys.executable, "-m", "entrypoints.cli.main", *args],
-        cwd=ROOT,
-        env={**env, **rig.settings()},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return kefu_command(rig.settings(), *args)
 
 
 def dead_letter_rows(rig) -> str:

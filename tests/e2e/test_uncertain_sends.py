@@ -3,16 +3,14 @@ reply) or did not (listed as uncertain, sent again only on an operator's word)."
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from entrypoints.cli.gunicorn_process import ROOT
 from entrypoints.sandbox.state import SEND_PATH
 from tests.e2e.queue_rig import kill_workers, queue_rig, wait_for_new_workers
+from tests.e2e.servers import kefu_command
 from tests.polling import wait_until
 
 
@@ -23,16 +21,7 @@ def rig(tmp_path: Path):
 
 
 def kefu_cli(rig, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
-    return subprocess.run(
-        [sys.executable, "-m", "entrypoints.cli.main", *args],
-        cwd=ROOT,
-        env={**env, **rig.settings()},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return kefu_command(rig.settings(), *args)
 
 
 def listed_uncertain(rig) -> bool:
