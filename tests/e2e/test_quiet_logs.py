@@ -21,11 +21,16 @@ def lines(rig):
     return rig.log().splitlines()
 
 
+def started(rig, workers: int = 2):
+    """Every worker has logged its start-up lines (the rules it loaded come last)."""
+    return rig.log().count("rules version") >= workers
+
+
 def test_pushes_answered_and_replied_log_only_their_access_lines(rig):
     kefu = rig.kefu()
     users = [f"o_quiet{n}" for n in range(10)]
     rig.push(kefu.url, "text", "o_warmup")
-    wait_until(lambda: rig.sent_to("o_warmup"))
+    wait_until(lambda: rig.sent_to("o_warmup") and started(rig))
     before = len(lines(rig))
     for user in users:
         assert rig.push(kefu.url, "text", user).text == "success"
@@ -38,7 +43,7 @@ def test_pushes_answered_and_replied_log_only_their_access_lines(rig):
 def test_a_reply_retried_once_adds_one_line_for_its_retry(rig):
     kefu = rig.kefu()
     rig.push(kefu.url, "text", "o_warmup")
-    wait_until(lambda: rig.sent_to("o_warmup"))
+    wait_until(lambda: rig.sent_to("o_warmup") and started(rig))
     before = len(lines(rig))
     rig.fault(SEND_PATH, errcode=-1)
     assert rig.push(kefu.url, "text").text == "success"

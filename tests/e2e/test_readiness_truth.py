@@ -145,7 +145,8 @@ def test_a_queue_file_deleted_while_kefu_runs_loses_no_reply_across_a_restart(tm
         rig.worker()  # a restart: the senders find every job in the file now at the path
         wait_until(lambda: all(rig.sent_to(user) for user in users), timeout=30)
         assert [len(rig.sent_to(user)) for user in users] == [1] * 12
-        assert "was deleted while open" in rig.log()
+        # Deleted, or already replaced by another process's new file when this one looked.
+        assert re.search(r"was (deleted|replaced) while open: 6 unfinished job", rig.log())
 
 
 def test_a_queue_file_corrupted_while_kefu_was_down_is_set_aside_and_its_jobs_sent(tmp_path):
@@ -170,5 +171,7 @@ def test_a_queue_file_corrupted_while_kefu_was_down_is_set_aside_and_its_jobs_se
         listed = kefu_cli(rig, "dead-letters").stdout
         assert f"unreadable queue file set aside: {aside.name} ({salvaged} job(s) read)" in listed
         rig.worker()
-        wait_until(lambda: sum(bool(rig.sent_to(user)) for user in users) == salvaged)
+        # Jobs whose task rows were on the damaged pages come back by the reaper, after the
+        # queue's grace (30 s) and two passes.
+        wait_until(lambda: sum(bool(rig.sent_to(user)) for user in users) == salvaged, timeout=60)
         assert max(len(rig.sent_to(user)) for user in users) == 1
