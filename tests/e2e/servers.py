@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from entrypoints.cli.gunicorn_process import ROOT, KefuUnderGunicorn, free_port
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
@@ -76,3 +79,15 @@ def kefu_command(settings: Mapping[str, str], *args: str) -> subprocess.Complete
         timeout=60,
         check=False,
     )
+
+
+def stop_group(process: subprocess.Popen[Any], signum: int, timeout: float = 20.0) -> None:
+    """Signal process's whole session (it was started in a new one), wait for it, and kill
+    whatever of the group is left."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signum)
+    try:
+        process.wait(timeout=timeout)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)

@@ -21,6 +21,7 @@ import requests
 from entrypoints.cli.gunicorn_process import ROOT, free_port
 from entrypoints.sandbox.main import serve_sandbox
 from entrypoints.service.settings import Settings
+from tests.e2e.servers import stop_group
 from tests.polling import wait_until
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -88,13 +89,7 @@ def started(script: str, env: Mapping[str, str], log: Path) -> Iterator[subproce
     try:
         yield process
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
+        stop_group(process, signal.SIGINT)
 
 
 def wait_healthy(url: str, process: subprocess.Popen[Any], log: Path) -> None:

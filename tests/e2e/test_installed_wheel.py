@@ -23,6 +23,7 @@ from entrypoints.cli.gunicorn_process import ROOT, free_port
 from entrypoints.demo.conversation import SCRIPT
 from entrypoints.sandbox.main import serve_sandbox
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
+from tests.e2e.servers import stop_group
 from tests.polling import wait_until
 
 CACHE = Path.home() / ".cache" / "kefu-test"
@@ -163,13 +164,7 @@ def serving(installed: Installed, *args: str, **settings: str) -> Iterator[subpr
     try:
         yield process
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
+        stop_group(process, signal.SIGTERM)
 
 
 def test_kefu_serve_from_an_empty_folder_takes_a_push_on_the_port_it_is_given(installed, tmp_path):
