@@ -111,11 +111,11 @@ def full_tmpfs(folder: Path) -> Iterator[Callable[[], None]]:
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(folder)])
 
     def fill() -> None:
-        with (folder / "filler").open("wb") as filler:
+        # Unbuffered: a buffered file would raise again on close, flushing what did not fit.
+        with (folder / "filler").open("wb", buffering=0) as filler:
             try:
                 while True:
                     filler.write(bytes(65536))
-                    filler.flush()
             except OSError:
                 pass
 
