@@ -15,9 +15,9 @@ from typing import BinaryIO
 
 from huey.storage import SqliteStorage
 
-from adapters.queue.queue_rows import QueueRows, connect, read_rows, write_rows
+from adapters.queue.queue_rows import QueueRows, connect, make_tables, read_rows, write_rows
 from adapters.queue.unreadable import LOGS, salvage, set_aside, set_aside_if_unreadable, stamp
-from adapters.state.private import private_file
+from adapters.state.private import private_file, private_folder
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,10 @@ class QueueFile:
     open file holds, closes it and carries the rows into the file at the path, so nothing
     queued stays behind in a file no process will open again. Each step runs under a lock
     file, so the processes of one host do it once between them.
+
+    `open_once` opens the file unless this process already has: a file that could not be
+    opened at start (the disk read-only or full) is tried again by the queue's next use, so a
+    worker starting then still starts, and serves, instead of stopping the whole service.
     """
 
     def __init__(self, path: Path) -> None:
@@ -64,17 +68,35 @@ class QueueFile:
         self.opened: FileIdentity | None = None
         self.followed: Followed | None = None
         self._mutex = threading.Lock()
+        self._opening = threading.Lock()  # never held while waiting for a storage's lock
         self._salvaged: dict[Path, int] = {}
         self._pending: QueueRows | None = None  # read from a file gone, not carried yet
 
     def open(self) -> None:
+        """Make the file at the path usable and note it as the one open. Raises OSError or
+        sqlite3.Error (then nothing is noted, and the next `open_once` tries again)."""
+        private_folder(self.path.parent)
         with self._host_lock() as lock:
-            self._open(lock)
+            try:
+                self._open(lock)
+            except BaseException:
+                self.opened = None
+                raise
+
+    def open_once(self) -> None:
+        """`open`, unless done already (then no more than a look at one attribute)."""
+        if self.opened is not None:
+            return
+        with self._opening:
+            if self.opened is None:
+                self.open()
 
     def _open(self, lock: BinaryIO) -> None:
         self._move_stale_logs(_owner(lock))
         rows = set_aside_if_unreadable(self.path)
         private_file(self.path)
+        with connect(self.path) as connection:  # closed at once: the tables reach the file
+            make_tables(connection)
         self.opened = identity(self.path)
         _own(lock, self.opened)
         if rows is not None:
@@ -99,6 +121,9 @@ class QueueFile:
     def follow(self, storages: Sequence[SqliteStorage]) -> Followed | None:
         """When the path no longer names the open file: carry its rows to the one at the path
         and open that. None when nothing had to be done. Raises sqlite3.Error or OSError."""
+        if self.opened is None:  # never opened, so nothing was written to a file gone
+            self.open_once()
+            return None
         if self.current:
             return None
         with self._mutex:

@@ -60,13 +60,18 @@ def _rows(connection: sqlite3.Connection, table: str, tolerant: bool) -> Iterato
             raise
 
 
+def make_tables(connection: sqlite3.Connection) -> None:
+    """huey's tables, in WAL mode, in a file that lacks them (each statement "if not exists")."""
+    connection.execute("pragma journal_mode=wal")
+    for statement in SqliteStorage.ddl:
+        connection.execute(statement)
+
+
 def write_rows(connection: sqlite3.Connection, rows: QueueRows, marker: str) -> int:
     """The rows into the file, in one transaction, unless `marker` says they were already;
     a key the file holds keeps its value there. How many unfinished jobs were carried (by this
     call or by the one that wrote the marker)."""
-    connection.execute("pragma journal_mode=wal")
-    for statement in SqliteStorage.ddl:
-        connection.execute(statement)
+    make_tables(connection)
     connection.execute("begin exclusive")
     try:
         done = connection.execute(

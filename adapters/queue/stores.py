@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import logging
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,9 +20,10 @@ from huey.storage import RedisStorage, SqliteStorage
 from adapters.queue.clock import SteadyClock
 from adapters.queue.queue_file import Followed, QueueFile
 from adapters.queue.serializer import QueueSerializer
-from adapters.state.private import private_folder
 from adapters.state.stored import StoredValues, storable
 from domain.errors import QueueUnavailable
+
+log = logging.getLogger(__name__)
 
 QUEUE_FILE = "replies.db"
 # Every Redis call of the queue gives up within this: a frozen Redis must not hold a push for
@@ -31,15 +33,26 @@ BLOCKING_READ = 0.4
 
 
 class WalSqliteStorage(SqliteStorage):  # type: ignore[misc]
-    """huey's SQLite storage in WAL mode with synchronous=NORMAL, as diskcache keeps the state.
+    """huey's SQLite storage in WAL mode with synchronous=NORMAL, as diskcache keeps the state,
+    on the queue file as its QueueFile opened it.
 
     A committed job survives any crash of kefu's processes (SIGKILL, OOM); only an operating
     system crash or power loss may lose the last few commits, never corrupt the file. huey
     offers FULL (an fsync per commit, which halves the ack path's speed) or OFF (which risks
     corruption on power loss); NORMAL is SQLite's recommendation for WAL.
+
+    Every connection is made after the queue file is open (checked, private, its tables made),
+    instead of huey's tables made at construction: so a file the disk would not let be opened
+    at start is opened by the first use that can, and never created unchecked.
     """
 
+    def __init__(self, name: str, queue_file: QueueFile, **options: Any) -> None:
+        self._queue_file = queue_file
+        super().__init__(name, create_tables=False, **options)
+
     def _create_connection(self) -> sqlite3.Connection:
+        # Called with this storage's lock held: opening takes no storage's lock.
+        self._queue_file.open_once()
         connection: sqlite3.Connection = super()._create_connection()
         connection.execute("pragma synchronous=NORMAL")
         return connection
@@ -191,9 +204,14 @@ def sqlite_stores(
 ) -> QueueStores:
     """SQLite in KEFU_STATE_DIR, shared by every process on this host; private to kefu's user
     like the rest of the state (the jobs name users and what they are sent)."""
-    queue_file = QueueFile(private_folder(Path(state_dir)) / QUEUE_FILE)
-    with queue_errors():
-        queue_file.open()
+    queue_file = QueueFile(Path(state_dir) / QUEUE_FILE)
+    try:
+        queue_file.open()  # at once, so an unreadable file is set aside before the first job
+    except (OSError, sqlite3.Error) as error:
+        # NOTE: the process still starts: its uses of the queue fail (readiness says so) and
+        # try again, like a Redis down at start; a worker that stopped instead would stop the
+        # whole service at gunicorn's next restart of any worker.
+        log.error("reply queue file %s cannot be opened yet: %s", queue_file.path, error)
     filename = str(queue_file.path)
     steady = clock or SteadyClock()
 
@@ -203,6 +221,7 @@ def sqlite_stores(
             steady,
             storage_class=WalSqliteStorage,
             filename=filename,
+            queue_file=queue_file,
             results=False,
             serializer=QueueSerializer(),
         )

@@ -13,7 +13,7 @@ from typing import Any
 import requests
 
 from adapters.queue.stores import QUEUE_FILE
-from tests.e2e.queue_rig import queue_rig
+from tests.e2e.queue_rig import kill_workers, queue_rig, wait_for_new_workers
 from tests.e2e.test_readiness import status
 from tests.e2e.test_reply_queue import kefu_cli
 from tests.polling import wait_until
@@ -78,6 +78,26 @@ def test_a_read_only_state_folder_fails_readiness_and_kefu_status(tmp_path):
             assert shown.stdout.splitlines()[0] == "kefu is NOT ready"
             assert "  FAIL  reply queue   reply queue unavailable: " in shown.stdout
         wait_until(lambda: readyz(kefu.url)[0] == 200, timeout=15)
+
+
+def test_workers_started_while_the_state_folder_is_read_only_serve_and_recover(tmp_path):
+    """gunicorn stops the whole service when a new worker fails to start: a worker restarted
+    on a read-only disk must start anyway, answer pushes and send once the disk is writable."""
+    with queue_rig(tmp_path) as rig:
+        kefu = rig.kefu()
+        assert kefu.pid is not None
+        with read_only(tmp_path / "state"):
+            killed = kill_workers(kefu.pid)
+            wait_for_new_workers(kefu.pid, killed, 2)
+            code, report = failing(kefu.url, {"state_store", "reply_queue", "queue_file"})
+            assert code == 503
+            assert "Read-only file system" in report["checks"]["queue_file"]["detail"]
+            assert rig.push(kefu.url, "text", "o_during").text == "success"
+        assert wait_until(lambda: readyz(kefu.url)[0] == 200, timeout=15)
+        assert rig.push(kefu.url, "text", "o_after").text == "success"
+        assert wait_until(lambda: rig.sent_to("o_after"), timeout=15)
+        assert "Worker failed to boot" not in rig.log()
+        assert (tmp_path / "state" / QUEUE_FILE).stat().st_mode & 0o777 == 0o600
 
 
 def _queue_detail(url: str) -> str:
