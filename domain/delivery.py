@@ -65,19 +65,23 @@ class DeliverReplies:
         messenger: WeChatMessenger,
         ledger: PushLedger,
         clock: Callable[[], float],
-        questions: Callable[[ReplyJob], ReplyJob] | None = None,
+        complete: Callable[[ReplyJob], ReplyJob] | None = None,
     ) -> None:
-        """clock: seconds since the epoch, as WeChat's CreateTime counts them; questions: what
-        a job carrying a question is answered with (domain.similar_answering), before sending."""
+        """clock: seconds since the epoch, as WeChat's CreateTime counts them; complete: what
+        finishes, before sending, a job the ack left to match (a message queued before any
+        rules were in force, a question: domain.late_answering); it may raise DeliveryError."""
         self._media = media
         self._messenger = messenger
         self._ledger = ledger
         self._clock = clock
-        self._questions = questions
+        self._complete = complete
 
     def __call__(self, job: ReplyJob) -> DeliveryReport:
-        if job.question is not None and self._questions is not None:
-            job = self._questions(job)
+        if (job.message is not None or job.question is not None) and self._complete is not None:
+            try:
+                job = self._complete(job)
+            except DeliveryError as failure:  # no rules yet: the job waits for them
+                return DeliveryReport(0, failure)
         pending = [
             (slot, reply)
             for slot, reply in enumerate(job.replies)

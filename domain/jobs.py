@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from domain.messages import Message
 from domain.replies import Reply
 
 
@@ -19,6 +20,10 @@ class ReplyJob:
     `question` is the user's text when no keyword or pattern hit it and the rules (version
     `rules_version`) have similar questions: the sender matches it before delivering, and the
     replies the job carries (the default) stand until then.
+
+    `message` is the push itself when no rules were in force to match it at the ack (a first
+    start whose CMS has not answered yet): the sender matches it once rules arrive
+    (domain.late_answering), and the job waits for them until then.
     """
 
     key: str
@@ -29,6 +34,7 @@ class ReplyJob:
     on_enter: bool = False
     question: str | None = None
     rules_version: str = ""
+    message: Message | None = None
 
     @property
     def kinds(self) -> tuple[str, ...]:

@@ -19,6 +19,13 @@ ALLOWED = {
     "adapters.queue.journal": {"JournalEntry", "JobState"},
     "adapters.queue.dead_letters": {"DeadLetter"},
     "domain.jobs": {"ReplyJob"},
+    "domain.messages": {
+        "TextMessage",
+        "ImageMessage",
+        "MiniProgramPageMessage",
+        "EnterSessionEvent",
+        "OtherMessage",
+    },
     "domain.replies": {
         "ImageRef",
         "TextReply",

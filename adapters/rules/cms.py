@@ -79,15 +79,16 @@ class HttpCmsRuleSource:
         """The rules in force; never waits for a refresh once some are. Raises RulesUnavailable."""
         return self._refresher.current()
 
-    def load(self) -> None:
+    def load(self, wait: bool = False) -> None:
         """Load the saved copy and fetch the CMS (at start-up); never raises, logs.
 
-        With a saved copy in force the fetch runs behind, so a hanging CMS never holds up a
-        worker's start; without one it runs here. With keep_fresh, a daemon thread then
-        refreshes every ttl seconds, pushes or not.
+        The fetch runs behind, so a hanging CMS never holds up a worker's start (pushes then
+        wait for the rules in the queue); with `wait`, the caller waits for it (a command
+        that reports on the rules once). With keep_fresh, a daemon thread then refreshes every
+        ttl seconds, pushes or not.
         """
         self._restore_once()
-        self._refresher.load(behind=self._state.rules is not None)
+        self._refresher.load(behind=not wait)
         if self._keep_fresh and self._watching is None:
             # NOTE: at least 1 s apart, so KEFU_RULES_TTL=0 (fetch on every push) cannot spin.
             self._watching = self._refresher.watch(max(self._ttl, 1.0))

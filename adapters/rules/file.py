@@ -46,8 +46,9 @@ class FileRuleSource:
         """The rules in force. Raises RulesUnavailable while the file never held any."""
         return self._refresher.current()
 
-    def load(self) -> None:
-        """Read the file now (at start-up); never raises, a problem is logged."""
+    def load(self, wait: bool = True) -> None:
+        """Read the file now (at start-up; a local read is quick, so always waited for);
+        never raises, a problem is logged."""
         self._refresher.load()
 
     def check(self) -> ParsedRules:

@@ -60,7 +60,8 @@ class RefreshGate:
 
 
 class Refresher:
-    """Runs a source's refresh when due: inline until rules exist, afterwards behind callers."""
+    """Runs a source's refresh when due, behind callers (through `spawn`): a caller never waits
+    for a source, not even before any rules exist (it is told there are none)."""
 
     def __init__(
         self,
@@ -73,14 +74,11 @@ class Refresher:
 
     def current(self) -> RuleSet:
         if self._gate.claim():
-            if self._state.rules is None:
-                self._run()
-            else:
-                self._start()
+            self._start()
         return self._state.current()
 
     def load(self, *, behind: bool = False) -> None:
-        """Refresh now: here, or with `behind` from a spawned thread (rules already in force)."""
+        """Refresh now: here, or with `behind` from a spawned thread."""
         if self._gate.claim(force=True):
             if behind:
                 self._start()
@@ -112,7 +110,7 @@ class Refresher:
             self._spawn(self._run)
         except Exception:  # e.g. no thread can start at interpreter shutdown
             log.exception("could not start a rules refresh")
-            self._gate.finish(ok=False, have_rules=True)
+            self._gate.finish(ok=False, have_rules=self._state.rules is not None)
 
     def _run(self) -> None:
         ok = False

@@ -72,6 +72,7 @@ def _local() -> dict[str, Any]:
     container = build_container(load_settings())
     # The checks need the rules and the stores, never sender threads of their own.
     container.senders.override(providers.Object(None))
+    container.rules_wait.override(providers.Object(True))
     for resource in (container.logging, container.state_backend, container.rules):
         resource.init()
     try:

@@ -63,6 +63,7 @@ def build_preview(
     container.hit_stats.override(providers.Object(recorder))
     # Replies are delivered inside the turn, so the page gets them in the answer.
     container.dispatcher.override(container.deliver_now)
+    container.rules_wait.override(providers.Object(True))  # the page shows them at once
     container.logging.init()
     container.rules.init()
     similar = SimilarExplainer(container.rules(), container.rules_parts.matchers())

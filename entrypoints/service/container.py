@@ -44,6 +44,7 @@ from adapters.wechat_push.previous_use import PreviousUseLog
 from domain.answering import AnswerMessage
 from domain.delivery import DeliverReplies
 from domain.dispatch import DeliverNow, Enqueue
+from domain.late_answering import AnswerWhenRulesArrive
 from domain.ledger import CLAIM_TTL
 from domain.ports import HitStats, StateStore
 from domain.retry import RetryPolicy
@@ -77,9 +78,10 @@ def open_state_store(settings: Settings) -> Iterator[LockingStore]:
         store.close()
 
 
-def serve_rules(source: RuleSourceAdapter) -> Iterator[RuleSourceAdapter]:
-    """The rules loaded once per process; a CMS watcher keeps them fresh until shutdown."""
-    source.load()
+def serve_rules(source: RuleSourceAdapter, wait: bool) -> Iterator[RuleSourceAdapter]:
+    """The rules loaded once per process (the first fetch waited for with `wait`, else behind);
+    a CMS watcher keeps them fresh until shutdown."""
+    source.load(wait=wait)
     try:
         yield source
     finally:
@@ -230,7 +232,10 @@ class Container(containers.DeclarativeContainer):
         settings=settings.provided.rules_settings,
         saved_dir=providers.Callable(_saved_rules_dir, settings),
     )
-    rules = providers.Resource(serve_rules, source=rules_parts.source)
+    # A worker starts without waiting for the CMS (pushes wait for the rules in the queue);
+    # commands that report on the rules once (`kefu status`, the preview) wait for them.
+    rules_wait = providers.Object(False)
+    rules = providers.Resource(serve_rules, source=rules_parts.source, wait=rules_wait)
 
     # WeChat's server API and the media it needs
     wechat_api = providers.Singleton(
@@ -270,13 +275,16 @@ class Container(containers.DeclarativeContainer):
     questions = providers.Singleton(
         AnswerQuestion, rules=rules, matchers=rules_parts.matchers, ledger=ledger, stats=hit_stats
     )
+    late_answers = providers.Singleton(
+        AnswerWhenRulesArrive, rules=rules, ledger=ledger, then=questions, stats=hit_stats
+    )
     deliver = providers.Factory(
         DeliverReplies,
         media=media_ids,
         messenger=wechat_api,
         ledger=ledger,
         clock=providers.Object(time.time),
-        questions=questions,
+        complete=late_answers,
     )
     deliver_now = providers.Singleton(DeliverNow, deliver=deliver)
 

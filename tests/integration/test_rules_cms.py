@@ -223,7 +223,7 @@ def test_only_one_refresh_runs_at_a_time_and_pushes_do_not_wait_for_it(make_sour
         cms.get(URL, json=EXAMPLE)
         cms.add_callback(responses.GET, URL, callback=slow_cms)
         source = make_source(spawn=spawn)
-        source.load()
+        source.load(wait=True)
         clock.advance(TTL + 1)
         answers: list[object] = []
         pushes = [threading.Thread(target=lambda: answers.append(reply_to(source, "1")))]

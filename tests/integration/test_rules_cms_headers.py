@@ -48,7 +48,7 @@ def test_the_file_s_headers_go_with_every_cms_request(cms, tmp_path):
     cms.get(URL, body=BODY, match=[sent])
     cms.get(URL, body=BODY, match=[sent])
     source = cms_source(env)
-    source.load()
+    source.load(wait=True)
     assert source.current().match_text("1") is not None
     source.check()
     assert len(cms.calls) == 2

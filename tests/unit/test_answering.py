@@ -5,7 +5,7 @@ from domain.delivery import DeliverReplies
 from domain.dispatch import DeliverNow
 from domain.errors import DeliveryError
 from domain.ledger import PushLedger
-from domain.messages import EnterSessionEvent, TextMessage
+from domain.messages import EnterSessionEvent, OtherMessage, TextMessage
 from domain.replies import ImageSend, LinkReply, MiniProgramPageSend, TextReply
 from tests.fakes import (
     FakeClock,
@@ -118,10 +118,27 @@ def test_events_are_never_transferred():
     assert messenger.sent == []
 
 
-def test_no_rules_at_all_acknowledges_and_sends_nothing():
+def test_no_rules_at_all_acknowledges_and_queues_the_message_to_match_later():
+    dispatcher = FakeDispatcher()
+    ledger = fresh_ledger()
+    answer = AnswerMessage(FakeRuleSource(None), dispatcher, ledger)
+    assert answer(text("1")) == Acknowledge()
+    assert answer(text("1")) == Acknowledge()  # WeChat's retry queues nothing more
+    (job,) = dispatcher.jobs
+    assert (job.key, job.to_user, job.replies, job.message) == (
+        "msg:42:user-1:7",
+        "user-1",
+        (),
+        text("1"),
+    )
+    assert job.created_at == 7
+
+
+def test_with_no_rules_an_event_no_rule_answers_queues_nothing():
     dispatcher = FakeDispatcher()
     answer = AnswerMessage(FakeRuleSource(None), dispatcher, fresh_ledger())
-    assert answer(text("1")) == Acknowledge()
+    event = OtherMessage(to_user="gh_app", from_user="user-1", create_time=7, msg_type="event")
+    assert answer(event) == Acknowledge()
     assert dispatcher.jobs == []
 
 
