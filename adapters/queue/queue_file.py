@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -71,6 +72,7 @@ class QueueFile:
         self._opening = threading.Lock()  # never held while waiting for a storage's lock
         self._salvaged: dict[Path, int] = {}
         self._pending: QueueRows | None = None  # read from a file gone, not carried yet
+        self._pin: sqlite3.Connection | None = None
 
     def open(self) -> None:
         """Make the file at the path usable and note it as the one open. Raises OSError or
@@ -97,10 +99,21 @@ class QueueFile:
         private_file(self.path)
         with connect(self.path) as connection:  # closed at once: the tables reach the file
             make_tables(connection)
+        pin = _pinned(self.path)
         self.opened = identity(self.path)
+        previous, self._pin = self._pin, pin
+        if previous is not None:
+            previous.close()  # on a file gone: SQLite neither checkpoints nor deletes its -wal
         _own(lock, self.opened)
         if rows is not None:
             self._carry(rows, marker=f"salvaged:{time.time_ns()}")
+
+    def close(self) -> None:
+        """Let go of the file (at exit); the storages close their own connections."""
+        with self._mutex:
+            pin, self._pin = self._pin, None
+        if pin is not None:
+            pin.close()
 
     @property
     def current(self) -> bool:
@@ -182,6 +195,22 @@ class QueueFile:
         with lock.open("r+b") as held:
             fcntl.flock(held, fcntl.LOCK_EX)
             yield held
+
+
+def _pinned(path: Path) -> sqlite3.Connection:
+    """A connection held open on the file for as long as it is the one open. While a file is
+    open its inode number cannot go to another file, so a new file at the path never passes
+    for the old one (which it would, with the old one deleted and its number reused, once no
+    storage of this process had a connection to it)."""
+    connection = sqlite3.connect(
+        f"file:{path}", uri=True, timeout=5, isolation_level=None, check_same_thread=False
+    )
+    try:
+        connection.execute("pragma schema_version").fetchone()
+    except BaseException:
+        connection.close()
+        raise
+    return connection
 
 
 def _owner(lock: BinaryIO) -> FileIdentity | None:

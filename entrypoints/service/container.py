@@ -290,7 +290,7 @@ class Container(containers.DeclarativeContainer):
 
     # The reply queue: jobs journalled and queued durably, sent by sender threads in every
     # gunicorn worker (KEFU_SENDERS each) and in `kefu worker`, retried, dead-lettered.
-    queue_stores = providers.Singleton(open_queue_stores, settings=settings)
+    queue_stores = providers.Resource(open_queue_stores, settings=settings)
     send_queued = providers.Singleton(
         SendQueuedReplies,
         deliver=deliver,

@@ -16,11 +16,17 @@ STOP_TIMEOUT = 8.0
 """Seconds running sends get to finish at exit, inside gunicorn's default 10 s graceful timeout."""
 
 
-def open_queue_stores(settings: Settings) -> QueueStores:
-    """Redis when several hosts share the work, else SQLite in KEFU_STATE_DIR; per AppID."""
+def open_queue_stores(settings: Settings) -> Iterator[QueueStores]:
+    """Redis when several hosts share the work, else SQLite in KEFU_STATE_DIR; per AppID;
+    closed at exit."""
     if settings.redis_url:
-        return redis_stores(settings.redis_url, f"kefu:{settings.appid}:")
-    return sqlite_stores(settings.state_dir, f"kefu-{settings.appid}")
+        stores = redis_stores(settings.redis_url, f"kefu:{settings.appid}:")
+    else:
+        stores = sqlite_stores(settings.state_dir, f"kefu-{settings.appid}")
+    try:
+        yield stores
+    finally:
+        stores.close()
 
 
 def open_holding_queue(

@@ -46,8 +46,7 @@ def queue_on(stores: QueueStores, messenger: FakeMessenger | None = None) -> Hue
 
 
 def close(stores: QueueStores) -> None:
-    for huey in (stores.tasks, stores.journal, stores.dead):
-        huey.storage.close()
+    stores.close()
 
 
 def sent_texts(messenger: FakeMessenger) -> list[str]:
