@@ -11,6 +11,7 @@ from pathlib import Path
 import falcon.testing
 import pytest
 import responses
+from dependency_injector import providers
 
 from adapters.wechat_push.fields import PushFormat
 from entrypoints.cli.push_simulator import Mode, PushSimulator, SignedPush
@@ -111,6 +112,13 @@ def settings(tmp_path: Path, media_root: Path) -> Settings:
     return safe_mode_settings(media_root, tmp_path / "state")
 
 
+def start_with_rules(container: Container) -> None:
+    """`start`, waiting for the first CMS fetch as `kefu status` does: the service fetches it
+    behind, and these tests read at once what it brought (replies, the saved copy)."""
+    container.rules_wait.override(providers.Object(True))
+    start(container)
+
+
 @contextmanager
 def running_service(settings: Settings, rsps: responses.RequestsMock) -> Iterator[Service]:
     """The service as a worker runs it, its resources stopped again when the test is done.
@@ -120,7 +128,7 @@ def running_service(settings: Settings, rsps: responses.RequestsMock) -> Iterato
     """
     container = Container(settings=replace(settings, senders=0))
     container.dispatcher.override(container.deliver_now)
-    start(container)
+    start_with_rules(container)
     try:
         client = falcon.testing.TestClient(app_for(container))
         simulator = PushSimulator(TOKEN, APPID, settings.encoding_aes_key)

@@ -9,10 +9,9 @@ from pathlib import Path
 import responses
 
 from adapters.state.disk import DiskStateStore
-from entrypoints.service.bootstrap import start
 from entrypoints.service.container import Container
 from entrypoints.service.settings import Settings
-from tests.e2e.conftest import APPID, mock_wechat
+from tests.e2e.conftest import APPID, mock_wechat, start_with_rules
 
 WATCHER = "kefu-rules-watch"
 
@@ -25,7 +24,7 @@ def test_every_state_key_is_scoped_by_the_appid(settings: Settings) -> None:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         mock_wechat(rsps)
         container = Container(settings=settings)
-        start(container)
+        start_with_rules(container)
         try:
             assert container.ledger().claim("msg:1:o_user:1") is True
         finally:
@@ -54,7 +53,7 @@ def test_the_saved_rules_copy_lives_under_the_appid(settings: Settings) -> None:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         mock_wechat(rsps)
         container = Container(settings=settings)
-        start(container)
+        start_with_rules(container)
         container.shutdown_resources()
     saved = Path(settings.state_dir) / "rules" / APPID / "rules.json"
     assert saved.is_file()
@@ -65,7 +64,7 @@ def test_shutting_down_stops_the_rules_watcher_and_closes_the_store(settings: Se
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         mock_wechat(rsps)
         container = Container(settings=replace(settings, rules_ttl=0.05))
-        start(container)
+        start_with_rules(container)
         (watcher,) = set(watchers()) - before
         store = container.state_backend()
         container.shutdown_resources()

@@ -21,10 +21,18 @@ from entrypoints.cli.push_simulator import Mode, PushSimulator
 from entrypoints.cli.stats import show_stats
 from entrypoints.preview.main import build_preview
 from entrypoints.preview.settings import PreviewSettings
-from entrypoints.service.bootstrap import app_for, start
+from entrypoints.service.bootstrap import app_for
 from entrypoints.service.container import Container
 from entrypoints.service.settings import Settings
-from tests.e2e.conftest import AES_KEY, APPID, CMS_URL, TOKEN, Service, mock_wechat
+from tests.e2e.conftest import (
+    AES_KEY,
+    APPID,
+    CMS_URL,
+    TOKEN,
+    Service,
+    mock_wechat,
+    start_with_rules,
+)
 from tests.planted import plant_in_every_row
 
 # Rule "2" is an image at a URL, "3" a file under the media root: both leave a media id cached.
@@ -51,7 +59,7 @@ class Serving:
 def serving(settings: Settings, rsps: responses.RequestsMock) -> Iterator[Serving]:
     """The service as a gunicorn worker runs it: replies queued, sent by sender threads."""
     container = Container(settings=replace(settings, senders=2, stats=True))
-    start(container)
+    start_with_rules(container)
     try:
         client = falcon.testing.TestClient(app_for(container))
         service = Service(client, rsps, PushSimulator(TOKEN, APPID, AES_KEY), settings)
