@@ -26,10 +26,21 @@ def readyz(url: str) -> tuple[int, dict[str, Any]]:
 
 @contextmanager
 def read_only(folder: Path) -> Iterator[None]:
-    """folder read-only for every process, root's too: a read-only bind mount over itself."""
-    subprocess.run(["mount", "--bind", str(folder), str(folder)], check=True)
+    """folder read-only for every process, root's too: a read-only bind mount over itself.
+
+    Made read-only beside it, then moved over it in one step: a bind mount made in place would
+    be writable for a moment, and a file kefu opened through it then would keep the remount
+    from making it read-only ("mount point is busy")."""
+    staging = folder.with_name(f"{folder.name}.read-only")
+    staging.mkdir()
+    subprocess.run(["mount", "--bind", str(folder), str(staging)], check=True)
     try:
-        subprocess.run(["mount", "-o", "remount,ro,bind", str(folder)], check=True)
+        subprocess.run(["mount", "-o", "remount,ro,bind", str(staging)], check=True)
+        subprocess.run(["mount", "--move", str(staging), str(folder)], check=True)
+    except BaseException:
+        subprocess.run(["umount", str(staging)], check=False)
+        raise
+    try:
         yield
     finally:
         # Lazily: kefu's processes keep files they opened through the mount open meanwhile.
@@ -61,7 +72,8 @@ def test_a_full_state_folder_fails_readiness_until_there_is_room_again(tmp_path)
             lambda: readyz(kefu.url)[1]["checks"]["reply_queue"]["detail"].startswith(refusing)
         )
         (state / "filler").unlink()
-        wait_until(lambda: readyz(kefu.url)[0] == 200, timeout=15)
+        # Every worker, the one that refused the push too, and with no push to tell it so.
+        assert wait_until(lambda: all(readyz(kefu.url)[0] == 200 for _ in range(10)), timeout=20)
 
 
 def test_a_read_only_state_folder_fails_readiness_and_kefu_status(tmp_path):
