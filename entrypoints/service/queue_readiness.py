@@ -126,10 +126,11 @@ class QueueReadiness:
 
     def __call__(self) -> list[Check]:
         queue = queue_check(self._queue, self._queue_written, self._senders, self._limit)
-        checks = [
-            refusing_check(self._dispatcher) or queue,
-            file_check(self._local, self._file_written),
-        ]
+        local = file_check(self._local, self._file_written)
+        # The dispatcher learns that a store takes jobs again only from the next push; the
+        # probes know as soon as they do, so its refusal stands only while a probe fails.
+        refusing = None if queue.ok and local.ok else refusing_check(self._dispatcher)
+        checks = [refusing or queue, local]
         if self._senders is not None:
             checks.append(senders_check(self._senders, self._configured))
         return checks

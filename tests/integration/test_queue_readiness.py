@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from adapters.queue.senders import FLAP_WINDOW, _Outage
-from adapters.queue.stores import sqlite_stores
+from adapters.queue.stores import redis_stores, sqlite_stores
 from entrypoints.service.queue_readiness import QueueReadiness
 from entrypoints.service.readiness import PROBE_EVERY, Throttled
 from tests.fakes import FakeClock
@@ -48,14 +48,24 @@ def test_a_probe_runs_at_most_once_per_interval_however_often_it_is_asked() -> N
 
 def test_the_queue_is_not_ready_while_no_queue_takes_jobs(tmp_path: Path) -> None:
     dispatcher = Dispatcher()
-    ready = QueueReadiness(queue_on(sqlite_stores(tmp_path)), None, 0, dispatcher)
-    assert checks(ready)["reply_queue"] == (True, "0 reply job(s) unfinished")
+    down = queue_on(redis_stores("redis://127.0.0.1:9/0", "kefu-test:"))  # nothing listens
+    local = queue_on(sqlite_stores(tmp_path))
+    ready = QueueReadiness(down, None, 0, dispatcher, local=local)
     dispatcher.refusing = "reply queue unavailable: OperationalError: database or disk is full"
     assert checks(ready)["reply_queue"] == (
         False,
         "no queue takes reply jobs, their replies are lost: reply queue unavailable: "
         "OperationalError: database or disk is full",
     )
+
+
+def test_a_refusal_ends_once_the_probes_write_again_without_waiting_for_a_push(
+    tmp_path: Path,
+) -> None:
+    dispatcher = Dispatcher()
+    ready = QueueReadiness(queue_on(sqlite_stores(tmp_path)), None, 0, dispatcher)
+    dispatcher.refusing = "reply queue unavailable: OperationalError: database or disk is full"
+    assert checks(ready)["reply_queue"] == (True, "0 reply job(s) unfinished")
 
 
 def test_a_store_that_flaps_fails_readiness_for_a_minute_and_is_logged_once(
