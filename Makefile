@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed-stamp
 
 LOCK := requirements.lock
 
-.PHONY: test check demo lint typecheck system-deps-check system-deps-test bench clean lock
+.PHONY: test check demo lint typecheck system-deps-check system-deps-test system-deps-bench bench \
+	clean lock
 
 # Every runtime and dev dependency is installed from $(LOCK): exact versions, checked by hash.
 # Whoever adds or changes a dependency in pyproject.toml runs `make lock` and commits $(LOCK);
@@ -38,7 +39,7 @@ check: system-deps-check lint typecheck
 
 # Installs what the tests run for real, or stops with one line saying what to install. Debian
 # puts nginx in /usr/sbin, which a user's PATH may lack.
-system-deps-check system-deps-test:
+system-deps-check system-deps-test system-deps-bench:
 	PATH="$$PATH:/usr/sbin:/sbin" scripts/system-deps $(@:system-deps-%=%)
 
 lint: $(STAMP)
@@ -51,7 +52,7 @@ typecheck: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/kefu demo
 
-bench: $(STAMP)
+bench: system-deps-bench $(STAMP)
 	$(BIN)/python -m pytest tests/bench -q -s
 
 clean:

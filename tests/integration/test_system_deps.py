@@ -26,8 +26,10 @@ PROVIDES = {
     "slirp4netns": "slirp4netns",
     "fuse-overlayfs": "fuse-overlayfs",
     "runc": "runc",
+    "wrk": "wrk",
 }
 EVERYTHING = ("redis-server", *sorted(set(PROVIDES.values()) - {"redis-server"}))
+TEST_PACKAGES = [package for package in PROVIDES if package != "wrk"]  # wrk: make bench only
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,7 @@ def test_on_debian_make_test_installs_every_missing_package_and_nothing_present(
     installed = host.recorded()[-1].split(" install ")[1].split()
     assert "nginx" not in installed
     assert sorted(installed) == sorted(
-        ["fonts-wqy-microhei", *(p for p in PROVIDES if p != "nginx")]
+        ["fonts-wqy-microhei", *(p for p in TEST_PACKAGES if p != "nginx")]
     )
     assert "-y" in host.recorded()[-1] and "DPkg::Lock::Timeout=60" in host.recorded()[-1]
 
@@ -210,3 +212,23 @@ def test_a_user_with_passwordless_sudo_installs_through_it(tmp_path: Path):
     assert calls[0] == "sudo -n true"
     assert calls[-2].startswith("sudo -n env DEBIAN_FRONTEND=noninteractive apt-get -qq")
     assert calls[-2].endswith(" install redis-server")
+
+
+def test_make_bench_installs_wrk_beside_redis(tmp_path: Path):
+    host = fake_host(tmp_path)
+    host.program("redis-server")
+    done = host.run("bench")
+    assert done.returncode == 0, done.stderr
+    assert host.recorded()[-1].split(" install ")[1] == "wrk"
+    assert (host.bin / "wrk").exists()
+
+
+def test_make_bench_elsewhere_names_wrk_for_homebrew(tmp_path: Path):
+    host = fake_host(tmp_path, system="Darwin", distribution="macos")
+    host.program("redis-server")
+    done = host.run("bench")
+    assert done.returncode == 1
+    assert done.stderr == (
+        "make bench needs wrk: on Debian/Ubuntu: sudo apt-get install -y wrk;"
+        " on macOS: brew install wrk\n"
+    )
