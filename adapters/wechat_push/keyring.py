@@ -100,6 +100,10 @@ class KeyRing:
         # which one failed, and neither does the error.
         wanted = given.encode("utf-8", "surrogatepass")
         tokens = self._live(self._tokens)
+        if len(tokens) == 1:  # the usual case, without a rotation: one comparison
+            if hmac.compare_digest(signature(tokens[0], *parts).encode(), wanted):
+                return tokens[0]
+            raise InvalidSignature("signature does not match")
         matches = [hmac.compare_digest(signature(t, *parts).encode(), wanted) for t in tokens]
         for token, matched in zip(tokens, matches, strict=True):
             if matched:
@@ -113,6 +117,8 @@ class KeyRing:
         return values
 
     def _note_previous(self, token_previous: bool, key_previous: bool) -> None:
+        if not (token_previous or key_previous):
+            return
         used = [
             name
             for name, flag in (
@@ -121,8 +127,6 @@ class KeyRing:
             )
             if flag
         ]
-        if not used:
-            return
         which = " and ".join(used)
         log.warning("push opened with %s: WeChat still uses it; drop it once this stops", which)
         if self._on_previous is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +152,34 @@ def test_every_message_length_around_the_32_byte_block_round_trips(size):
     crypto = AesMessageCrypto("AAAAA", KEY, APPID)
     text = "x" * size
     assert crypto.decrypt(crypto.encrypt(text)) == text
+
+
+def test_one_crypto_opens_message_after_message_of_every_length_and_after_a_refusal():
+    """The decryptor of a thread is kept from one push to the next: no push may see another's
+    bytes, whatever came before it (a longer one, a broken one, a non-base64 one)."""
+    crypto = AesMessageCrypto("AAAAA", KEY, APPID)
+    texts = [f"{n}:" + "消息" * n for n in (0, 40, 3, 500, 1, 17)]
+    broken = [raw_encrypt(pad32(b"0" * 10)), "QUJD", raw_encrypt(b"\xff" * 48)]
+    for text, bad in zip(texts, [*broken, *broken], strict=True):
+        assert crypto.decrypt(crypto.encrypt(text)) == text
+        with pytest.raises((BadLength, BadCiphertext, BadPadding)):
+            crypto.decrypt(bad)
+    assert [crypto.decrypt(crypto.encrypt(text)) for text in texts] == texts
+
+
+def test_threads_opening_messages_at_once_each_get_their_own_plaintext():
+    crypto = AesMessageCrypto("AAAAA", KEY, APPID)
+    sealed = {
+        crypto.encrypt(f"{n}:" + "x" * (n % 97)): f"{n}:" + "x" * (n % 97) for n in range(400)
+    }
+
+    def open_all(offset: int) -> bool:
+        items = list(sealed.items())
+        items = items[offset:] + items[:offset]
+        return all(crypto.decrypt(encrypt) == text for encrypt, text in items * 5)
+
+    with ThreadPoolExecutor(8) as pool:
+        assert all(pool.map(open_all, range(0, 400, 50)))
 
 
 def test_each_encryption_uses_fresh_random_bytes():
