@@ -40,9 +40,10 @@ def current_push_id() -> str | None:
 @contextmanager
 def about_push(dedup_key: str, openid: str) -> Iterator[str]:
     """Within the block, every log line of this thread is about this push; yields its id."""
-    token = _CURRENT.set(PushContext(push_id_for(dedup_key), openid))
+    push_id = push_id_for(dedup_key)
+    token = _CURRENT.set(PushContext(push_id, openid))
     try:
-        yield push_id_for(dedup_key)
+        yield push_id
     finally:
         _CURRENT.reset(token)
 

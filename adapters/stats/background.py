@@ -73,6 +73,9 @@ class BackgroundHitStats:
         worker.join(timeout)
 
     def _started(self) -> queue.Queue[Hit | None]:
+        running = self._queue
+        if running is not None and self._pid == os.getpid():  # every push after the first
+            return running
         with self._starting:
             if self._queue is None or self._pid != os.getpid():
                 self._queue = queue.Queue(self._capacity)

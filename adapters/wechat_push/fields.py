@@ -67,6 +67,9 @@ def _json_fields(text: str) -> dict[str, object]:
     if not isinstance(value, dict):
         raise MalformedPush("JSON body is not an object")
     _check_depth(value, 1)
+    # Text decoded from UTF-8 holds no surrogate: only a \u escape can spell a lone one.
+    if "\\u" not in text:
+        return value
     fields: dict[str, object] = _well_formed(value)
     return fields
 
@@ -94,14 +97,13 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _check_depth(value: object, depth: int) -> None:
-    if depth > MAX_DEPTH:
-        raise MalformedPush(f"nested deeper than {MAX_DEPTH} levels")
-    children = (
-        value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
-    )
-    for child in children:
-        _check_depth(child, depth + 1)
+def _check_depth(value: dict[str, object] | list[object], depth: int) -> None:
+    """Whether anything sits deeper than MAX_DEPTH, the object `value` at level `depth`."""
+    for child in value.values() if isinstance(value, dict) else value:
+        if depth >= MAX_DEPTH:
+            raise MalformedPush(f"nested deeper than {MAX_DEPTH} levels")
+        if isinstance(child, dict | list):  # only these nest: scalars need no call of their own
+            _check_depth(child, depth + 1)
 
 
 def _xml_fields(text: str) -> dict[str, object]:

@@ -30,6 +30,9 @@ PUSH_CONTENT_TYPES = {
 }
 
 
+_ACCEPTED = PUSHES.labels("accepted", "")  # looked up once: it counts every push
+
+
 class CallbackResource:
     """GET verifies the URL; POST takes a push and always answers a genuine one."""
 
@@ -49,7 +52,7 @@ class CallbackResource:
         with about_push(push.message.dedup_key, push.message.from_user) as push_id:
             resp.set_header(PUSH_HEADER, push_id)
             self._handle(push, resp)
-        PUSHES.labels("accepted", "").inc()
+        _ACCEPTED.inc()
         ACK_SECONDS.observe(time.perf_counter() - started)
 
     def _handle(self, push: OpenedPush, resp: falcon.Response) -> None:
