@@ -8,10 +8,8 @@
 
 from __future__ import annotations
 
-import os
 import random
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -29,12 +27,11 @@ from adapters.wechat_push.fields import PushFormat
 from domain.jobs import ReplyJob
 from domain.replies import TextReply
 from domain.sending import Delivered
-from entrypoints.cli.gunicorn_process import ROOT, free_port
 from entrypoints.cli.push_simulator import Mode, SignedPush
 from entrypoints.cli.shipped import GUNICORN_CONF
 from entrypoints.sandbox.state import SEND_PATH
-from tests.e2e.queue_rig import TYPING_PATH, UPLOAD_PATH, QueueRig, gunicorn_workers, queue_rig
-from tests.polling import wait_until
+from tests.bench.baselines import BARE_FALCON, baseline, cpu_seconds
+from tests.e2e.queue_rig import TYPING_PATH, UPLOAD_PATH, QueueRig, queue_rig
 
 GUNICORN = (sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF))
 PUSHES = 2000
@@ -133,52 +130,6 @@ def test_enqueue_cost_on_sqlite_and_redis(tmp_path: Path, redis_url: str) -> Non
             )
 
 
-@contextmanager
-def bare_falcon(folder: Path, settings: dict[str, str]) -> Iterator[tuple[str, int]]:
-    """The bare app's URL and its gunicorn master's pid."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KEFU_", "GUNICORN_"))}
-    env = {**env, **settings, "PORT": str(port), "WEB_CONCURRENCY": "2"}
-    with (folder / "bare.log").open("ab") as log:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                str(GUNICORN_CONF),
-                "tests.bench.bare_falcon:app",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: _answers(url), timeout=30)
-        yield url, server.pid
-    finally:
-        server.terminate()
-        server.wait()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.post(f"{url}/wechat/callback", timeout=1).ok
-    except requests.RequestException:
-        return False
-
-
-def cpu_seconds(master: int) -> float:
-    """CPU time used so far by a gunicorn master and its live workers."""
-    total = 0.0
-    for pid in (master, *gunicorn_workers(master)):
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
-
-
 def timed(url: str, master: int, pushes: list[SignedPush]) -> tuple[float, float]:
     """Pushes per second from the client, and the server's CPU milliseconds per push."""
     cpu = cpu_seconds(master)
@@ -194,7 +145,13 @@ def test_ack_path_throughput_against_bare_falcon(tmp_path: Path) -> None:
     weighs on both alike; the medians are compared. The servers' CPU time per push is
     printed too: unlike the rates, it hardly moves with the machine's load."""
     figures: dict[str, list[tuple[float, float]]] = {"bare": [], "queued": [], "retry": []}
-    with queue_rig(tmp_path) as rig, bare_falcon(tmp_path, rig.settings()) as (url, master):
+    with (
+        queue_rig(tmp_path) as rig,
+        baseline(BARE_FALCON, tmp_path, rig.settings()) as (
+            url,
+            master,
+        ),
+    ):
         kefu = rig.kefu(KEFU_SENDERS="0")
         assert kefu.pid is not None
         post_all(url, signed_pushes(rig, 200, first=ROUNDS * PUSHES + 1))  # warm up

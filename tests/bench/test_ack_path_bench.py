@@ -1,0 +1,201 @@
+"""kefu as deployed against what it replaces, as ratios measured in one run (`make bench`).
+
+- verify + decrypt of one push, kefu's key ring against wechatpy's primitives (goal <= 0.6);
+- pushes that match nothing, under wrk -t2 -c16: kefu with its own config and defaults (sender
+  threads, metrics, statistics on) against a bare Falcon app (goal >= 0.9) and a wechatpy
+  handler (goal >= 1.0) under the same gunicorn config; server CPU per push;
+- pushes that queue a reply (claim, enqueue, the senders sending to an instant sandbox while
+  the load runs) against the same two (goal >= 0.8 of the wechatpy handler);
+- with no traffic, kefu's processes together (goal < 1 % of a core); RSS per worker across all
+  the pushes.
+
+Rounds alternate between the servers, so that a load elsewhere on the machine weighs on all
+alike; the medians of the rounds are compared. The machine's load average is printed with them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import statistics
+import subprocess
+import time
+import timeit
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlencode
+
+from adapters.wechat_push.crypto import AesMessageCrypto, signature
+from adapters.wechat_push.fields import PushFormat
+from adapters.wechat_push.keyring import KeyRing
+from entrypoints.cli.push_simulator import Mode
+from tests.bench.baselines import BARE_FALCON, WECHATPY_HANDLER, baseline, cpu_seconds, rss_mib
+from tests.e2e.conftest import AES_KEY, APPID, TOKEN
+from tests.e2e.queue_rig import QueueRig, gunicorn_workers, queue_rig
+from tests.polling import wait_until
+
+LUA = Path(__file__).with_name("pushes.lua")
+ROUNDS = 3
+SECONDS = 8
+THREADS, CONNECTIONS = 2, 16
+# More than wrk sends in a round, so every push of a round is a new one.
+PUSHES_PER_ROUND = 60_000
+# Replies only for the keyword: a push matching nothing is acked and counted, nothing more.
+RULES = {"text": {"type": "text", "text": "文字回复"}}
+
+
+def test_verify_and_decrypt_against_wechatpy() -> None:
+    from wechatpy.crypto import WeChatCrypto
+
+    body = json.dumps(
+        {
+            "ToUserName": "gh_bench",
+            "FromUserName": "o" * 28,
+            "CreateTime": int(time.time()),
+            "MsgType": "text",
+            "Content": "你好，我想下载 App",
+            "MsgId": 24_000_000_000_000_001,
+        },
+        ensure_ascii=False,
+    )
+    encrypt = AesMessageCrypto(TOKEN, AES_KEY, APPID).encrypt(body)
+    timestamp, nonce = str(int(time.time())), "1234567890"
+    msg_signature = signature(TOKEN, timestamp, nonce, encrypt)
+    ring, theirs = KeyRing(TOKEN, AES_KEY, APPID), WeChatCrypto(TOKEN, AES_KEY, APPID)
+
+    def kefu() -> str:
+        return ring.open(msg_signature, timestamp, nonce, encrypt).text
+
+    def wechatpy() -> str:
+        text: str = theirs.decrypt_message({"Encrypt": encrypt}, msg_signature, timestamp, nonce)
+        return text
+
+    assert kefu() == wechatpy() == body
+    ours, baseline_ = [], []
+    for _ in range(5):  # alternating, the best of each
+        ours.append(per_call(kefu))
+        baseline_.append(per_call(wechatpy))
+    print(
+        f"\nverify + decrypt of one push: kefu {min(ours) * 1e6:.2f} µs,"
+        f" wechatpy {min(baseline_) * 1e6:.2f} µs,"
+        f" ratio {min(ours) / min(baseline_):.2f} (goal <= 0.6); {load()}"
+    )
+
+
+def per_call(call: Callable[[], object], number: int = 20_000) -> float:
+    return min(timeit.repeat(call, number=number, repeat=3)) / number
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} CPUs"
+
+
+def push_file(rig: QueueRig, folder: Path, name: str, content: str, first: int) -> Path:
+    """PUSHES_PER_ROUND genuine safe-mode pushes, each from its own user, one per line."""
+    simulator = rig.simulator
+    path = folder / f"{name}.pushes"
+    with path.open("w", encoding="utf-8") as lines:
+        for n in range(first, first + PUSHES_PER_ROUND):
+            fields = simulator.text(content, f"o_bench{n}", msg_id=n)
+            push = simulator.build(fields, PushFormat.JSON, Mode.SAFE)
+            query = urlencode(push.params)
+            lines.write(f"/wechat/callback?{query}\t{push.body.decode()}\n")
+    return path
+
+
+def wrk(url: str, pushes: Path) -> tuple[float, int]:
+    """Requests per second wrk reached, and how many it sent."""
+    done = subprocess.run(
+        [
+            "wrk",
+            f"-t{THREADS}",
+            f"-c{CONNECTIONS}",
+            f"-d{SECONDS}s",
+            "-s",
+            str(LUA),
+            url,
+            "--",
+            str(pushes),
+            str(THREADS),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "Non-2xx" not in done.stdout and "Socket errors" not in done.stdout, done.stdout
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", done.stdout)
+    sent = re.search(r"(\d+) requests in", done.stdout)
+    assert rate is not None and sent is not None, done.stdout
+    assert int(sent[1]) < PUSHES_PER_ROUND, "a push was sent twice: make more of them"
+    return float(rate[1]), int(sent[1])
+
+
+def measured(url: str, master: int, pushes: Path) -> tuple[float, float, int]:
+    """Pushes per second, the server's CPU milliseconds per push, and how many were sent."""
+    cpu = cpu_seconds(master)
+    rate, sent = wrk(url, pushes)
+    return rate, (cpu_seconds(master) - cpu) * 1e3 / sent, sent
+
+
+def test_ack_path_as_deployed_against_bare_falcon_and_a_wechatpy_handler(tmp_path: Path) -> None:
+    figures: dict[str, list[tuple[float, float, int]]] = {}
+    with queue_rig(tmp_path) as rig:
+        (tmp_path / "rules.json").write_text(json.dumps(RULES, ensure_ascii=False), "utf-8")
+        settings = rig.settings()
+        kefu = rig.kefu()  # as deployed: its defaults
+        assert kefu.pid is not None
+        bare = rig.stack.enter_context(baseline(BARE_FALCON, tmp_path, settings))
+        handler = rig.stack.enter_context(baseline(WECHATPY_HANDLER, tmp_path, settings))
+        servers = {"bare": bare, "wechatpy": handler, "kefu": (kefu.url, kefu.pid)}
+        workers = gunicorn_workers(kefu.pid)
+        rss_before = {pid: rss_mib(pid) for pid in workers}
+        first = 1
+        for round_ in range(ROUNDS):
+            for kind, content in (("nothing", "随便问问"), ("keyword", "text")):
+                for name, (url, master) in servers.items():
+                    pushes = push_file(rig, tmp_path, f"{name}-{kind}", content, first)
+                    first += PUSHES_PER_ROUND
+                    if round_ == 0 and kind == "nothing":
+                        wrk(url, pushes)  # warm up, on pushes of their own
+                        pushes = push_file(rig, tmp_path, f"{name}-{kind}", content, first)
+                        first += PUSHES_PER_ROUND
+                    figures.setdefault(f"{name} {kind}", []).append(measured(url, master, pushes))
+        assert wait_until(lambda: len(rig.state.sent) > 0, timeout=30)
+        rss_after = {pid: rss_mib(pid) for pid in workers if Path(f"/proc/{pid}").exists()}
+        idle = idle_share(kefu.pid)
+    report(figures)
+    pushed = sum(sent for name, runs in figures.items() if "kefu" in name for _, _, sent in runs)
+    print(f"kefu idle: {idle * 100:.2f} % of a core, all its processes (goal < 1 %)")
+    for pid, before in rss_before.items():
+        after = rss_after.get(pid)
+        shown = "restarted" if after is None else f"{after:.0f} MiB"
+        print(f"kefu worker {pid}: RSS {before:.0f} MiB -> {shown} over {pushed} pushes")
+    print(load())
+
+
+def idle_share(master: int, seconds: float = 20.0) -> float:
+    """The share of one core kefu's processes use with no traffic, once the queue drained."""
+    time.sleep(5)
+    cpu = cpu_seconds(master)
+    time.sleep(seconds)
+    return (cpu_seconds(master) - cpu) / seconds
+
+
+def report(figures: dict[str, list[tuple[float, float, int]]]) -> None:
+    rate = {name: statistics.median(r for r, _, _ in runs) for name, runs in figures.items()}
+    cpu = {name: statistics.median(c for _, c, _ in runs) for name, runs in figures.items()}
+    print(f"\nmedians of {ROUNDS} alternating rounds, wrk -t{THREADS} -c{CONNECTIONS} {SECONDS} s:")
+    for name in figures:
+        print(f"  {name:18s} {rate[name]:7.0f} pushes/s, server CPU {cpu[name]:.3f} ms/push")
+    for kind, goals in (("nothing", (1.0, 0.9)), ("keyword", (0.8, None))):
+        ours = rate[f"kefu {kind}"]
+        versus_wechatpy = ours / rate[f"wechatpy {kind}"]
+        versus_bare = ours / rate[f"bare {kind}"]
+        bare_goal = f" (goal >= {goals[1]})" if goals[1] else ""
+        print(
+            f"pushes matching {kind}: kefu/wechatpy {versus_wechatpy:.2f} (goal >= {goals[0]}),"
+            f" kefu/bare {versus_bare:.2f}{bare_goal};"
+            f" CPU per push kefu/wechatpy {cpu[f'kefu {kind}'] / cpu[f'wechatpy {kind}']:.2f}"
+        )

@@ -1,0 +1,34 @@
+"""The second baseline for the ack-path benchmark: what a wechatpy user writes by hand.
+
+Verify the signature and decrypt with `wechatpy.crypto`, look the text up in a dict, answer
+`success`: no dedup, no replay window, no queue, no statistics. Its settings are kefu's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import falcon
+from wechatpy.crypto import WeChatCrypto
+
+CRYPTO = WeChatCrypto(
+    os.environ["KEFU_TOKEN"], os.environ["KEFU_ENCODING_AES_KEY"], os.environ["KEFU_APPID"]
+)
+ANSWERS = {"1": "点击下载APP", "text": "文字回复"}
+
+
+class Callback:
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        envelope = json.loads(req.bounded_stream.read())
+        params = req.params
+        plain = CRYPTO.decrypt_message(
+            envelope, params["msg_signature"], params["timestamp"], params["nonce"]
+        )
+        message = json.loads(plain)
+        ANSWERS.get(message.get("Content", ""))
+        resp.content_type, resp.text = falcon.MEDIA_TEXT, "success"
+
+
+app = falcon.App()
+app.add_route("/wechat/callback", Callback())
