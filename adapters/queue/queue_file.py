@@ -16,7 +16,14 @@ from typing import BinaryIO
 
 from huey.storage import SqliteStorage
 
-from adapters.queue.queue_rows import QueueRows, connect, make_tables, read_rows, write_rows
+from adapters.queue.queue_rows import (
+    QueueRows,
+    connect,
+    make_tables,
+    open_connection,
+    read_rows,
+    write_rows,
+)
 from adapters.queue.unreadable import LOGS, salvage, set_aside, set_aside_if_unreadable, stamp
 from adapters.state.private import private_file, private_folder
 
@@ -202,9 +209,7 @@ def _pinned(path: Path) -> sqlite3.Connection:
     open its inode number cannot go to another file, so a new file at the path never passes
     for the old one (which it would, with the old one deleted and its number reused, once no
     storage of this process had a connection to it)."""
-    connection = sqlite3.connect(
-        f"file:{path}", uri=True, timeout=5, isolation_level=None, check_same_thread=False
-    )
+    connection = open_connection(path)
     try:
         connection.execute("pragma schema_version").fetchone()
     except BaseException:

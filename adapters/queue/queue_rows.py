@@ -34,11 +34,16 @@ class QueueRows:
         return sum(1 for row in self.kv if str(row[0]).endswith("-journal"))
 
 
+def open_connection(path: Path, read_only: bool = False) -> sqlite3.Connection:
+    """A connection of its own to a queue file, in autocommit, usable from any thread."""
+    uri = f"file:{path}?mode=ro" if read_only else f"file:{path}"
+    return sqlite3.connect(uri, uri=True, timeout=5, isolation_level=None, check_same_thread=False)
+
+
 @contextmanager
 def connect(path: Path, read_only: bool = False) -> Iterator[sqlite3.Connection]:
     """A connection of its own to a queue file, closed afterwards."""
-    uri = f"file:{path}?mode=ro" if read_only else f"file:{path}"
-    connection = sqlite3.connect(uri, uri=True, timeout=5, isolation_level=None)
+    connection = open_connection(path, read_only)
     try:
         yield connection
     finally:

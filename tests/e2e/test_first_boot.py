@@ -4,7 +4,6 @@ them once the rules arrive."""
 
 from __future__ import annotations
 
-import http.server
 import json
 import threading
 import time
@@ -15,6 +14,7 @@ import requests
 
 from adapters.rules.cms import FETCH_SECONDS
 from entrypoints.cli.gunicorn_process import KefuUnderGunicorn
+from tests.canned_http import canned
 from tests.e2e.queue_rig import RULES, QueueRig, queue_rig
 from tests.polling import wait_until
 
@@ -24,28 +24,8 @@ def hanging_cms() -> Iterator[tuple[str, threading.Event]]:
     """A CMS that holds every request until the event is set, then serves the rig's rules."""
     release = threading.Event()
     body = json.dumps(RULES, ensure_ascii=False).encode()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            release.wait(60)
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            """Quiet."""
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/cms/rules", release
-    finally:
-        release.set()
-        server.shutdown()
-        server.server_close()
+    with canned(body, hold=release) as url:
+        yield f"{url}/cms/rules", release
 
 
 def started(rig: QueueRig, name: str, **settings: str) -> tuple[KefuUnderGunicorn, float]:
