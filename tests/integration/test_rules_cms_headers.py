@@ -58,7 +58,7 @@ def test_the_header_values_are_never_logged(cms, tmp_path, caplog):
     env = env_with(tmp_path, f"Authorization: {TOKEN}\n")
     cms.get(URL, status=500)
     caplog.set_level(logging.DEBUG)
-    cms_source(env).load()  # fails, and says so in the log
+    cms_source(env).load(wait=True)  # fails, and says so in the log
     assert "HTTP 500" in caplog.text
     assert "s3cret" not in caplog.text
     assert "s3cret" not in repr(RulesSettings.from_env(env))
