@@ -141,3 +141,20 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
 
 def wait_for_new_workers(master: int, old: list[int], count: int) -> None:
     wait_until(lambda: len(set(gunicorn_workers(master)) - set(old)) >= count, timeout=30)
+
+
+def wait_until_every_worker_holds(master: int, count: int, path: Path) -> None:
+    """Until `count` workers each have `path` open: /healthz answers as soon as one worker is
+    up, and a worker still starting would open only whatever file the path names later."""
+
+    def holding() -> int:
+        return sum(1 for pid in gunicorn_workers(master) if _holds(pid, path))
+
+    wait_until(lambda: holding() >= count, timeout=30)
+
+
+def _holds(pid: int, path: Path) -> bool:
+    try:
+        return any(os.readlink(fd) == str(path) for fd in Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:  # the worker exited, or a descriptor closed while looking
+        return False

@@ -13,7 +13,12 @@ from typing import Any
 import requests
 
 from adapters.queue.stores import QUEUE_FILE
-from tests.e2e.queue_rig import kill_workers, queue_rig, wait_for_new_workers
+from tests.e2e.queue_rig import (
+    kill_workers,
+    queue_rig,
+    wait_for_new_workers,
+    wait_until_every_worker_holds,
+)
 from tests.e2e.test_readiness import status
 from tests.e2e.test_reply_queue import kefu_cli
 from tests.polling import wait_until
@@ -160,6 +165,8 @@ def full_tmpfs(folder: Path) -> Iterator[Callable[[], None]]:
 def test_a_queue_file_deleted_while_kefu_runs_loses_no_reply_across_a_restart(tmp_path):
     with queue_rig(tmp_path) as rig:
         kefu = rig.kefu(KEFU_SENDERS="0")  # nothing sends: every job stays queued
+        assert kefu.pid is not None
+        wait_until_every_worker_holds(kefu.pid, 2, tmp_path / "state" / QUEUE_FILE)
         users = [f"o_deleted{n}" for n in range(12)]
         for user in users[:6]:
             assert rig.push(kefu.url, "text", user).text == "success"
