@@ -31,11 +31,17 @@ lock:
 # Tests that need a program besides redis-server carry one of these markers (pyproject.toml).
 OUTSIDE := not (browser or nginx or systemd or podman)
 
+# Test files run side by side (a file's tests stay together, in order): most of the suite's time
+# is spent waiting on real gunicorn, Redis, browsers and timeouts, not on the CPU.
+# TEST_JOBS=0 runs them one after another.
+TEST_JOBS ?= 3
+PARALLEL := $(if $(filter 0,$(TEST_JOBS)),-p no:xdist,-n $(TEST_JOBS) --dist loadfile)
+
 test: system-deps-test lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest $(PARALLEL)
 
 check: system-deps-check lint typecheck
-	$(BIN)/pytest -m "$(OUTSIDE)" tests/unit tests/integration
+	$(BIN)/pytest $(PARALLEL) -m "$(OUTSIDE)" tests/unit tests/integration
 
 # Installs what the tests run for real, or stops with one line saying what to install. Debian
 # puts nginx in /usr/sbin, which a user's PATH may lack.
