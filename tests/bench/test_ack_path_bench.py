@@ -6,8 +6,8 @@
   handler (goal >= 1.0) under the same gunicorn config; server CPU per push;
 - pushes that queue a reply (claim, enqueue, the senders sending to an instant sandbox while
   the load runs) against the same two (goal >= 0.8 of the wechatpy handler);
-- with no traffic, kefu's processes together (goal < 1 % of a core); RSS per worker across all
-  the pushes.
+- with no traffic, kefu's processes together (goal < 1 % of a core); RSS per worker after each of
+  kefu's runs, and its growth over the last 20,000 pushes or more (goal: flat).
 
 Rounds alternate between the servers, so that a load elsewhere on the machine weighs on all
 alike; the medians of the rounds are compared. The machine's load average is printed with them.
@@ -40,6 +40,8 @@ from tests.polling import wait_until
 LUA = Path(__file__).with_name("pushes.lua")
 ROUNDS = 3
 SECONDS = 8
+FLAT_OVER = 20_000
+"""RSS per worker is shown flat, or not, over at least this many of kefu's last pushes."""
 THREADS, CONNECTIONS = 2, 16
 # More than wrk sends in a round, so every push of a round is a new one.
 PUSHES_PER_ROUND = 60_000
@@ -152,7 +154,7 @@ def test_ack_path_as_deployed_against_bare_falcon_and_a_wechatpy_handler(tmp_pat
         handler = rig.stack.enter_context(baseline(WECHATPY_HANDLER, tmp_path, settings))
         servers = {"bare": bare, "wechatpy": handler, "kefu": (kefu.url, kefu.pid)}
         workers = gunicorn_workers(kefu.pid)
-        rss_before = {pid: rss_mib(pid) for pid in workers}
+        rss_seen: list[tuple[int, dict[int, float]]] = [(0, memory(workers))]
         first = 1
         for round_ in range(ROUNDS):
             for kind, content in (("nothing", "随便问问"), ("keyword", "text")):
@@ -166,17 +168,32 @@ def test_ack_path_as_deployed_against_bare_falcon_and_a_wechatpy_handler(tmp_pat
                     figures.setdefault(f"{name} {kind}", []).append(measured(url, master, pushes))
                     if name == "kefu":  # its senders must not weigh on the next server's run
                         drained(kefu.url)
+                        done = rss_seen[-1][0] + figures[f"kefu {kind}"][-1][2]
+                        rss_seen.append((done, memory(workers)))
         assert len(rig.state.sent) >= sum(sent for _, _, sent in figures["kefu keyword"])
-        rss_after = {pid: rss_mib(pid) for pid in workers if Path(f"/proc/{pid}").exists()}
         idle = idle_share(kefu.pid)
     report(figures)
-    pushed = sum(sent for name, runs in figures.items() if "kefu" in name for _, _, sent in runs)
     print(f"kefu idle: {idle * 100:.2f} % of a core, all its processes (goal < 1 %)")
-    for pid, before in rss_before.items():
-        after = rss_after.get(pid)
-        shown = "restarted" if after is None else f"{after:.0f} MiB"
-        print(f"kefu worker {pid}: RSS {before:.0f} MiB -> {shown} over {pushed} pushes")
+    print_memory(rss_seen)
     print(load())
+
+
+def memory(workers: list[int]) -> dict[int, float]:
+    """Each worker's RSS in MiB; a worker gone (restarted) is left out."""
+    return {pid: rss_mib(pid) for pid in workers if Path(f"/proc/{pid}").exists()}
+
+
+def print_memory(seen: list[tuple[int, dict[int, float]]]) -> None:
+    """RSS per worker after each of kefu's runs, and its growth over the last 20,000 pushes or
+    more (the first runs fill SQLite's page caches and the interpreter's pools)."""
+    print("kefu workers' RSS (MiB) after each run of kefu's: pushes so far, then each worker")
+    for pushed, rss in seen:
+        print(f"  {pushed:>7}  " + "  ".join(f"{mib:.0f}" for _, mib in sorted(rss.items())))
+    end, last = seen[-1]
+    start, first = next(((n, rss) for n, rss in reversed(seen) if end - n >= FLAT_OVER), seen[0])
+    growth = [last[pid] - first[pid] for pid in last if pid in first]
+    shown = ", ".join(f"{mib:+.1f}" for mib in growth) or "workers restarted"
+    print(f"RSS growth per worker over the last {end - start} pushes: {shown} MiB (goal: flat)")
 
 
 def drained(url: str) -> None:
