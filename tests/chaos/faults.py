@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from adapters.state.guard import PROBE_EVERY
 from entrypoints.sandbox.state import SEND_PATH
 from tests.e2e.queue_rig import UPLOAD_PATH, QueueRig, gunicorn_workers
 from tests.redis_server import OwnRedis
@@ -131,7 +132,9 @@ class Injector:
         self.redis.kill()
         time.sleep(fault.amount)
         self.redis.start()  # the same port and, with its append-only file, the same data
-        return 1.0
+        # Each process finds the store back at its guard's next probe, up to PROBE_EVERY s
+        # later; until then its sends wait for a retry (a reply the store cannot record).
+        return PROBE_EVERY + 1.0
 
     def _restart_worker(self, fault: Planned) -> float:
         self.worker.send_signal(signal.SIGTERM)

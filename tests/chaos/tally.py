@@ -41,9 +41,9 @@ class Fate:
     def excused(self) -> bool:
         """A reply waiting for a retry holds up no later one (adapters/queue/queue.py
         _turn_comes), and an uncertain send may land after the user's next replies: either
-        may be overtaken. A reply outstanding while Redis was down waited for a retry too: kefu
-        sends nothing the state store cannot record (domain/delivery.py). Counted, not failed
-        on."""
+        may be overtaken. A reply outstanding while Redis was down, or before a process's store
+        guard saw it back, waited for a retry too: kefu sends nothing the state store cannot
+        record (domain/delivery.py). Counted, not failed on."""
         return self.refused or self.uncertain or REDIS_RESTART in self.causes
 
     @property
