@@ -37,6 +37,7 @@ VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
 class Installed:
     bin: Path
     empty: Path  # the folder every command runs in
+    wheel: Path
 
     def env(self, **settings: str) -> dict[str, str]:
         """This environment without the checkout, kefu's or gunicorn's settings; then settings."""
@@ -93,7 +94,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     subprocess.run(install, check=True, timeout=300)
     empty = folder / "empty"
     empty.mkdir()
-    return Installed(venv / "bin", empty)
+    (wheel,) = dist.glob("kefu-*.whl")
+    return Installed(venv / "bin", empty, wheel)
 
 
 def test_the_installed_kefu_is_the_wheels_and_says_its_version(installed):
@@ -148,6 +150,42 @@ def test_kefu_demo_runs_from_an_empty_folder_and_leaves_it_empty(installed):
     assert "[image] poster.jpg" in demo.stdout  # the demo's images ship inside the package
     assert list(installed.empty.iterdir()) == []
     print(demo.stdout)
+
+
+def test_pipx_installs_the_wheel_with_the_locked_dependencies_and_its_kefu_runs(
+    installed, tmp_path
+):
+    # docs/install.md's pipx line, with the folder its `pip download` line fills.
+    pipx = tmp_path / "pipx"
+    env = installed.env(
+        PIPX_HOME=str(pipx / "home"), PIPX_BIN_DIR=str(pipx / "bin"), PIPX_MAN_DIR=str(pipx / "man")
+    )
+    pip_args = f"--no-index --find-links {wheelhouse()}"
+    done = subprocess.run(
+        [sys.executable, "-m", "pipx", "install", "--pip-args", pip_args, str(installed.wheel)],
+        cwd=installed.empty,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    kefu = pipx / "bin" / "kefu"
+    shown = subprocess.run(
+        [str(kefu), "--version"], cwd=installed.empty, env=env, capture_output=True, text=True
+    )
+    assert (shown.returncode, shown.stdout) == (0, f"kefu {VERSION}\n"), shown.stderr
+    demo = subprocess.run(
+        [str(kefu), "demo"],
+        cwd=installed.empty,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    assert f"{len(SCRIPT)} of {len(SCRIPT)} pushes answered 200" in demo.stdout
+    assert list(installed.empty.iterdir()) == []
 
 
 @contextlib.contextmanager
