@@ -15,7 +15,7 @@ MAX_SIMILAR = 100
 MAX_QUESTION_CHARS = 200
 MAX_DOCUMENT_TEXTS = 20_000
 """Standard plus similar questions in one document: the matcher is built from all of them."""
-_TUNING_RANGES = {"threshold": (0.0, 2.0), "margin": (0.0, 1.0)}
+_TUNING_RANGES = {"threshold": (0.0, 1.0), "margin": (0.0, 1.0)}
 
 
 def split_similar(value: object) -> tuple[tuple[str, ...] | None, object]:

@@ -63,9 +63,9 @@ def rules_document(intents: tuple[Intent, ...], default: str) -> dict[str, objec
     return document
 
 
-def lowest_threshold(negative_scores: list[float]) -> float:
-    """The lowest threshold answering at most MAX_FALSE_ANSWERS of the negatives (answers are
-    scores at or above it)."""
+def lowest_threshold(negative_scores: list[float], share: float = MAX_FALSE_ANSWERS) -> float:
+    """The lowest threshold answering at most `share` of the negatives (answers are scores at
+    or above it)."""
     ordered = sorted(negative_scores, reverse=True)
-    allowed = int(MAX_FALSE_ANSWERS * len(ordered))
+    allowed = int(share * len(ordered))
     return ordered[allowed] + 1e-6 if allowed < len(ordered) else float("-inf")

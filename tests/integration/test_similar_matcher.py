@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
+
 from adapters.matching.cache import MatcherCache
 from adapters.matching.e5 import E5Embeddings
 from adapters.matching.hybrid import HybridMatcher
+from adapters.matching.whitening import Whitening
 from domain.rules import RuleSet
 from domain.similar import MatchTuning, SimilarRule, judge
 
@@ -56,3 +59,27 @@ def test_one_matcher_per_rules_version_shared_by_threads():
 
 def test_a_document_without_similar_questions_ranks_nothing():
     assert HybridMatcher((), EMBEDDINGS).rank("随便", 3) == ()
+
+
+def test_a_document_of_one_key_answers_its_paraphrases_and_nothing_else():
+    matcher = HybridMatcher(RULES[:1], EMBEDDINGS)
+    assert judge(matcher, "我想更改手机号码", MatchTuning()).answer is not None
+    assert judge(matcher, "今天的天气怎么样", MatchTuning()).answer is None
+
+
+def test_an_unrelated_question_scores_far_below_a_paraphrase():
+    matcher = HybridMatcher(RULES, EMBEDDINGS)
+    (paraphrase, *_), (unrelated, *_) = matcher.rank("周末上班吗", 3), matcher.rank("我要投诉", 3)
+    assert paraphrase.key == "营业时间" and paraphrase.score > unrelated.score + 0.3
+
+
+def test_whitening_shrinks_what_a_keys_questions_differ_in_and_keeps_what_keys_differ_in():
+    # Two keys apart along axis 0; each key's two questions differ along axis 1 (wording).
+    rows = [(1.0, 0.5, 0.1), (1.0, -0.5, 0.1), (-1.0, 0.5, 0.1), (-1.0, -0.5, 0.1)]
+    vectors = np.asarray(rows, np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    everyday = np.zeros((1, 3), np.float32)
+    mapped = Whitening(vectors, [0, 0, 1, 1], everyday).apply(vectors)
+    assert float(mapped[0] @ mapped[1]) > float(vectors[0] @ vectors[1])  # wording counts less
+    assert float(mapped[0] @ mapped[2]) < 0  # the keys stay apart
+    assert np.allclose(np.linalg.norm(mapped, axis=1), 1.0)

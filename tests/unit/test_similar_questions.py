@@ -155,7 +155,7 @@ def test_match_setting_is_read_and_checked():
     document = {**DOCUMENT, "@match": {"threshold": 0.9, "margin": 0.05}}
     assert parse_with_re2(document).rules.tuning == MatchTuning(0.9, 0.05)
     assert problems({**DOCUMENT, "@match": {"threshold": 3}}) == [
-        "@match.threshold: 3 is out of range (expected a number from 0.0 to 2.0)"
+        "@match.threshold: 3 is out of range (expected a number from 0.0 to 1.0)"
     ]
     assert problems({**DOCUMENT, "@match": {"cutoff": 1}}) == [
         '@match.cutoff: unknown setting (expected "threshold" or "margin")'
@@ -184,13 +184,19 @@ def candidates(*scores: float) -> tuple[Candidate, ...]:
 
 
 def test_a_confident_candidate_far_enough_ahead_answers():
-    verdict = decide(candidates(0.9, 0.7), MatchTuning(threshold=1.0, margin=0.1))
-    assert verdict.answer == Candidate("k0", "q0", 0.9)
-    assert verdict.confidence == pytest.approx(1.1)
+    verdict = decide(candidates(0.6, 0.3), MatchTuning(threshold=0.5, margin=0.1))
+    assert verdict.answer == Candidate("k0", "q0", 0.6)
+    assert verdict.confidence == pytest.approx((0.6 + 0.5 * 0.3) / 1.5)
+
+
+def test_the_confidence_weighs_the_lead_so_a_near_tie_is_less_sure_than_its_score():
+    assert decide(candidates(0.6, 0.59), MatchTuning()).confidence < 0.6
+    assert decide(candidates(0.6), MatchTuning()).confidence == pytest.approx(0.6)
+    assert decide(candidates(1.0, 0.0), MatchTuning()).confidence == pytest.approx(1.0)
 
 
 def test_below_the_threshold_or_the_margin_nothing_answers():
-    assert decide(candidates(0.6, 0.55), MatchTuning(threshold=1.0)).answer is None
+    assert decide(candidates(0.6, 0.55), MatchTuning(threshold=0.6)).answer is None
     assert decide(candidates(0.95, 0.94), MatchTuning(threshold=0.5, margin=0.05)).answer is None
     assert decide((), MatchTuning()).answer is None
 
