@@ -65,6 +65,23 @@ def test_every_make_target_of_the_readme_exists():
         assert dry.returncode == 0, dry.stderr
 
 
+def dry_run_pytest(*args: str) -> str:
+    """The pytest line `make -n test` would run."""
+    dry = subprocess.run(
+        ["make", "-n", "test", *args], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert dry.returncode == 0, dry.stderr
+    (line,) = [line for line in dry.stdout.splitlines() if "/pytest" in line]
+    return line
+
+
+def test_make_test_runs_three_files_at_a_time_unless_test_jobs_says_otherwise():
+    # docs/architecture.md: "three test files at a time", TEST_JOBS=0 one after another.
+    assert dry_run_pytest().endswith("pytest -n 3 --dist loadfile")
+    assert dry_run_pytest("TEST_JOBS=5").endswith("pytest -n 5 --dist loadfile")
+    assert dry_run_pytest("TEST_JOBS=0").endswith("pytest -p no:xdist")
+
+
 def test_the_readme_stays_a_short_front_page():
     assert len(README.read_text(encoding="utf-8").split()) < 1500
 
