@@ -28,6 +28,7 @@ from tests.documents import hostile_patterns
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
 from tests.e2e.servers import gunicorn, kefu_settings, resident_mib, workers_of
 from tests.planted import Planted
+from tests.polling import wait_until
 
 RULES = {
     "re:^(a+)+$": {"type": "text", "text": "only a"},
@@ -272,8 +273,10 @@ def test_a_restart_while_the_cms_hangs_serves_the_saved_rules_at_once(tmp_path: 
             settings = kefu_settings(tmp_path, sandbox.url)
             del settings["KEFU_RULES_FILE"]
             settings["KEFU_RULES_URL"] = f"http://127.0.0.1:{cms.server_address[1]}/rules"
+            saved = Path(settings["KEFU_STATE_DIR"]) / "rules" / APPID / "rules.json"
             with gunicorn(settings, tmp_path / "first.log", workers=1):
-                pass  # the first run saves the document
+                # The first run saves the document: its fetch runs behind the start, so wait.
+                assert wait_until(saved.is_file, timeout=10)
             cms.hang.set()
             kefu = KefuUnderGunicorn(settings, tmp_path / "second.log")
             kefu.start()
