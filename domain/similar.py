@@ -77,7 +77,12 @@ def confidence(candidates: tuple[Candidate, ...]) -> float:
     only when both agree. A text no key covers scores about the same against several."""
     if not candidates:
         return 0.0
-    return (candidates[0].score + LEAD_WEIGHT * lead(candidates)) / (1 + LEAD_WEIGHT)
+    return weighed(candidates[0].score, lead(candidates))
+
+
+def weighed(score: float, lead: float) -> float:
+    """A best score and its lead as one confidence (0..1)."""
+    return (score + LEAD_WEIGHT * lead) / (1 + LEAD_WEIGHT)
 
 
 def lead(candidates: tuple[Candidate, ...]) -> float:

@@ -22,7 +22,7 @@ from adapters.matching.e5 import E5Embeddings
 from adapters.matching.hybrid import NGRAM_WEIGHT, HybridMatcher
 from adapters.matching.ngrams import NgramIndex
 from domain.rules import normalise
-from domain.similar import LEAD_WEIGHT, Candidate, MatchTuning, SimilarRule, decide
+from domain.similar import Candidate, MatchTuning, SimilarRule, decide, weighed
 from tests.bench.faq_data import Half, Intent, faq_file, load, lowest_threshold
 
 Scorer = Callable[[str], Sequence[float]]  # one score per rule text
@@ -43,7 +43,7 @@ def per_key(owners: list[str], scorer: Scorer) -> Ranker:
 CONFIDENCES: dict[str, Callable[[float, float], float]] = {
     "score": lambda score, lead: score,
     "score+lead": lambda score, lead: score + lead,
-    "weighed": lambda score, lead: (score + LEAD_WEIGHT * lead) / (1 + LEAD_WEIGHT),
+    "weighed": weighed,
 }
 
 
@@ -75,7 +75,6 @@ def split_in_two(
     """How a threshold carries over to questions it was not chosen on: the half split at
     random in two, the threshold (<= 5 %) set on one part and measured on the other, 400 times.
     (mean share answered right, mean share of out-of-scope answered)."""
-    weighed = CONFIDENCES["weighed"]
     right = [(g == k, weighed(s, m)) for g, k, s, m in queries]
     wrong = [weighed(s, m) for _, s, m in negatives]
     rng, rights, falses = random.Random(0), [], []
