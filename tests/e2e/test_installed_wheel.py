@@ -170,19 +170,10 @@ def test_pipx_installs_the_wheel_with_the_locked_dependencies_and_its_kefu_runs(
         timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    kefu = pipx / "bin" / "kefu"
-    shown = subprocess.run(
-        [str(kefu), "--version"], cwd=installed.empty, env=env, capture_output=True, text=True
-    )
+    piped = Installed(pipx / "bin", installed.empty, installed.wheel)
+    shown = piped.run("--version")
     assert (shown.returncode, shown.stdout) == (0, f"kefu {VERSION}\n"), shown.stderr
-    demo = subprocess.run(
-        [str(kefu), "demo"],
-        cwd=installed.empty,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    demo = piped.run("demo", timeout=120)
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert f"{len(SCRIPT)} of {len(SCRIPT)} pushes answered 200" in demo.stdout
     assert list(installed.empty.iterdir()) == []
