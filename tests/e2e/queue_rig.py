@@ -21,7 +21,7 @@ from entrypoints.sandbox.main import SandboxServer, serve_sandbox
 from entrypoints.sandbox.records import Fault
 from entrypoints.sandbox.state import SEND_PATH, SandboxState
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
-from tests.e2e.servers import kefu_settings
+from tests.e2e.servers import holds_open, kefu_settings
 from tests.images import png
 from tests.polling import wait_until
 
@@ -148,13 +148,6 @@ def wait_until_every_worker_holds(master: int, count: int, path: Path) -> None:
     up, and a worker still starting would open only whatever file the path names later."""
 
     def holding() -> int:
-        return sum(1 for pid in gunicorn_workers(master) if _holds(pid, path))
+        return sum(1 for pid in gunicorn_workers(master) if holds_open(pid, str(path)))
 
     wait_until(lambda: holding() >= count, timeout=30)
-
-
-def _holds(pid: int, path: Path) -> bool:
-    try:
-        return any(os.readlink(fd) == str(path) for fd in Path(f"/proc/{pid}/fd").iterdir())
-    except OSError:  # the worker exited, or a descriptor closed while looking
-        return False

@@ -59,6 +59,21 @@ def workers_of(master: int) -> list[int]:
     return children
 
 
+def holds_open(pid: int, target: str) -> bool:
+    """Whether process pid has a descriptor open on target (a path, or `socket:[inode]`)."""
+    try:
+        descriptors = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:  # the process exited
+        return False
+    for fd in descriptors:
+        try:
+            if os.readlink(fd) == target:
+                return True
+        except OSError:  # closed while we looked
+            continue
+    return False
+
+
 def resident_mib(pid: int) -> float:
     """pid's resident memory (VmRSS) in MiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

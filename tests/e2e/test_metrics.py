@@ -26,7 +26,7 @@ from entrypoints.sandbox.records import Fault
 from entrypoints.sandbox.state import SEND_PATH, SandboxState
 from tests.documents import CONTRACT_DOCUMENT
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
-from tests.e2e.servers import gunicorn, kefu_settings, workers_of
+from tests.e2e.servers import gunicorn, holds_open, kefu_settings, workers_of
 from tests.images import png
 from tests.polling import wait_until
 
@@ -225,13 +225,7 @@ def listening_inode(port: int) -> str:
 
 
 def holds_socket(pid: int, inode: str) -> bool:
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            if fd.readlink().as_posix() == f"socket:[{inode}]":
-                return True
-        except OSError:
-            continue
-    return False
+    return holds_open(pid, f"socket:[{inode}]")
 
 
 def test_only_the_master_holds_the_metrics_port_so_a_restart_can_bind_it(tmp_path: Path):
