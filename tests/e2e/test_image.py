@@ -18,9 +18,12 @@ from pathlib import Path
 
 import pytest
 import requests
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from entrypoints.cli.gunicorn_process import ROOT, free_port
 from entrypoints.sandbox.main import serve_sandbox
+from tests.certificates import self_signed_pem
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
 from tests.polling import wait_until
 
@@ -42,7 +45,8 @@ class Podman:
     and resource limits no higher than this process's, which a container may not raise."""
 
     command: tuple[str, ...]
-    limits: tuple[str, ...]
+    files: int
+    processes: int
 
     @classmethod
     def here(cls) -> Podman:
@@ -51,13 +55,16 @@ class Podman:
         runtime = ("--runtime", "runc") if shutil.which("runc") else ()
         files = min(resource.getrlimit(resource.RLIMIT_NOFILE)[0], 65536)
         processes = min(resource.getrlimit(resource.RLIMIT_NPROC)[0], 16384)
-        limits = (
+        return cls(("podman", *runtime), files, processes)
+
+    @property
+    def limits(self) -> tuple[str, ...]:
+        return (
             "--ulimit",
-            f"nofile={files}:{files}",
+            f"nofile={self.files}:{self.files}",
             "--ulimit",
-            f"nproc={processes}:{processes}",
+            f"nproc={self.processes}:{self.processes}",
         )
-        return cls(("podman", *runtime), limits)
 
     def __call__(
         self, *args: str, timeout: float = 120, check: bool = True
@@ -161,10 +168,19 @@ def settings_file(folder: Path, sandbox: str, **extra: str) -> Path:
     return path
 
 
-def kefu_simulate(text: str, url: str) -> subprocess.CompletedProcess[str]:
+def kefu_simulate(text: str, url: str, *options: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
     env = {**clean, "KEFU_TOKEN": TOKEN, "KEFU_ENCODING_AES_KEY": AES_KEY, "KEFU_APPID": APPID}
-    command = [sys.executable, "-m", "entrypoints.cli.main", "simulate", text, "--url", url]
+    command = [
+        sys.executable,
+        "-m",
+        "entrypoints.cli.main",
+        "simulate",
+        text,
+        "--url",
+        url,
+        *options,
+    ]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
 
 
@@ -232,3 +248,176 @@ def test_the_image_takes_a_push_read_only_and_its_worker_sends_the_reply(podman,
         size = podman("image", "inspect", image, "--format", "{{.Size}}").stdout.strip()
         print(f"image {image}: {int(size) / 1e6:.0f} MB")
     podman("volume", "rm", "--force", volume, check=False)
+
+
+# Debian's packages stand in for the official redis and nginx images, which no registry here
+# serves, and behave as they do where the compose file relies on it: redis-server without
+# protected mode (the official image builds it so, or kefu could not connect from its
+# container), working in /data; nginx in the foreground, reading conf.d/*.conf only.
+STAND_INS = {
+    "redis": """\
+ARG BASE
+FROM ${BASE}
+RUN apt-get update && apt-get install --yes --no-install-recommends redis-server \\
+    && rm -rf /var/lib/apt/lists/* \\
+    && printf '#!/bin/sh\\nexec /usr/bin/redis-server "$@" --protected-mode no\\n' \\
+        > /usr/local/bin/redis-server && chmod +x /usr/local/bin/redis-server
+WORKDIR /data
+CMD ["redis-server"]
+""",
+    "nginx": """\
+ARG BASE
+FROM ${BASE}
+RUN apt-get update && apt-get install --yes --no-install-recommends nginx \\
+    && rm -rf /var/lib/apt/lists/* /etc/nginx/sites-enabled/default \\
+    && ln -sf /dev/stdout /var/log/nginx/access.log && ln -sf /dev/stderr /var/log/nginx/error.log
+CMD ["nginx", "-g", "daemon off;"]
+""",
+}
+
+
+def stand_in(podman: Podman, name: str, folder: Path) -> str:
+    tag = f"localhost/kefu-test-{name}:bookworm"
+    if podman("image", "exists", tag, check=False).returncode != 0:
+        recipe = folder / f"{name}.Containerfile"
+        recipe.write_text(STAND_INS[name], encoding="utf-8")
+        podman(
+            "build", "--network=host", *podman.limits, "--build-arg", f"BASE={BASE}",
+            "--tag", tag, "--file", str(recipe), str(folder), timeout=600,
+        )  # fmt: skip
+    return tag
+
+
+def compose_tool() -> list[str]:
+    """podman-compose, which the dev dependencies install beside this Python."""
+    here = Path(sys.executable).with_name("podman-compose")
+    found = str(here) if here.is_file() else shutil.which("podman-compose")
+    if found is None:
+        pytest.fail(
+            "the compose test needs podman-compose: pip install podman-compose", pytrace=False
+        )
+    return [found]
+
+
+def override(podman: Podman, image: str, redis: str, nginx: str, ports: dict[str, int]) -> str:
+    """compose.override.yaml as an operator on this machine would write it: the images at
+    hand, resource limits no higher than this process's, and the ports bound on loopback,
+    plus the sandbox in WeChat's place."""
+    return f"""\
+x-here: &here
+  ulimits: {{nofile: {podman.files}, nproc: {podman.processes}}}
+services:
+  kefu:
+    <<: *here
+    image: {image}
+    volumes: ["./rules.json:/etc/kefu/rules.json:ro"]
+    ports: !override ["127.0.0.1:{ports["http"]}:80", "127.0.0.1:{ports["https"]}:443"]
+  worker:
+    <<: *here
+    image: {image}
+    volumes: ["./rules.json:/etc/kefu/rules.json:ro"]
+  redis: {{<<: *here, image: "{redis}"}}
+  nginx: {{<<: *here, image: "{nginx}"}}
+  sandbox:
+    <<: *here
+    image: {image}
+    command: [sandbox, --host, 0.0.0.0, --port, "9100"]
+    env_file: ../kefu.env
+    volumes: ["sandbox-state:/var/lib/kefu"]
+    ports: ["127.0.0.1:{ports["sandbox"]}:9100"]
+volumes:
+  sandbox-state:
+"""
+
+
+READYZ = (
+    "import urllib.request as u; print(u.urlopen('http://127.0.0.1:8000/readyz').read().decode())"
+)
+
+
+def deployment(folder: Path) -> Path:
+    """A folder laid out as compose.yaml's header says: config/ as shipped, kefu.env, certs/."""
+    (folder / "config").mkdir(parents=True)
+    for name in ("compose.yaml", "nginx.conf"):
+        shutil.copy(ROOT / "config" / name, folder / "config" / name)
+    rules = {"活动": {"type": "text", "text": REPLY}}
+    (folder / "config" / "rules.json").write_text(json.dumps(rules), encoding="utf-8")
+    env = settings_file(folder, "http://sandbox:9100")
+    env.rename(folder / "kefu.env")
+    (folder / "certs").mkdir()
+    key = ec.generate_private_key(ec.SECP256R1())
+    # The only server block, so nginx serves it to a client that asks for 127.0.0.1.
+    (folder / "certs" / "kefu.example.com.pem").write_bytes(
+        self_signed_pem(key, "kefu.example.com", ip="127.0.0.1")
+    )
+    (folder / "certs" / "kefu.example.com.key").write_bytes(
+        key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    )
+    return folder
+
+
+def test_the_compose_example_runs_kefu_its_worker_redis_and_nginx_as_written(
+    podman, image, tmp_path
+):
+    ports = {"http": free_port(), "https": free_port(), "sandbox": free_port()}
+    folder = deployment(tmp_path / "deploy")
+    redis, nginx = (stand_in(podman, name, tmp_path) for name in ("redis", "nginx"))
+    (folder / "config" / "compose.override.yaml").write_text(
+        override(podman, image, redis, nginx, ports), encoding="utf-8"
+    )
+    project = f"kefu-test-{uuid.uuid4().hex[:8]}"
+    compose = [
+        *compose_tool(),
+        *(["--podman-args", " ".join(podman.command[1:])] if podman.command[1:] else []),
+        "--podman-run-args=--pull=never",  # a missing image fails at once, never a registry wait
+        "--project-name",
+        project,
+        "--file",
+        "config/compose.yaml",
+        "--file",
+        "config/compose.override.yaml",
+    ]
+
+    def run(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*compose, *args], cwd=folder, capture_output=True, text=True, timeout=timeout
+        )
+
+    cert = str(folder / "certs" / "kefu.example.com.pem")
+    url = f"https://127.0.0.1:{ports['https']}"
+    try:
+        up = run("up", "--detach", "--no-build")
+        assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
+
+        def healthy() -> bool:
+            with contextlib.suppress(requests.RequestException):
+                return requests.get(f"{url}/healthz", timeout=1, verify=cert).status_code == 200
+            return False
+
+        wait_until(healthy, timeout=60)
+        pushed = kefu_simulate("活动", f"{url}/wechat/callback", "--cacert", cert)
+        assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+        assert "200" in pushed.stdout and "success" in pushed.stdout
+        calls = f"http://127.0.0.1:{ports['sandbox']}/sandbox/calls"
+
+        def sent() -> list[dict[str, object]]:
+            answered = requests.get(calls, timeout=2).json()
+            return [c["body"] for c in answered if c["path"] == "/cgi-bin/message/custom/send"]
+
+        texts = wait_until(sent, timeout=30)
+        print(
+            f"\n$ kefu simulate 活动 --url {url}/wechat/callback --cacert {cert}\n{pushed.stdout}"
+        )
+        print(f"sandbox received: {json.dumps(texts, ensure_ascii=False)}")
+        assert texts[0]["text"] == {"content": REPLY}
+        # kefu serve only queues (KEFU_SENDERS=0): the reply went through Redis to the worker.
+        # /readyz names its parts only to a client on kefu's own host (nginx tells it less).
+        asked = podman("exec", f"{project}_kefu_1", "python3", "-c", READYZ).stdout
+        ready = json.loads(asked)["checks"]
+        assert ready["state_store"]["detail"].startswith("Redis at redis:6379")
+        assert ready["senders"]["detail"].startswith("KEFU_SENDERS=0")
+    finally:
+        logs = run("logs")
+        print(f"--- compose logs\n{logs.stdout[-6000:]}{logs.stderr[-2000:]}")
+        down = run("down", "--volumes")
+        assert down.returncode == 0, down.stderr[-2000:]
