@@ -1,4 +1,4 @@
-"""config/compose.yaml fits the image and nginx.conf it names (tests/e2e/test_image.py starts it)."""
+"""config/compose.yaml fits the image and nginx.conf it names; tests/e2e/test_image.py starts it."""
 
 from __future__ import annotations
 
