@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import Enum
 
+from domain.wording import Words
+
 
 class KefuError(Exception):
     """Base of every error kefu raises on purpose."""
@@ -12,7 +14,7 @@ class KefuError(Exception):
 class MediaUnavailable(KefuError):
     """An image named by the rules could not be read, downloaded or uploaded."""
 
-    def __init__(self, ref: str, reason: str) -> None:
+    def __init__(self, ref: str, reason: Words) -> None:
         super().__init__(f"image {ref!r} unavailable: {reason}")
         self.ref = ref
         self.reason = reason

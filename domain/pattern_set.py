@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from domain.replies import Reply
+from domain.wording import Words, words
 
 # The budget of a document's `re:` keys, spent in document order. A push's worst case costs
 # about (characters matched) x (total size): 20-40 ns per unit per character measured for RE2,
@@ -67,8 +68,8 @@ class OverBudget:
     """A `re:` key left out because the keys before it spent the budget."""
 
     key: str
-    problem: str
-    expected: str
+    problem: Words
+    expected: Words
 
 
 def within_budget(sizes: Sequence[tuple[str, int]]) -> tuple[list[str], list[OverBudget]]:
@@ -81,13 +82,17 @@ def within_budget(sizes: Sequence[tuple[str, int]]) -> tuple[list[str], list[Ove
     spent = 0
     for key, size in sizes:
         if len(admitted) == MAX_PATTERN_KEYS:
-            count = f"at most {MAX_PATTERN_KEYS} re: keys in a document"
-            beyond = f"beyond the first {MAX_PATTERN_KEYS} re: keys"
+            count = words("at most {limit} re: keys in a document", limit=MAX_PATTERN_KEYS)
+            beyond = words("beyond the first {limit} re: keys", limit=MAX_PATTERN_KEYS)
             refused.append(OverBudget(key, beyond, count))
         elif spent + size > MAX_PATTERN_SIZE:
             left = MAX_PATTERN_SIZE - spent
-            total = f"re: patterns of total size at most {MAX_PATTERN_SIZE}"
-            more = f"pattern size {size} is more than the {left} left of the budget"
+            total = words("re: patterns of total size at most {limit}", limit=MAX_PATTERN_SIZE)
+            more = words(
+                "pattern size {size} is more than the {left} left of the budget",
+                size=size,
+                left=left,
+            )
             refused.append(OverBudget(key, more, total))
         else:
             admitted.append(key)

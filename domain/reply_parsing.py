@@ -14,18 +14,19 @@ from domain.replies import (
     TextReply,
     TransferReply,
 )
+from domain.wording import Words, words
 
 MAX_TEXT_BYTES = 2048  # NOTE: undocumented; WeChat answers 45002 above this (reference section 10)
 
 # Returns what is wrong with an image reference, or None when it is usable.
-ImageCheck = Callable[[ImageRef], "str | None"]
+ImageCheck = Callable[[ImageRef], "Words | None"]
 
 
 class InvalidRule(Exception):
     """What is wrong with one key of the document; parse_rules reports it as a RuleProblem."""
 
-    def __init__(self, field: str, problem: str, expected: str) -> None:
-        super().__init__(problem)
+    def __init__(self, field: str, problem: Words, expected: Words) -> None:
+        super().__init__(str(problem))
         self.field, self.problem, self.expected = field, problem, expected
 
 
@@ -37,12 +38,17 @@ def parse_reply(rule: Mapping[str, object], at: str, check: ImageCheck | None) -
         content = _required(rule, field, at)
         if len(content.encode()) > MAX_TEXT_BYTES:
             size = len(content.encode())
-            raise InvalidRule(at + field, f"{size} UTF-8 bytes", f"at most {MAX_TEXT_BYTES}")
+            raise InvalidRule(
+                at + field,
+                words("{size} UTF-8 bytes", size=size),
+                words("at most {limit}", limit=MAX_TEXT_BYTES),
+            )
         return TextReply(content)
     if kind == "link":
         url = _required(rule, "url", at)
         if not ImageRef(url).is_url:
-            raise InvalidRule(at + "url", f"{url!r} is not a web address", "an http(s) URL")
+            not_web = words("{url!r} is not a web address", url=url)
+            raise InvalidRule(at + "url", not_web, words("an http(s) URL"))
         title, desc = _required(rule, "title", at), _required(rule, "description", at)
         return LinkReply(title, desc, url, _required(rule, "thumb_url", at))
     if kind == "image":
@@ -53,16 +59,16 @@ def parse_reply(rule: Mapping[str, object], at: str, check: ImageCheck | None) -
         return MiniProgramPageReply(title, pagepath, _image(rule, "thumb", at, check))
     if kind == "transfer":
         return TransferReply()
-    known = "text, link, image, miniprogrampage or transfer"
-    found = "missing" if kind is None else f"unknown type {kind!r}"
+    known = words("text, link, image, miniprogrampage or transfer")
+    found = words("missing") if kind is None else words("unknown type {kind!r}", kind=kind)
     raise InvalidRule(at + "type", found, known)
 
 
 def _required(rule: Mapping[str, object], field: str, at: str) -> str:
     value = rule.get(field)
     if not isinstance(value, str) or not value.strip():
-        found = "missing" if value is None else f"empty or not text ({value!r})"
-        raise InvalidRule(at + field, found, "a non-empty string")
+        found = words("missing") if value is None else _not_text(value)
+        raise InvalidRule(at + field, found, words("a non-empty string"))
     return value
 
 
@@ -71,10 +77,14 @@ def _image(rule: Mapping[str, object], field: str, at: str, check: ImageCheck | 
     if not ref.is_url and re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", ref.value):
         raise InvalidRule(
             at + field,
-            f"{ref.value!r} is not a web address or a path",
-            "an http(s) URL or a file path",
+            words("{ref!r} is not a web address or a path", ref=ref.value),
+            words("an http(s) URL or a file path"),
         )
     problem = check(ref) if check is not None else None
     if problem:
-        raise InvalidRule(at + field, problem, "an image under the media root")
+        raise InvalidRule(at + field, problem, words("an image under the media root"))
     return ref
+
+
+def _not_text(value: object) -> Words:
+    return words("empty or not text ({value!r})", value=value)

@@ -16,6 +16,7 @@ from domain.reply_parsing import ImageCheck, InvalidRule, parse_reply
 from domain.rules import DEFAULT_KEY, ENTER_KEY, PATTERN_PREFIX, RuleSet, normalise
 from domain.similar import MatchTuning, SimilarRule
 from domain.similar_document import MATCH_KEY, parse_tuning, similar_rules, split_similar
+from domain.wording import Words, got, words
 
 
 @dataclass(frozen=True)
@@ -24,8 +25,8 @@ class RuleProblem:
 
     key: str
     field: str
-    problem: str
-    expected: str
+    problem: Words
+    expected: Words
 
     def __str__(self) -> str:
         where = f"{self.key}.{self.field}" if self.field else self.key
@@ -89,30 +90,35 @@ def parse_rules(
 
 def _check_similar_key(key: str) -> None:
     if key in (DEFAULT_KEY, ENTER_KEY) or key.startswith(PATTERN_PREFIX):
-        raise InvalidRule("similar", "only a keyword can have similar questions", "a keyword")
+        only = words("only a keyword can have similar questions")
+        raise InvalidRule("similar", only, words("a keyword"))
 
 
 def _check_key(key: str, patterns: PatternEngine) -> int | None:
     """A `re:` key's size in the pattern budget; None for any other key."""
     if key.startswith("@") and key not in (ENTER_KEY, MATCH_KEY):
-        raise InvalidRule("", "unknown special key", f"{ENTER_KEY!r}, {MATCH_KEY!r} or a keyword")
+        known = words("{enter!r}, {match!r} or a keyword", enter=ENTER_KEY, match=MATCH_KEY)
+        raise InvalidRule("", words("unknown special key"), known)
     if key.startswith(PATTERN_PREFIX):
         if not key[len(PATTERN_PREFIX) :].strip():
-            raise InvalidRule("", "empty pattern would match every message", "a regex after 're:'")
+            empty = words("empty pattern would match every message")
+            raise InvalidRule("", empty, words("a regex after 're:'"))
         try:
             return patterns.size(pattern_source(key))
         except PatternRefused as refused:
-            problem = f"regular expression does not compile: {refused.reason}"
+            problem = words("regular expression does not compile: {why}", why=refused.reason)
             raise InvalidRule("", problem, _RE2_EXPECTED) from None
     if not normalise(key):
-        raise InvalidRule("", "keyword is empty after trimming", "a non-empty keyword")
+        raise InvalidRule(
+            "", words("keyword is empty after trimming"), words("a non-empty keyword")
+        )
     return None
 
 
 def _check_count(key: str, replies: tuple[Reply, ...]) -> tuple[Reply, ...]:
     if key == ENTER_KEY and len(replies) > MAX_ENTER_REPLIES:
-        quota = f"at most {MAX_ENTER_REPLIES} (WeChat's quota on entering)"
-        raise InvalidRule("", f"{len(replies)} replies", quota)
+        quota = words("at most {limit} (WeChat's quota on entering)", limit=MAX_ENTER_REPLIES)
+        raise InvalidRule("", _replies(replies), quota)
     return replies
 
 
@@ -132,7 +138,7 @@ def _pattern_rules(
     except PatternRefused as refused_set:
         # NOTE: the budget keeps every set within the engine's memory; should one still not
         # compile, its keys are reported rather than the whole document refused.
-        problem = f"patterns do not compile together: {refused_set.reason}"
+        problem = words("patterns do not compile together: {why}", why=refused_set.reason)
         problems.extend(RuleProblem(key, "", problem, _RE2_EXPECTED) for key in admitted)
         return PatternRules()
     return PatternRules(tuple(PatternRule(key, parsed[key]) for key in admitted), matcher)
@@ -148,9 +154,7 @@ def _build(
             continue
         norm = normalise(key)
         if norm in keywords:
-            problems.append(
-                RuleProblem(key, "", f"same keyword as {names[norm]!r} once normalised", "unique")
-            )
+            problems.append(RuleProblem(key, "", _same_as(names[norm]), words("unique")))
             continue
         keywords[norm], names[norm] = replies, key
     return RuleSet(
@@ -172,7 +176,15 @@ def pattern_source(key: str) -> str:
     return unicodedata.normalize("NFKC", key[len(PATTERN_PREFIX) :]).strip()
 
 
-_RE2_EXPECTED = "a regex in RE2 syntax: no backreferences or look-around"
+_RE2_EXPECTED = words("a regex in RE2 syntax: no backreferences or look-around")
+
+
+def _same_as(key: str) -> Words:
+    return words("same keyword as {key!r} once normalised", key=key)
+
+
+def _replies(replies: tuple[Reply, ...] | list[object]) -> Words:
+    return words("{count} replies", count=len(replies))
 
 
 def _version(
@@ -194,14 +206,15 @@ def _parse_replies(value: object, check_image: ImageCheck | None) -> tuple[Reply
     if isinstance(value, Mapping):
         return (parse_reply(value, "", check_image),)
     if not isinstance(value, list):
-        raise InvalidRule("", f"got {type(value).__name__}", "a reply object or a list of them")
+        raise InvalidRule("", got(value), words("a reply object or a list of them"))
     if not value:
-        raise InvalidRule("", "empty list", f"1 to {MAX_REPLIES} replies")
+        raise InvalidRule("", words("empty list"), words("1 to {limit} replies", limit=MAX_REPLIES))
     if len(value) > MAX_REPLIES:
-        raise InvalidRule("", f"{len(value)} replies", f"at most {MAX_REPLIES} (WeChat's quota)")
+        quota = words("at most {limit} (WeChat's quota)", limit=MAX_REPLIES)
+        raise InvalidRule("", _replies(value), quota)
     replies = []
     for index, item in enumerate(value):
         if not isinstance(item, Mapping):
-            raise InvalidRule(f"[{index}]", f"got {type(item).__name__}", "a reply object")
+            raise InvalidRule(f"[{index}]", got(item), words("a reply object"))
         replies.append(parse_reply(item, f"[{index}].", check_image))
     return tuple(replies)

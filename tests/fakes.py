@@ -19,6 +19,7 @@ from domain.replies import ImageRef, Outbound
 from domain.rules import RuleSet, normalise
 from domain.similar import Candidate, SimilarRule
 from domain.stats import DayStats, Hit
+from domain.wording import words
 from tests.documents import parse_with_re2
 
 
@@ -40,7 +41,7 @@ class FakeMediaIds:
 
     def media_id_for(self, ref: ImageRef) -> str:
         if ref.value not in self.available:
-            raise MediaUnavailable(ref.value, "upload failed")
+            raise MediaUnavailable(ref.value, words("upload failed"))
         self.uploaded.append(ref.value)
         return f"media:{ref.value}"
 

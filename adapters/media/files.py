@@ -9,13 +9,14 @@ from pathlib import Path
 from adapters.media.types import MAX_MEDIA_BYTES, MediaTooLarge, typed_image
 from domain.errors import MediaUnavailable
 from domain.replies import ImageRef, MediaFile
+from domain.wording import Words, words
 
 
 class MediaOutsideRoot(MediaUnavailable):
     """The path would read something outside the media root (`..`, a symlink out, a NUL byte)."""
 
     def __init__(self, ref: str) -> None:
-        super().__init__(ref, "path leaves the media root")
+        super().__init__(ref, words("path leaves the media root"))
 
 
 class FileMediaSource:
@@ -30,7 +31,7 @@ class FileMediaSource:
         path = self._locate(ref.value)
         return typed_image(ref.value, self._read(ref.value, path), path.name)
 
-    def problem_with(self, ref: ImageRef) -> str | None:
+    def problem_with(self, ref: ImageRef) -> Words | None:
         """Why ref cannot be served, for checking rules (the domain's check_image); None if fine.
 
         URLs are not fetched here: whether they work is only known when they are downloaded.
@@ -43,7 +44,7 @@ class FileMediaSource:
             return problem.reason
         return None
 
-    def containment_problem(self, ref: ImageRef) -> str | None:
+    def containment_problem(self, ref: ImageRef) -> Words | None:
         """Only what makes a reference unusable for good: a path that leaves the media root.
 
         Live rule loading uses this, so a file added after the rules is still picked up.
@@ -73,7 +74,7 @@ class FileMediaSource:
         try:
             path = (self._root / value.lstrip("/")).resolve()
         except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
-            raise MediaUnavailable(value, "path cannot be resolved") from exc
+            raise MediaUnavailable(value, words("path cannot be resolved")) from exc
         if not path.is_relative_to(self._root):
             raise MediaOutsideRoot(value)
         return path
@@ -83,12 +84,12 @@ class FileMediaSource:
             info = path.stat()
         except FileNotFoundError as exc:
             # Named, so an editor sees which folder was searched (KEFU_MEDIA_ROOT or the cwd).
-            missing = f"no such file under the media root {self._root}"
+            missing = words("no such file under the media root {root}", root=str(self._root))
             raise MediaUnavailable(value, missing) from exc
         except OSError as exc:
-            raise MediaUnavailable(value, f"cannot be read: {exc.strerror}") from exc
+            raise MediaUnavailable(value, _unreadable(exc)) from exc
         if not stat.S_ISREG(info.st_mode):
-            raise MediaUnavailable(value, "not a file")
+            raise MediaUnavailable(value, words("not a file"))
         if info.st_size > self._max_bytes:
             raise MediaTooLarge(value, self._max_bytes, info.st_size)
         return info
@@ -100,7 +101,11 @@ class FileMediaSource:
                 # One byte past the cap catches a file that grew since it was checked.
                 data = file.read(self._max_bytes + 1)
         except OSError as exc:
-            raise MediaUnavailable(value, f"cannot be read: {exc.strerror}") from exc
+            raise MediaUnavailable(value, _unreadable(exc)) from exc
         if len(data) > self._max_bytes:
             raise MediaTooLarge(value, self._max_bytes)
         return data
+
+
+def _unreadable(exc: OSError) -> Words:
+    return words("cannot be read: {why}", why=exc.strerror)

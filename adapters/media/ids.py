@@ -13,6 +13,7 @@ from adapters.state.locks import LockingStore
 from adapters.state.memory import MemoryStateStore
 from domain.errors import DeliveryError, MediaUnavailable
 from domain.replies import ImageRef, MediaFile
+from domain.wording import words
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ class UploadingMediaIds:
             MEDIA_UPLOADS.labels("failed").inc()
             if failure.transient:
                 raise  # the reply waits and is tried again, rather than fall back to the default
-            reason = f"upload to WeChat failed: {failure.reason}"
+            reason = words("upload to WeChat failed: {why}", why=failure.reason)
             raise MediaUnavailable(ref.value, reason) from failure
         MEDIA_UPLOADS.labels("ok").inc()
         return media_id

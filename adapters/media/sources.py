@@ -5,6 +5,7 @@ from __future__ import annotations
 from adapters.media.files import FileMediaSource
 from adapters.media.urls import HttpMediaSource
 from domain.replies import ImageRef, MediaFile
+from domain.wording import Words
 
 
 class MediaSources:
@@ -18,7 +19,7 @@ class MediaSources:
         """The image's bytes. Raises MediaUnavailable (or one of its subclasses)."""
         return self._web.load(ref) if ref.is_url else self._files.load(ref)
 
-    def problem_with(self, ref: ImageRef) -> str | None:
+    def problem_with(self, ref: ImageRef) -> Words | None:
         """The rules check for any reference; see FileMediaSource.problem_with."""
         return self._files.problem_with(ref)
 

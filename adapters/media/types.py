@@ -8,6 +8,7 @@ from urllib.parse import unquote
 
 from domain.errors import MediaUnavailable
 from domain.replies import MediaFile
+from domain.wording import words
 
 # NOTE: WeChat's temporary-media size limit for Mini Programs is UNCONFIRMED (2 MB or 10 MB,
 # reference section 7); 2 MiB is the safe reading.
@@ -37,8 +38,9 @@ class MediaTooLarge(MediaUnavailable):
     """The image is bigger than WeChat is sure to take."""
 
     def __init__(self, ref: str, limit: int, size: int | None = None) -> None:
-        seen = f"{size} bytes" if size is not None else "more than that"
-        super().__init__(ref, f"image is over the {limit}-byte limit ({seen})")
+        seen = words("{size} bytes", size=size) if size is not None else words("more than that")
+        over = words("image is over the {limit}-byte limit ({seen})", limit=limit, seen=seen)
+        super().__init__(ref, over)
         self.limit = limit
         self.size = size
 
@@ -72,8 +74,9 @@ def typed_image(ref: str, data: bytes, name: str, declared: str | None = None) -
     kind = sniff(data)
     if kind is None:
         said = normalise_type(declared)
-        found = f"{said}, {len(data)} bytes" if said else f"{len(data)} bytes"
-        raise NotAnImage(ref, f"not an image ({found}; JPEG, PNG or GIF only)")
+        size = words("{size} bytes", size=len(data))
+        found = words("{kind}, {size}", kind=said, size=size) if said else size
+        raise NotAnImage(ref, words("not an image ({found}; JPEG, PNG or GIF only)", found=found))
     return MediaFile(filename_for(name, kind), kind, data)
 
 

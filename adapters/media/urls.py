@@ -16,6 +16,7 @@ from adapters.media.types import MAX_MEDIA_BYTES, MediaTooLarge, typed_image
 from adapters.timeouts import HTTP_TIMEOUT
 from domain.errors import MediaUnavailable
 from domain.replies import ImageRef, MediaFile
+from domain.wording import Words, words
 
 MAX_REDIRECTS = 3
 FAILURE_TTL = 60.0
@@ -87,12 +88,12 @@ class HttpMediaSource:
                         return typed_image(url, data, urlsplit(hop).path, declared)
                     hop = urljoin(hop, response.headers["Location"])
         except RefusedUrl as refused:
-            raise MediaUnavailable(url, refused.reason) from None
+            raise MediaUnavailable(url, words("{why}", why=refused.reason)) from None
         except requests.Timeout as exc:
-            raise MediaUnavailable(url, "download timed out") from exc
+            raise MediaUnavailable(url, words("download timed out")) from exc
         except requests.RequestException as exc:
-            raise MediaUnavailable(url, f"download failed ({type(exc).__name__})") from exc
-        raise MediaUnavailable(url, f"more than {MAX_REDIRECTS} redirects")
+            raise MediaUnavailable(url, _failed(exc)) from exc
+        raise MediaUnavailable(url, words("more than {limit} redirects", limit=MAX_REDIRECTS))
 
     def _timeouts(self, url: str, deadline: float) -> tuple[float, float]:
         left = self._left(url, deadline)
@@ -105,11 +106,15 @@ class HttpMediaSource:
             raise self._late(url) from None
 
     def _late(self, url: str) -> MediaUnavailable:
-        return MediaUnavailable(url, f"download took over {self._max_seconds:g} s")
+        return MediaUnavailable(
+            url, words("download took over {seconds:g} s", seconds=self._max_seconds)
+        )
 
     def _body(self, url: str, response: requests.Response, deadline: float) -> bytes:
         if not 200 <= response.status_code < 300:
-            raise MediaUnavailable(url, f"download answered HTTP {response.status_code}")
+            raise MediaUnavailable(
+                url, words("download answered HTTP {status}", status=response.status_code)
+            )
         try:
             return read_bounded(response, self._max_bytes, deadline, self._timeout[1], self._clock)
         except BodyTooLarge as big:
@@ -117,6 +122,10 @@ class HttpMediaSource:
         except PastDeadline:
             raise self._late(url) from None
         except (TimeoutError, OSError) as exc:
-            raise MediaUnavailable(url, "download timed out") from exc
+            raise MediaUnavailable(url, words("download timed out")) from exc
         except Exception as exc:  # urllib3's read errors (protocol, decoding)
-            raise MediaUnavailable(url, f"download failed ({type(exc).__name__})") from exc
+            raise MediaUnavailable(url, _failed(exc)) from exc
+
+
+def _failed(exc: BaseException) -> Words:
+    return words("download failed ({kind})", kind=type(exc).__name__)

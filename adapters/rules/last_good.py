@@ -16,6 +16,7 @@ from domain.errors import RulesDocumentError, RulesUnavailable
 from domain.reply_parsing import ImageCheck
 from domain.rules import RuleSet
 from domain.rules_document import ParsedRules, RuleProblem, parse_rules
+from domain.wording import words
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,8 @@ def _keywords_of(document: object) -> object:
 
 
 def _repeated_key(key: str) -> RuleProblem:
-    return RuleProblem(key, "", "appears more than once in the document", "each keyword once")
+    twice = words("appears more than once in the document")
+    return RuleProblem(key, "", twice, words("each keyword once"))
 
 
 def usable(parsed: ParsedRules, source: str) -> ParsedRules:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from adapters.logs.escaping import escape_controls
 from domain.replies import (
     ImageReply,
@@ -12,6 +14,7 @@ from domain.replies import (
     TransferReply,
 )
 from domain.rules_document import ParsedRules, RuleProblem
+from domain.wording import Words, words
 from entrypoints.cli.columns import table, width
 
 HEADER = ("keyword", "type", "summary", "problems")
@@ -25,7 +28,11 @@ _KINDS: dict[type, str] = {
 }
 
 
-def report_rows(parsed: ParsedRules) -> list[tuple[str, str, str, str]]:
+Say = Callable[[Words], str]
+"""Words in the reader's language: str gives English."""
+
+
+def report_rows(parsed: ParsedRules, say: Say = str) -> list[tuple[str, str, str, str]]:
     """keyword, type, summary, problems for every key: those in force first, then the rejected."""
     problems: dict[str, list[RuleProblem]] = {}
     for problem in parsed.problems:
@@ -34,9 +41,11 @@ def report_rows(parsed: ParsedRules) -> list[tuple[str, str, str, str]]:
     for key in [*(key for key in parsed.summaries if key not in problems), *problems]:
         replies = parsed.summaries.get(key, ())
         kind = "+".join(_KINDS[type(reply)] for reply in replies) or "-"
-        summary = _shorten(escape_controls(" / ".join(_summary(reply) for reply in replies)))
-        said = "; ".join(_problem_text(problem) for problem in problems.get(key, []))
-        rows.append((escape_controls(key), kind, summary, escape_controls(said)))
+        summary = " / ".join(_summary(reply, say) for reply in replies)
+        said = "; ".join(_problem_text(problem, say) for problem in problems.get(key, []))
+        rows.append(
+            (escape_controls(key), kind, _shorten(escape_controls(summary)), escape_controls(said))
+        )
     return rows
 
 
@@ -45,7 +54,7 @@ def format_table(rows: list[tuple[str, str, str, str]]) -> str:
     return table(HEADER, rows)
 
 
-def _summary(reply: Reply) -> str:
+def _summary(reply: Reply, say: Say) -> str:
     if isinstance(reply, TextReply):
         return " ".join(reply.content.split())
     if isinstance(reply, LinkReply | MiniProgramPageReply):
@@ -53,12 +62,16 @@ def _summary(reply: Reply) -> str:
         return f"{reply.title} -> {target}"
     if isinstance(reply, ImageReply):
         return reply.image.value
-    return "hand over to a human agent"
+    return say(words("hand over to a human agent"))
 
 
-def _problem_text(problem: RuleProblem) -> str:
-    where = f"{problem.field}: " if problem.field else ""
-    return f"{where}{problem.problem} (expected {problem.expected})"
+def _problem_text(problem: RuleProblem, say: Say) -> str:
+    found, expected = problem.problem, problem.expected
+    if problem.field:
+        where = problem.field
+        return say(words("{field}: {problem} (expected {expected})", field=where, problem=found,
+                         expected=expected))  # fmt: skip
+    return say(words("{problem} (expected {expected})", problem=found, expected=expected))
 
 
 def _shorten(text: str) -> str:

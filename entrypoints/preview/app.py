@@ -15,6 +15,7 @@ from entrypoints.preview.chat import PreviewChat
 from entrypoints.preview.panels import RulesReport, StatsPanel
 from entrypoints.preview.texts import TEXTS, language
 from entrypoints.preview.wechat import PreviewWeChat
+from entrypoints.preview.wording_zh import in_chinese
 
 MAX_TEXT = 2048
 _STATIC = {
@@ -82,7 +83,8 @@ class ReportResource:
         self._report = report
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.media = self._report.current()
+        english = language(req.get_param("lang")) == "en"
+        resp.media = self._report.current(str if english else in_chinese)
 
 
 class StatsResource:

@@ -12,7 +12,7 @@ from adapters.rules.last_good import rule_count
 from domain.errors import KefuError
 from domain.ports import HitStats
 from domain.rules_document import ParsedRules
-from entrypoints.cli.rules_table import report_rows
+from entrypoints.cli.rules_table import Say, report_rows
 from entrypoints.preview.similar import SimilarExplainer
 
 View = dict[str, object]
@@ -40,29 +40,36 @@ class RulesReport:
         self._source = source
         self._ttl = max(ttl, REFRESH_AT_LEAST)
         self._clock = clock
-        self._cached: tuple[float, View] | None = None
+        self._cached: tuple[float, ParsedRules | RulesFetchError] | None = None
         self._lock = threading.Lock()
 
-    def current(self) -> View:
+    def current(self, say: Say = str) -> View:
+        """The report, in the language `say` speaks."""
         with self._lock:
             if self._cached is None or self._clock() >= self._cached[0]:
                 self._cached = (self._clock() + self._ttl, self._read())
-            return self._cached[1]
+            checked = self._cached[1]
+        if isinstance(checked, RulesFetchError):
+            return {"error": str(checked), "rows": []}
+        return _view(checked, say)
 
-    def _read(self) -> View:
+    def _read(self) -> ParsedRules | RulesFetchError:
         try:
-            parsed = self._source().check()
+            return self._source().check()
         except RulesFetchError as failure:
-            return {"error": str(failure), "rows": []}
-        rows = report_rows(parsed)
-        return {
-            "rows": [
-                {"key": key, "type": kind, "summary": summary, "problems": problems}
-                for key, kind, summary, problems in rows
-            ],
-            "in_force": rule_count(parsed.rules),
-            "rejected": len({problem.key for problem in parsed.problems}),
-        }
+            return failure
+
+
+def _view(parsed: ParsedRules, say: Say) -> View:
+    rows = report_rows(parsed, say)
+    return {
+        "rows": [
+            {"key": key, "type": kind, "summary": summary, "problems": problems}
+            for key, kind, summary, problems in rows
+        ],
+        "in_force": rule_count(parsed.rules),
+        "rejected": len({problem.key for problem in parsed.problems}),
+    }
 
 
 class StatsPanel:

@@ -183,6 +183,11 @@ def test_the_rules_report_lists_every_key_as_text(page: Page):
     assert page.driver.find_elements(By.CSS_SELECTOR, "#report b") == []
     summary = page.driver.find_element(By.ID, "report-summary").text
     assert summary == "共 11 个关键词：10 个生效，1 个被拒绝"
+    # What the report says of a key is in the page's language too.
+    assert "人工 transfer 转人工客服" in [row.text for row in rows]
+    rejected = page.driver.find_element(By.CSS_SELECTOR, "#report tr.rejected").text
+    assert rejected.startswith("4 - url：媒体根目录 ")
+    assert rejected.endswith(" 下没有这个文件（应为：媒体根目录下的图片）")
 
 
 def test_the_statistics_panel_shows_todays_counts_and_tries_an_unmatched_text(page: Page):
@@ -269,6 +274,8 @@ def test_a_draft_is_previewed_with_no_settings_at_all_and_its_report_follows_eac
         page.wait(lambda: summary.text == "共 2 个关键词：1 个生效，1 个被拒绝")
         rejected = driver.find_element(By.CSS_SELECTOR, "#report tr.rejected")
         assert rejected.text.startswith("视频 -")
+        kinds = "text、link、image、miniprogrampage 或 transfer"
+        assert rejected.text.endswith(f"type：未知类型 'video'（应为：{kinds}）")
         hit = page.type("2")
         assert (page.replies_before(hit), hit.text) == ([], "没有规则命中：不回复")
     assert list(empty.iterdir()) == []  # no state folder left in the editor's folder
@@ -299,6 +306,9 @@ def test_with_lang_en_the_page_is_in_english(page: Page):
         assert page.driver.find_element(By.ID, "stats-title").text == "What users asked"
         summary = page.driver.find_element(By.ID, "report-summary").text
         assert summary == "11 key(s): 10 in force, 1 rejected"
+        rejected = page.driver.find_element(By.CSS_SELECTOR, "#report tr.rejected").text
+        assert rejected.startswith("4 - url: no such file under the media root ")
+        assert rejected.endswith(" (expected an image under the media root)")
         hit = page.type(" １ ")
         assert hit.text == "rule 1: exact keyword, your text normalised is 1"
     finally:

@@ -42,13 +42,13 @@ def test_a_relative_rules_path_is_read_under_the_root_too(root: Path) -> None:
 def test_paths_that_climb_out_of_the_root_are_refused(root: Path, path: str) -> None:
     with pytest.raises(MediaOutsideRoot) as refused:
         FileMediaSource(root).load(ImageRef(path))
-    assert refused.value.reason == "path leaves the media root"
+    assert str(refused.value.reason) == "path leaves the media root"
 
 
 def test_an_absolute_system_path_stays_inside_the_root(root: Path) -> None:
     with pytest.raises(MediaUnavailable) as missing:
         FileMediaSource(root).load(ImageRef("/etc/passwd"))
-    assert missing.value.reason == f"no such file under the media root {root.resolve()}"
+    assert str(missing.value.reason) == f"no such file under the media root {root.resolve()}"
 
 
 def test_a_symlink_pointing_out_of_the_root_is_refused(root: Path) -> None:
@@ -82,13 +82,13 @@ def test_a_root_given_through_a_symlink_still_serves_its_files(root: Path) -> No
 def test_a_missing_file_says_so_and_names_the_folder_searched(root: Path) -> None:
     with pytest.raises(MediaUnavailable) as missing:
         FileMediaSource(root).load(ImageRef("/cms/nope.png"))
-    assert missing.value.reason == f"no such file under the media root {root.resolve()}"
+    assert str(missing.value.reason) == f"no such file under the media root {root.resolve()}"
 
 
 def test_a_directory_is_not_an_image(root: Path) -> None:
     with pytest.raises(MediaUnavailable) as refused:
         FileMediaSource(root).load(ImageRef("/cms"))
-    assert refused.value.reason == "not a file"
+    assert str(refused.value.reason) == "not a file"
 
 
 def test_a_file_over_the_size_cap_is_refused(root: Path) -> None:
@@ -96,7 +96,7 @@ def test_a_file_over_the_size_cap_is_refused(root: Path) -> None:
     with pytest.raises(MediaTooLarge) as refused:
         FileMediaSource(root, max_bytes=100).load(ImageRef("big.png"))
     assert refused.value.size == len(PNG) + 100
-    assert "100-byte limit" in refused.value.reason
+    assert "100-byte limit" in str(refused.value.reason)
 
 
 def test_the_default_cap_is_two_mebibytes(root: Path) -> None:
@@ -142,17 +142,17 @@ def test_a_file_its_bytes_do_not_prove_an_image_is_refused_whatever_its_name(
     (root / name).write_bytes(data)
     with pytest.raises(NotAnImage) as refused:
         FileMediaSource(root).load(ImageRef(name))
-    assert refused.value.reason == f"not an image ({len(data)} bytes; JPEG, PNG or GIF only)"
+    assert str(refused.value.reason) == f"not an image ({len(data)} bytes; JPEG, PNG or GIF only)"
 
 
 def test_problem_with_names_what_an_editor_must_fix(root: Path) -> None:
     (root / "big.png").write_bytes(PNG * 10)
     source = FileMediaSource(root, max_bytes=100)
     assert source.problem_with(ImageRef("/cms/poster02.png")) is None
-    assert source.problem_with(ImageRef("../secret.png")) == "path leaves the media root"
+    assert str(source.problem_with(ImageRef("../secret.png"))) == "path leaves the media root"
     gone = f"no such file under the media root {root.resolve()}"
-    assert source.problem_with(ImageRef("/cms/gone.png")) == gone
-    assert "100-byte limit" in (source.problem_with(ImageRef("big.png")) or "")
+    assert str(source.problem_with(ImageRef("/cms/gone.png"))) == gone
+    assert "100-byte limit" in str(source.problem_with(ImageRef("big.png")))
 
 
 def test_problem_with_leaves_urls_alone(root: Path) -> None:
@@ -167,14 +167,16 @@ def test_rules_naming_a_path_outside_the_root_are_reported_by_key(root: Path) ->
         "4": {"type": "image", "url": "/../secret.png"},
     }
     parsed = parse_with_re2(document, check)
-    assert [(p.key, p.problem) for p in parsed.problems] == [("4", "path leaves the media root")]
+    assert [(p.key, str(p.problem)) for p in parsed.problems] == [
+        ("4", "path leaves the media root")
+    ]
 
 
 def test_live_rule_checks_only_refuse_paths_that_leave_the_root(root: Path) -> None:
     source = FileMediaSource(root)
     assert source.containment_problem(ImageRef("/cms/not-yet-uploaded.png")) is None
     assert (
-        source.containment_problem(ImageRef("/cms/../../etc/passwd"))
+        str(source.containment_problem(ImageRef("/cms/../../etc/passwd")))
         == "path leaves the media root"
     )
     assert source.containment_problem(ImageRef("https://example.com/a.png")) is None

@@ -137,7 +137,7 @@ def test_a_failed_upload_makes_the_image_unavailable(sources: MediaSources) -> N
     with pytest.raises(MediaUnavailable) as unavailable:
         ids.media_id_for(ImageRef("/cms/poster02.png"))
     assert unavailable.value.ref == "/cms/poster02.png"
-    assert unavailable.value.reason == "upload to WeChat failed: 40004 invalid media type"
+    assert str(unavailable.value.reason) == "upload to WeChat failed: 40004 invalid media type"
     assert unavailable.value.__cause__ is rejected
 
 

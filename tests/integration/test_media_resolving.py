@@ -49,7 +49,7 @@ def listener() -> Iterator[socket.socket]:
 def refused(source: HttpMediaSource, url: str) -> str:
     with pytest.raises(MediaUnavailable) as failure:
         source.load(ImageRef(url))
-    return failure.value.reason
+    return str(failure.value.reason)
 
 
 def no_connection_reached(sock: socket.socket) -> bool:

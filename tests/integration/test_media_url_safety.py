@@ -24,7 +24,7 @@ def image_host() -> Iterator[ImageHost]:
 def refused(source: HttpMediaSource, url: str) -> str:
     with pytest.raises(MediaUnavailable) as failure:
         source.load(ImageRef(url))
-    return failure.value.reason
+    return str(failure.value.reason)
 
 
 def test_a_loopback_image_host_is_refused_unless_allowed(image_host: ImageHost):

@@ -21,6 +21,7 @@ from domain.replies import (
 )
 from domain.rules import RuleSet
 from domain.rules_document import ParsedRules, RuleProblem
+from domain.wording import Words, words
 from tests.documents import CONTRACT_DOCUMENT, parse_with_re2
 from tests.unit.test_similar_questions import DOCUMENTED_MISTAKES
 
@@ -223,9 +224,9 @@ REQUIRED = [
 ]
 
 
-def outside_root(ref: ImageRef) -> str | None:
+def outside_root(ref: ImageRef) -> Words | None:
     """A check_image callback standing in for the media root: `..` leaves it."""
-    return "path leaves the media root" if ref.value.startswith("../") else None
+    return words("path leaves the media root") if ref.value.startswith("../") else None
 
 
 def with_good_keys(**broken: object) -> dict[str, object]:
@@ -241,7 +242,9 @@ def assert_rest_still_answers(parsed: ParsedRules) -> None:
 def test_a_missing_required_field_is_reported_and_the_rest_still_answers(kind, removed, field):
     rule = {k: v for k, v in VALID[kind].items() if k != removed}
     parsed = parse_with_re2(with_good_keys(broken=rule))
-    assert [(p.key, p.field, p.problem) for p in parsed.problems] == [("broken", field, "missing")]
+    assert [(p.key, p.field, str(p.problem)) for p in parsed.problems] == [
+        ("broken", field, "missing")
+    ]
     assert_rest_still_answers(parsed)
 
 
@@ -251,7 +254,7 @@ def test_an_empty_or_non_text_required_field_is_reported(kind, field, _, empty):
     rule = {**VALID[kind], field: empty}
     parsed = parse_with_re2(with_good_keys(broken=rule))
     assert [(p.key, p.field) for p in parsed.problems] == [("broken", field)]
-    assert parsed.problems[0].expected == "a non-empty string"
+    assert str(parsed.problems[0].expected) == "a non-empty string"
     assert_rest_still_answers(parsed)
 
 
@@ -262,7 +265,11 @@ def test_text_is_limited_to_2048_utf8_bytes():
     )
     assert hit(parsed.rules, "full") == ("full", (TextReply(at_limit),))
     (problem,) = parsed.problems
-    assert (problem.key, problem.field, problem.problem) == ("over", "text", "2049 UTF-8 bytes")
+    assert (problem.key, problem.field, str(problem.problem)) == (
+        "over",
+        "text",
+        "2049 UTF-8 bytes",
+    )
 
 
 BROKEN_OF_EACH_KIND = with_good_keys(
@@ -475,7 +482,7 @@ def test_keywords_equal_once_normalised_are_reported_and_the_first_answers():
             " 1 ": {"type": "text", "text": "spaced"},
         }
     )
-    assert [(p.key, p.problem) for p in parsed.problems] == [
+    assert [(p.key, str(p.problem)) for p in parsed.problems] == [
         ("app", "same keyword as 'APP' once normalised"),
         ("１", "same keyword as '1' once normalised"),
         (" 1 ", "same keyword as '1' once normalised"),

@@ -208,7 +208,7 @@ let shownReport = "";
 async function refreshReport() {
   let report;
   try {
-    report = await (await fetch("/api/report")).json();
+    report = await (await fetch("/api/report?lang=" + encodeURIComponent(document.documentElement.lang))).json();
   } catch (error) {
     return;
   }

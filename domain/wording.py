@@ -1,0 +1,31 @@
+"""Words for a person, kept apart from the values they name, so that each front end says them
+in its own language: `kefu rules check` and the logs in English, the preview in Chinese
+(entrypoints/preview/wording_zh.py holds the same templates in Chinese)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Words:
+    """`template` is English in str.format syntax ("{size} UTF-8 bytes"); `values` fill it."""
+
+    template: str
+    values: tuple[tuple[str, object], ...] = ()
+
+    def __str__(self) -> str:
+        return self.said_as(self.template)
+
+    def said_as(self, template: str) -> str:
+        """The same values in another template, one that names the same fields."""
+        return template.format_map(dict(self.values))
+
+
+def words(template: str, /, **values: object) -> Words:
+    return Words(template, tuple(values.items()))
+
+
+def got(value: object) -> Words:
+    """What was found where something else was expected: its type."""
+    return words("got {kind}", kind=type(value).__name__)
