@@ -11,17 +11,20 @@ KIND = "day of counts"
 
 
 class DayRecord:
-    """Hits by rule key, times by unmatched text, and how many askers the day remembers."""
+    """Hits by rule key, times by unmatched text, how many askers the day remembers, and in
+    how many rows (adapters.stats.disk_askers)."""
 
     def __init__(
         self,
         hits: dict[str, int] | None = None,
         unmatched: dict[str, int] | None = None,
         askers: int = 0,
+        asker_rows: int = 0,
     ) -> None:
         self.hits = hits or {}
         self.unmatched = unmatched or {}
         self.askers = askers
+        self.asker_rows = asker_rows
 
     @classmethod
     def from_json(cls, raw: str | None, values: StoredValues) -> DayRecord:
@@ -36,8 +39,9 @@ class DayRecord:
             values.missing(KIND, "not the JSON object kefu writes")
             return cls()
         askers = values.count(found.get("askers", 0), KIND)
+        rows = values.count(found.get("asker_rows", 0), KIND)
         hits, unmatched = (_counts(found.get(part), values) for part in ("hits", "unmatched"))
-        return cls(hits, unmatched, askers or 0)
+        return cls(hits, unmatched, askers or 0, rows or 0)
 
     def count_hit(self, key: str | None) -> None:
         if key is not None:
@@ -51,7 +55,12 @@ class DayRecord:
             self.unmatched = dict(ranked(self.unmatched, tracked))
 
     def to_json(self) -> str:
-        parts = {"hits": self.hits, "unmatched": self.unmatched, "askers": self.askers}
+        parts = {
+            "hits": self.hits,
+            "unmatched": self.unmatched,
+            "askers": self.askers,
+            "asker_rows": self.asker_rows,
+        }
         return json.dumps(parts, ensure_ascii=False)
 
     def day_stats(self, day: str) -> DayStats:

@@ -51,13 +51,30 @@ def test_every_row_of_the_disk_statistics_planted_reads_as_no_counts(tmp_path: P
     store.record_all([asked("o_1", "你好"), asked("o_2", "价格"), Hit("1")])
     store.close()
     marker = tmp_path / "pickle-ran"
-    assert plant_in_every_row(tmp_path / "stats" / "cache.db", marker) == 3  # day and askers
+    assert plant_in_every_row(tmp_path / "stats" / "cache.db", marker) == 2  # day, its askers
     reopened = DiskHitStats(tmp_path / "stats", "wxA", clock=FakeClock(NOON))
     assert reopened.days(7)[0].hits == ()
-    reopened.record(asked("o_1", "你好"))  # its asker row is taken: asked already today
-    reopened.record(asked("o_3", "你好"))
-    assert reopened.days(1)[0].unmatched == (("你好", 1),)
+    # The day reads as a new one, its askers with it: o_1 is met for the first time again.
+    for user in ("o_1", "o_1", "o_3"):
+        reopened.record(asked(user, "你好"))
+    assert reopened.days(1)[0].unmatched == (("你好", 2),)
     assert not marker.exists()
+
+
+def test_a_planted_row_of_askers_reads_as_none_and_the_day_goes_on(tmp_path: Path, caplog):
+    store = DiskHitStats(tmp_path / "stats", "wxA", clock=FakeClock(NOON))
+    store.record_all([asked("o_1", "你好"), asked("o_2", "你好")])
+    store.close()
+    with sqlite3.connect(tmp_path / "stats" / "cache.db") as db:
+        row = f"wxA:{TODAY}:askers:0"
+        db.execute("update Cache set value = ? where key = ?", (b"\xff planted", row))
+    db.close()
+    reopened = DiskHitStats(tmp_path / "stats", "wxA", clock=FakeClock(NOON))
+    with caplog.at_level(logging.WARNING):
+        reopened.record_all([asked("o_1", "你好"), asked("o_3", "你好"), asked("o_3", "你好")])
+    # o_1's row is not kefu's: read as no askers, so o_1 counts again; o_3 once.
+    assert reopened.days(1)[0].unmatched == (("你好", 4),)
+    assert len(warnings_about(caplog, "row of askers")) == 1
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import multiprocessing
+import sqlite3
 import threading
 import time
 import uuid
@@ -91,6 +92,35 @@ def test_one_users_many_pushes_of_a_text_count_once_a_day(make_store):
     clock.advance(24 * 3600)
     store.record(asked("o_flooder", "买粉丝"))  # a new day: asked again, counted again
     assert store.days(1)[0].unmatched == (("买粉丝", 1),)
+
+
+def test_a_users_text_counts_once_whichever_process_counts_it(make_store):
+    first, second = make_store(), make_store()  # two workers' stores on one folder or Redis
+    first.record_all([asked("o_a", "价格"), asked("o_b", "价格")])
+    second.record_all([asked("o_a", "价格"), asked("o_c", "价格")])
+    first.record_all([asked("o_c", "价格"), asked("o_b", "价格"), asked("o_d", "价格")])
+    second.record(asked("o_d", "价格"))
+    assert first.days(1)[0].unmatched == second.days(1)[0].unmatched == (("价格", 4),)
+
+
+def test_a_write_that_failed_leaves_its_askers_to_be_counted(tmp_path: Path, monkeypatch):
+    store = DiskHitStats(tmp_path / "stats", "wxA", clock=FakeClock(NOON))
+    store.record(asked("o_a", "你好"))
+    cache = store._cache.open()
+
+    stored = cache.set
+
+    def full_disk(key: str, value: str, **options: object) -> bool:
+        if ":askers:" not in key:  # o_b's row written, then the day's record fails
+            raise sqlite3.OperationalError("database or disk is full")
+        return bool(stored(key, value, **options))
+
+    with monkeypatch.context() as patched:
+        patched.setattr(cache, "set", full_disk)
+        with pytest.raises(KefuError):
+            store.record(asked("o_b", "你好"))
+    store.record(asked("o_b", "你好"))
+    assert store.days(1)[0].unmatched == (("你好", 2),)
 
 
 def test_a_day_remembers_a_bounded_number_of_askers(make_store):
