@@ -44,7 +44,7 @@ FLAT_OVER = 20_000
 """RSS per worker is shown flat, or not, over at least this many of kefu's last pushes."""
 THREADS, CONNECTIONS = 2, 16
 # More than wrk sends in a round, so every push of a round is a new one.
-PUSHES_PER_ROUND = 60_000
+PUSHES_PER_ROUND = 100_000
 # Replies only for the keyword: a push matching nothing is acked and counted, nothing more.
 RULES = {"text": {"type": "text", "text": "文字回复"}}
 
