@@ -73,7 +73,19 @@ class PromptStopWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ships no
             super().enqueue_req(conn)
             return
         conn.sock.setblocking(False)
-        self._watch(conn, self._heads, HEAD_SECONDS, self._read_head)
+        # NOTE: the head is most often in already (a keep-alive client's next request made the
+        # socket readable; a new client sends its request with the connection): read it now.
+        # Waiting for the loop's next turn cost each push a registration with the poller, a
+        # select and an unregistration.
+        piece = _receive(conn.sock)
+        if piece == b"":
+            self._close(conn)
+            return
+        head = bytearray(piece or b"")
+        if _complete(head):
+            self._hand_over(conn, head)
+            return
+        self._watch(conn, self._heads, HEAD_SECONDS, self._read_head, head)
 
     def finish_request(self, conn: Any, fs: Future[Any]) -> None:
         if fs.cancelled() or fs.exception() is not None or fs.result():
@@ -102,13 +114,24 @@ class PromptStopWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ships no
             self.cfg, conn.client
         )
 
-    def _watch(self, conn: Any, table: dict[Any, _Waiting], seconds: float, callback: Any) -> None:
+    def _watch(
+        self,
+        conn: Any,
+        table: dict[Any, _Waiting],
+        seconds: float,
+        callback: Any,
+        head: bytearray | None = None,
+    ) -> None:
+        """Have the loop call `callback` when conn is readable, for `seconds` at most; `head`:
+        what was read of its request head already."""
         try:
             self.poller.register(conn.sock, selectors.EVENT_READ, partial(callback, conn))
         except (OSError, ValueError, KeyError):  # the client is gone already
             self._close(conn)
             return
-        table[conn] = _Waiting(time.monotonic() + seconds)
+        table[conn] = _Waiting(
+            time.monotonic() + seconds, head if head is not None else bytearray()
+        )
 
     def _read_head(self, conn: Any, _sock: object) -> None:
         waiting = self._heads[conn]
@@ -119,11 +142,14 @@ class PromptStopWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ships no
             self._end(conn, self._heads)
             return
         waiting.head += piece
-        if HEAD_END not in waiting.head and len(waiting.head) < MAX_HEAD:
-            return
-        self._forget(conn, self._heads)
+        if _complete(waiting.head):
+            self._forget(conn, self._heads)
+            self._hand_over(conn, waiting.head)
+
+    def _hand_over(self, conn: Any, head: bytearray) -> None:
+        """Give a thread the connection, its whole request head read."""
         conn.init()  # plain HTTP/1: only makes the parser
-        conn.parser.unreader.unread(bytes(waiting.head))
+        conn.parser.unreader.unread(bytes(head))
         self._ready.add(conn)
         self.enqueue_req(conn)
 
@@ -148,6 +174,11 @@ class PromptStopWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ships no
     def _close(self, conn: Any) -> None:
         self.nr_conns -= 1
         conn.close()
+
+
+def _complete(head: bytearray) -> bool:
+    """Whether head is a whole request head, or as much as the parser is to see of one."""
+    return HEAD_END in head or len(head) >= MAX_HEAD
 
 
 def _buffered(conn: Any) -> bool:
