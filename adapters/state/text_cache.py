@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 
 import diskcache
 from diskcache.core import DBNAME
 
+from adapters.process import current_pid
 from adapters.state.private import private_database
 from adapters.state.text_disk import TextOnlyDisk
 
@@ -31,7 +31,7 @@ class TextCache:
 
     def open(self) -> diskcache.Cache:
         """This process's cache. Raises OSError, sqlite3.Error or diskcache.Timeout."""
-        cache, pid = self._cache, os.getpid()
+        cache, pid = self._cache, current_pid()
         if cache is not None and self._pid == pid:
             return cache
         with self._opening:
@@ -53,6 +53,6 @@ class TextCache:
     def close(self) -> None:
         """Close this process's connection; the next `open` opens a new one."""
         with self._opening:
-            if self._cache is not None and self._pid == os.getpid():
+            if self._cache is not None and self._pid == current_pid():
                 self._cache.close()
             self._cache = None

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from adapters.process import current_pid
 from adapters.state.private import private_file
 
 
@@ -72,7 +73,7 @@ class WriteTurns:
 
     def _open(self) -> int:
         # A descriptor inherited across gunicorn's fork would share its lock with the parent's.
-        if self._fd is None or self._pid != os.getpid():
+        if self._fd is None or self._pid != current_pid():
             self._fd = os.open(private_file(self._lock_file), os.O_RDWR | os.O_CLOEXEC)
-            self._pid = os.getpid()
+            self._pid = current_pid()
         return self._fd

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 import time
 from collections.abc import Sequence
 from typing import Protocol
 
+from adapters.process import current_pid
 from domain.ports import HitStats
 from domain.stats import DayStats, Hit
 
@@ -55,14 +55,14 @@ class BackgroundHitStats:
 
     def flush(self) -> None:
         """Wait until every hit queued so far is stored (or failed)."""
-        if self._queue is not None and self._pid == os.getpid():
+        if self._queue is not None and self._pid == current_pid():
             self._queue.join()
 
     def close(self, timeout: float = 2.0) -> None:
         """Store what is queued and stop the thread, waiting at most `timeout` seconds (at exit)."""
         with self._starting:
             hits, worker = self._queue, self._worker
-            if hits is None or worker is None or self._pid != os.getpid():
+            if hits is None or worker is None or self._pid != current_pid():
                 return
             self._queue = self._worker = None
         try:
@@ -74,12 +74,12 @@ class BackgroundHitStats:
 
     def _started(self) -> queue.Queue[Hit | None]:
         running = self._queue
-        if running is not None and self._pid == os.getpid():  # every push after the first
+        if running is not None and self._pid == current_pid():  # every push after the first
             return running
         with self._starting:
-            if self._queue is None or self._pid != os.getpid():
+            if self._queue is None or self._pid != current_pid():
                 self._queue = queue.Queue(self._capacity)
-                self._pid = os.getpid()
+                self._pid = current_pid()
                 self._worker = threading.Thread(
                     target=self._drain, args=(self._queue,), name="kefu-stats", daemon=True
                 )

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import socket
 from collections.abc import Callable
 from typing import Protocol
 
+from adapters.process import current_pid
 from adapters.queue.queue_file import QueueFile
 from adapters.queue.stores import QueueStores
 from domain.errors import QueueUnavailable
@@ -42,7 +42,7 @@ class Dispatcher(Protocol):
 
 def probe_key() -> str:
     """One key per process, so that probes of several processes never meet."""
-    return f"readiness-probe:{socket.gethostname()}:{os.getpid()}"
+    return f"readiness-probe:{socket.gethostname()}:{current_pid()}"
 
 
 def write_probe(stores: QueueStores) -> str | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import os
 import threading
 import time
 import uuid
@@ -14,6 +13,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import falcon
 
+from adapters.process import current_pid
 from adapters.rules.health import RulesStatus
 from adapters.state.guard import GuardedStateStore
 from adapters.wechat_api.advice import advice_for
@@ -113,7 +113,7 @@ class Readiness:
 
     def _write_state(self) -> bool:
         """A write read back: a store that answers reads but takes no writes is not ready."""
-        key, written = f"readiness-probe:{os.getpid()}", uuid.uuid4().hex
+        key, written = f"readiness-probe:{current_pid()}", uuid.uuid4().hex
         self._state.set(key, written, PROBE_TTL)
         return self._state.get(key) == written
 
