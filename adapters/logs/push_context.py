@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 
 
@@ -37,15 +35,27 @@ def current_push_id() -> str | None:
     return None if context is None else context.push_id
 
 
-@contextmanager
-def about_push(dedup_key: str, openid: str) -> Iterator[str]:
-    """Within the block, every log line of this thread is about this push; yields its id."""
-    push_id = push_id_for(dedup_key)
-    token = _CURRENT.set(PushContext(push_id, openid))
-    try:
-        yield push_id
-    finally:
-        _CURRENT.reset(token)
+def about_push(dedup_key: str, openid: str) -> AboutPush:
+    """Within the block, every log line of this thread is about this push; gives its id:
+    ``with about_push(key, openid) as push_id``."""
+    return AboutPush(PushContext(push_id_for(dedup_key), openid))
+
+
+class AboutPush:
+    """about_push's block. # NOTE: a class, not a @contextmanager generator: it is entered for
+    every push, and the generator's machinery cost more than setting the context itself."""
+
+    def __init__(self, context: PushContext) -> None:
+        self._context = context
+        self._token: Token[PushContext | None] | None = None
+
+    def __enter__(self) -> str:
+        self._token = _CURRENT.set(self._context)
+        return self._context.push_id
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._token is not None:
+            _CURRENT.reset(self._token)
 
 
 class PushContextFilter(logging.Filter):
