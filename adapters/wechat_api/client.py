@@ -26,6 +26,7 @@ from adapters.wechat_api.errors import (
 )
 from adapters.wechat_api.measured import measured
 from adapters.wechat_api.security import ApiSecurity
+from adapters.wechat_api.session import EnvironmentOnceSession
 from adapters.wechat_api.tokens import IssuedToken, TokenCache, TokenStore
 from domain.replies import MediaFile, Outbound
 
@@ -60,7 +61,7 @@ class RequestsWeChatApi:
         self._appid = appid
         self._appsecret = appsecret or ""
         self._base = base_url.rstrip("/")
-        self._session = session if session is not None else requests.Session()
+        self._session = session if session is not None else EnvironmentOnceSession()
         self._timeout = timeout
         self._tokens = tokens if tokens is not None else TokenCache(clock)
         self._security = security
