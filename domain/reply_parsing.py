@@ -14,7 +14,7 @@ from domain.replies import (
     TextReply,
     TransferReply,
 )
-from domain.wording import Words, words
+from domain.wording import Words, not_text, words
 
 MAX_TEXT_BYTES = 2048  # NOTE: undocumented; WeChat answers 45002 above this (reference section 10)
 
@@ -67,7 +67,7 @@ def parse_reply(rule: Mapping[str, object], at: str, check: ImageCheck | None) -
 def _required(rule: Mapping[str, object], field: str, at: str) -> str:
     value = rule.get(field)
     if not isinstance(value, str) or not value.strip():
-        found = words("missing") if value is None else _not_text(value)
+        found = words("missing") if value is None else not_text(value)
         raise InvalidRule(at + field, found, words("a non-empty string"))
     return value
 
@@ -84,7 +84,3 @@ def _image(rule: Mapping[str, object], field: str, at: str, check: ImageCheck | 
     if problem:
         raise InvalidRule(at + field, problem, words("an image under the media root"))
     return ref
-
-
-def _not_text(value: object) -> Words:
-    return words("empty or not text ({value!r})", value=value)

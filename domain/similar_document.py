@@ -8,7 +8,7 @@ from domain.replies import Reply, TransferReply
 from domain.reply_parsing import InvalidRule
 from domain.rules import normalise
 from domain.similar import MatchTuning, SimilarRule
-from domain.wording import Words, got, words
+from domain.wording import Words, got, not_text, words
 
 MATCH_KEY = "@match"
 MAX_SIMILAR = 100
@@ -45,8 +45,7 @@ def _questions(found: object) -> tuple[str, ...]:
     for index, question in enumerate(found):
         at = f"similar[{index}]"
         if not isinstance(question, str) or not normalise(question):
-            not_text = words("empty or not text ({value!r})", value=question)
-            raise InvalidRule(at, not_text, words("a non-empty question"))
+            raise InvalidRule(at, not_text(question), words("a non-empty question"))
         if len(question) > MAX_QUESTION_CHARS:
             chars = words("{count} characters", count=len(question))
             limit = words("at most {limit}: one question", limit=MAX_QUESTION_CHARS)

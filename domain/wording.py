@@ -15,11 +15,7 @@ class Words:
     values: tuple[tuple[str, object], ...] = ()
 
     def __str__(self) -> str:
-        return self.said_as(self.template)
-
-    def said_as(self, template: str) -> str:
-        """The same values in another template, one that names the same fields."""
-        return template.format_map(dict(self.values))
+        return self.template.format_map(dict(self.values))
 
 
 def words(template: str, /, **values: object) -> Words:
@@ -29,3 +25,8 @@ def words(template: str, /, **values: object) -> Words:
 def got(value: object) -> Words:
     """What was found where something else was expected: its type."""
     return words("got {kind}", kind=type(value).__name__)
+
+
+def not_text(value: object) -> Words:
+    """What was found where a non-empty text was expected."""
+    return words("empty or not text ({value!r})", value=value)
