@@ -54,9 +54,7 @@ class DayAskers:
         value = _hash(asker)
         if value is None:
             return asker not in self._others
-        part = self._hashes[value >> 56]
-        at = bisect_left(part, value)
-        return at == len(part) or part[at] != value
+        return not self._slot(value)[2]
 
     def remember(self, askers: Iterable[str], rows: int) -> None:
         """The askers of this process's committed write, which brought the day to `rows`."""
@@ -69,10 +67,15 @@ class DayAskers:
             if value is None:
                 self._others.add(asker)
                 continue
-            part = self._hashes[value >> 56]
-            at = bisect_left(part, value)
-            if at == len(part) or part[at] != value:
+            part, at, known = self._slot(value)
+            if not known:
                 part.insert(at, value)
+
+    def _slot(self, value: int) -> tuple[array[int], int, bool]:
+        """Where value sits, or would, in its sorted array, and whether it is there."""
+        part = self._hashes[value >> 56]
+        at = bisect_left(part, value)
+        return part, at, at < len(part) and part[at] == value
 
 
 def _hash(asker: str) -> int | None:
