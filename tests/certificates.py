@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.x509.oid import NameOID
 
@@ -36,3 +38,19 @@ def self_signed_pem(
         named = x509.SubjectAlternativeName([x509.DNSName(dns)])
         builder = builder.add_extension(named, critical=False)
     return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+
+
+def write_self_signed(
+    cert: Path, key_file: Path, common_name: str, ip: str | None = None, dns: str | None = None
+) -> None:
+    """A new key and its self-signed certificate (see self_signed_pem), as a TLS server's PEM
+    files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert.write_bytes(self_signed_pem(key, common_name, ip=ip, dns=dns))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )

@@ -12,10 +12,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-
-from tests.certificates import self_signed_pem
+from tests.certificates import write_self_signed
 from tests.images import JPEG
 
 
@@ -95,21 +92,13 @@ def serving_images(tls: ssl.SSLContext | None = None) -> Iterator[ImageHost]:
 def tls_for(name: str, folder: Path) -> tuple[ssl.SSLContext, Path]:
     """A server context with a self-signed certificate for name (a DNS name or an IP address),
     and the certificate's file."""
-    key = ec.generate_private_key(ec.SECP256R1())
     cert, key_file = folder / "cert.pem", folder / "key.pem"
     try:
         ipaddress.ip_address(name)
     except ValueError:
-        cert.write_bytes(self_signed_pem(key, name, dns=name))
+        write_self_signed(cert, key_file, name, dns=name)
     else:
-        cert.write_bytes(self_signed_pem(key, name, ip=name))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+        write_self_signed(cert, key_file, name, ip=name)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key_file)
     return context, cert

@@ -14,11 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from entrypoints.cli.gunicorn_process import LOCALHOST, ROOT, free_port
-from tests.certificates import self_signed_pem
+from tests.certificates import write_self_signed
 
 SHIPPED = ROOT / "config" / "nginx.conf"
 
@@ -71,16 +69,8 @@ def _main_config(folder: Path, site: Path) -> str:
 
 
 def _self_signed(folder: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
     cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(self_signed_pem(key, LOCALHOST, ip=LOCALHOST))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    write_self_signed(cert_path, key_path, LOCALHOST, ip=LOCALHOST)
     return cert_path, key_path
 
 

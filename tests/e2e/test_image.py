@@ -18,12 +18,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from entrypoints.cli.gunicorn_process import ROOT, free_port
 from entrypoints.sandbox.main import serve_sandbox
-from tests.certificates import self_signed_pem
+from tests.certificates import write_self_signed
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
 from tests.polling import wait_until
 
@@ -168,6 +166,13 @@ def settings_file(folder: Path, sandbox: str, **extra: str) -> Path:
     return path
 
 
+def healthy(url: str, verify: bool | str = True) -> bool:
+    """Whether kefu at url answers /healthz with 200 (verify: as requests takes it)."""
+    with contextlib.suppress(requests.RequestException):
+        return requests.get(f"{url}/healthz", timeout=1, verify=verify).status_code == 200
+    return False
+
+
 def kefu_simulate(text: str, url: str, *options: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
     env = {**clean, "KEFU_TOKEN": TOKEN, "KEFU_ENCODING_AES_KEY": AES_KEY, "KEFU_APPID": APPID}
@@ -223,12 +228,7 @@ def test_the_image_takes_a_push_read_only_and_its_worker_sends_the_reply(podman,
         )
         url = f"http://127.0.0.1:{port}"
 
-        def healthy() -> bool:
-            with contextlib.suppress(requests.RequestException):
-                return requests.get(f"{url}/healthz", timeout=1).status_code == 200
-            return False
-
-        wait_until(healthy, timeout=60)
+        wait_until(lambda: healthy(url), timeout=60)
         pushed = kefu_simulate("活动", f"{url}/wechat/callback")
         assert pushed.returncode == 0, pushed.stdout + pushed.stderr
         assert "200" in pushed.stdout and "success" in pushed.stdout
@@ -345,14 +345,12 @@ def deployment(folder: Path) -> Path:
     env = settings_file(folder, "http://sandbox:9100")
     env.rename(folder / "kefu.env")
     (folder / "certs").mkdir()
-    key = ec.generate_private_key(ec.SECP256R1())
     # The only server block, so nginx serves it to a client that asks for 127.0.0.1.
-    (folder / "certs" / "kefu.example.com.pem").write_bytes(
-        self_signed_pem(key, "kefu.example.com", ip="127.0.0.1")
-    )
-    (folder / "certs" / "kefu.example.com.key").write_bytes(
-        key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
-    )
+    certs = folder / "certs"
+    write_self_signed(
+        certs / "kefu.example.com.pem", certs / "kefu.example.com.key", "kefu.example.com",
+        ip="127.0.0.1",
+    )  # fmt: skip
     return folder
 
 
@@ -389,12 +387,7 @@ def test_the_compose_example_runs_kefu_its_worker_redis_and_nginx_as_written(
         up = run("up", "--detach", "--no-build")
         assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
 
-        def healthy() -> bool:
-            with contextlib.suppress(requests.RequestException):
-                return requests.get(f"{url}/healthz", timeout=1, verify=cert).status_code == 200
-            return False
-
-        wait_until(healthy, timeout=60)
+        wait_until(lambda: healthy(url, verify=cert), timeout=60)
         pushed = kefu_simulate("活动", f"{url}/wechat/callback", "--cacert", cert)
         assert pushed.returncode == 0, pushed.stdout + pushed.stderr
         assert "200" in pushed.stdout and "success" in pushed.stdout
