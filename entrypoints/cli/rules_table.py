@@ -68,10 +68,15 @@ def _summary(reply: Reply, say: Say) -> str:
 def _problem_text(problem: RuleProblem, say: Say) -> str:
     found, expected = problem.problem, problem.expected
     if problem.field:
-        where = problem.field
-        return say(words("{field}: {problem} (expected {expected})", field=where, problem=found,
-                         expected=expected))  # fmt: skip
-    return say(words("{problem} (expected {expected})", problem=found, expected=expected))
+        framed = words(
+            "{field}: {problem} (expected {expected})",
+            field=problem.field,
+            problem=found,
+            expected=expected,
+        )
+    else:
+        framed = words("{problem} (expected {expected})", problem=found, expected=expected)
+    return say(framed)
 
 
 def _shorten(text: str) -> str:
