@@ -77,15 +77,15 @@ class PromptStopWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ships no
         # socket readable; a new client sends its request with the connection): read it now.
         # Waiting for the loop's next turn cost each push a registration with the poller, a
         # select and an unregistration.
-        piece = _receive(conn.sock)
-        if piece == b"":
+        head = bytearray()
+        complete = _read_into(conn, head)
+        if complete is None:
             self._close(conn)
-            return
-        head = bytearray(piece or b"")
-        if _complete(head):
+        elif complete:
             self._hand_over(conn, head)
-            return
-        self._watch(conn, self._heads, HEAD_SECONDS, self._read_head, head)
+        else:
+            waiting = _Waiting(time.monotonic() + HEAD_SECONDS, head)
+            self._watch(conn, self._heads, waiting, self._read_head)
 
     def finish_request(self, conn: Any, fs: Future[Any]) -> None:
         if fs.cancelled() or fs.exception() is not None or fs.result():
@@ -98,7 +98,7 @@ class PromptStopWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ships no
         except OSError:
             self._close(conn)
             return
-        self._watch(conn, self._closing, LINGER_SECONDS, self._drain)
+        self._watch(conn, self._closing, _Waiting(time.monotonic() + LINGER_SECONDS), self._drain)
 
     def murder_pending(self) -> None:
         super().murder_pending()
@@ -115,34 +115,22 @@ class PromptStopWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ships no
         )
 
     def _watch(
-        self,
-        conn: Any,
-        table: dict[Any, _Waiting],
-        seconds: float,
-        callback: Any,
-        head: bytearray | None = None,
+        self, conn: Any, table: dict[Any, _Waiting], waiting: _Waiting, callback: Any
     ) -> None:
-        """Have the loop call `callback` when conn is readable, for `seconds` at most; `head`:
-        what was read of its request head already."""
+        """Have the loop call `callback` whenever conn is readable, until `waiting.deadline`."""
         try:
             self.poller.register(conn.sock, selectors.EVENT_READ, partial(callback, conn))
         except (OSError, ValueError, KeyError):  # the client is gone already
             self._close(conn)
             return
-        table[conn] = _Waiting(
-            time.monotonic() + seconds, head if head is not None else bytearray()
-        )
+        table[conn] = waiting
 
     def _read_head(self, conn: Any, _sock: object) -> None:
         waiting = self._heads[conn]
-        piece = _receive(conn.sock)
-        if piece is None:
-            return
-        if not piece:
+        complete = _read_into(conn, waiting.head)
+        if complete is None:
             self._end(conn, self._heads)
-            return
-        waiting.head += piece
-        if _complete(waiting.head):
+        elif complete:
             self._forget(conn, self._heads)
             self._hand_over(conn, waiting.head)
 
@@ -179,6 +167,16 @@ class PromptStopWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ships no
 def _complete(head: bytearray) -> bool:
     """Whether head is a whole request head, or as much as the parser is to see of one."""
     return HEAD_END in head or len(head) >= MAX_HEAD
+
+
+def _read_into(conn: Any, head: bytearray) -> bool | None:
+    """Add what the client sent of its request head to `head`: whether the head is complete
+    now, or None once the client closed (or its socket failed)."""
+    piece = _receive(conn.sock)
+    if piece == b"":
+        return None
+    head += piece or b""
+    return _complete(head)
 
 
 def _buffered(conn: Any) -> bool:
