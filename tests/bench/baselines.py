@@ -14,7 +14,7 @@ import requests
 
 from entrypoints.cli.gunicorn_process import ROOT, free_port
 from entrypoints.cli.shipped import GUNICORN_CONF
-from tests.e2e.queue_rig import gunicorn_workers
+from tests.e2e.servers import workers_of
 from tests.polling import wait_until
 
 BARE_FALCON = "tests.bench.bare_falcon:app"
@@ -59,14 +59,7 @@ def _listening(url: str) -> bool:
 def cpu_seconds(master: int) -> float:
     """CPU time used so far by a gunicorn master and its live workers."""
     total = 0.0
-    for pid in (master, *gunicorn_workers(master)):
+    for pid in (master, *workers_of(master)):
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return total
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0

@@ -32,9 +32,10 @@ from adapters.wechat_push.crypto import AesMessageCrypto, signature
 from adapters.wechat_push.fields import PushFormat
 from adapters.wechat_push.keyring import KeyRing
 from entrypoints.cli.push_simulator import Mode
-from tests.bench.baselines import BARE_FALCON, WECHATPY_HANDLER, baseline, cpu_seconds, rss_mib
+from tests.bench.baselines import BARE_FALCON, WECHATPY_HANDLER, baseline, cpu_seconds
 from tests.e2e.conftest import AES_KEY, APPID, TOKEN
-from tests.e2e.queue_rig import QueueRig, gunicorn_workers, queue_rig
+from tests.e2e.queue_rig import QueueRig, queue_rig
+from tests.e2e.servers import resident_mib, workers_of
 from tests.polling import wait_until
 
 LUA = Path(__file__).with_name("pushes.lua")
@@ -153,7 +154,7 @@ def test_ack_path_as_deployed_against_bare_falcon_and_a_wechatpy_handler(tmp_pat
         bare = rig.stack.enter_context(baseline(BARE_FALCON, tmp_path, settings))
         handler = rig.stack.enter_context(baseline(WECHATPY_HANDLER, tmp_path, settings))
         servers = {"bare": bare, "wechatpy": handler, "kefu": (kefu.url, kefu.pid)}
-        workers = gunicorn_workers(kefu.pid)
+        workers = workers_of(kefu.pid)
         rss_seen: list[tuple[int, dict[int, float]]] = [(0, memory(workers))]
         first = 1
         for round_ in range(ROUNDS):
@@ -180,7 +181,7 @@ def test_ack_path_as_deployed_against_bare_falcon_and_a_wechatpy_handler(tmp_pat
 
 def memory(workers: list[int]) -> dict[int, float]:
     """Each worker's RSS in MiB; a worker gone (restarted) is left out."""
-    return {pid: rss_mib(pid) for pid in workers if Path(f"/proc/{pid}").exists()}
+    return {pid: resident_mib(pid) for pid in workers if Path(f"/proc/{pid}").exists()}
 
 
 def print_memory(seen: list[tuple[int, dict[int, float]]]) -> None:

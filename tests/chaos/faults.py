@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from adapters.state.guard import PROBE_EVERY
 from entrypoints.sandbox.state import SEND_PATH
-from tests.e2e.queue_rig import UPLOAD_PATH, QueueRig, gunicorn_workers
+from tests.e2e.queue_rig import UPLOAD_PATH, QueueRig
+from tests.e2e.servers import workers_of
 from tests.redis_server import OwnRedis
 
 ERRCODE_BUSY = "errcode -1"
@@ -123,7 +124,7 @@ class Injector:
         return fault.amount + 1
 
     def _kill_gunicorn_worker(self, fault: Planned) -> float:
-        workers = sorted(gunicorn_workers(self.master))
+        workers = sorted(workers_of(self.master))
         if workers:
             os.kill(self.rng.choice(workers), signal.SIGKILL)
         return 2.0

@@ -17,7 +17,7 @@ from entrypoints.cli.gunicorn_process import ROOT
 from entrypoints.sandbox.records import Call
 from entrypoints.sandbox.state import SEND_PATH, SandboxState
 from tests.chaos.traffic import Part
-from tests.e2e.queue_rig import gunicorn_workers
+from tests.e2e.servers import workers_of
 
 _PUSH = re.compile(r"msg:(\d+):")
 
@@ -105,7 +105,7 @@ def queue_depth(metrics_url: str) -> float | None:
 def rss_mb(master: int, others: list[int]) -> float:
     """Resident memory of gunicorn's master, its workers and the other pids, in MiB."""
     total = 0
-    for pid in [master, *gunicorn_workers(master), *others]:
+    for pid in [master, *workers_of(master), *others]:
         try:
             status = Path(f"/proc/{pid}/status").read_text()
         except OSError:

@@ -13,10 +13,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
-
 from entrypoints.cli.gunicorn_process import LOCALHOST, ROOT, free_port
 from tests.certificates import write_self_signed
+from tests.e2e.servers import healthy
 
 SHIPPED = ROOT / "config" / "nginx.conf"
 
@@ -111,10 +110,7 @@ def _wait_until_up(process: subprocess.Popen[bytes], proxy: Nginx) -> None:
             raise RuntimeError(
                 f"nginx exited: {process.stderr.read().decode() if process.stderr else ''}"
             )
-        try:
-            if requests.get(f"{proxy.http_url}/healthz", timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
+        if healthy(proxy.http_url):
+            return
         time.sleep(0.1)
     raise RuntimeError("nginx did not answer /healthz in time")

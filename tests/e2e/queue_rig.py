@@ -21,7 +21,7 @@ from entrypoints.sandbox.main import SandboxServer, serve_sandbox
 from entrypoints.sandbox.records import Fault
 from entrypoints.sandbox.state import SEND_PATH, SandboxState
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
-from tests.e2e.servers import holds_open, kefu_settings
+from tests.e2e.servers import holds_open, kefu_settings, workers_of
 from tests.images import png
 from tests.polling import wait_until
 
@@ -112,22 +112,8 @@ def queue_rig(folder: Path, appid: str = APPID, **extra: str) -> Iterator[QueueR
         yield QueueRig(folder, sandbox, stack, appid, dict(extra))
 
 
-def gunicorn_workers(master: int) -> list[int]:
-    """The pids whose parent is `master`: gunicorn's workers."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == master:
-                found.append(int(entry.name))
-    return found
-
-
 def kill_workers(master: int) -> list[int]:
-    killed = gunicorn_workers(master)
+    killed = workers_of(master)
     for pid in killed:
         os.kill(pid, signal.SIGKILL)
     return killed
@@ -140,7 +126,7 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
 
 
 def wait_for_new_workers(master: int, old: list[int], count: int) -> None:
-    wait_until(lambda: len(set(gunicorn_workers(master)) - set(old)) >= count, timeout=30)
+    wait_until(lambda: len(set(workers_of(master)) - set(old)) >= count, timeout=30)
 
 
 def wait_until_every_worker_holds(master: int, count: int, path: Path) -> None:
@@ -148,6 +134,6 @@ def wait_until_every_worker_holds(master: int, count: int, path: Path) -> None:
     up, and a worker still starting would open only whatever file the path names later."""
 
     def holding() -> int:
-        return sum(1 for pid in gunicorn_workers(master) if holds_open(pid, str(path)))
+        return sum(1 for pid in workers_of(master) if holds_open(pid, str(path)))
 
     wait_until(lambda: holding() >= count, timeout=30)

@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import requests
+
 from entrypoints.cli.gunicorn_process import ROOT, KefuUnderGunicorn, free_port
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
 
@@ -57,6 +59,14 @@ def workers_of(master: int) -> list[int]:
         if int(fields[1]) == master and fields[0] != "Z":
             children.append(int(stat.parent.name))
     return children
+
+
+def healthy(url: str, verify: bool | str = True) -> bool:
+    """Whether kefu (or a proxy before it) at url answers /healthz with 200 (verify: as
+    requests takes it)."""
+    with contextlib.suppress(requests.RequestException):
+        return requests.get(f"{url}/healthz", timeout=1, verify=verify).status_code == 200
+    return False
 
 
 def holds_open(pid: int, target: str) -> bool:

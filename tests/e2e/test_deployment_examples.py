@@ -10,18 +10,16 @@ import shlex
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from entrypoints.cli.gunicorn_process import ROOT, free_port
 from entrypoints.sandbox.main import serve_sandbox
 from entrypoints.service.settings import Settings
-from tests.e2e.servers import stop_group
+from tests.e2e.servers import healthy, stop_group
 from tests.polling import wait_until
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -93,14 +91,11 @@ def started(script: str, env: Mapping[str, str], log: Path) -> Iterator[subproce
 
 
 def wait_healthy(url: str, process: subprocess.Popen[Any], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    def up() -> bool:
         assert process.poll() is None, log.read_text()
-        with contextlib.suppress(requests.RequestException):
-            if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        time.sleep(0.1)
-    raise AssertionError(f"kefu did not become healthy:\n{log.read_text()}")
+        return healthy(url)
+
+    wait_until(up, timeout=30, interval=0.1)
 
 
 def test_try_it_by_hand_runs_the_sandbox_kefu_and_a_simulated_user_in_three_commands(tmp_path):

@@ -24,7 +24,7 @@ from entrypoints.sandbox.main import serve_sandbox
 from entrypoints.sandbox.state import SandboxState
 from tests.documents import CONTRACT_DOCUMENT
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
-from tests.e2e.servers import gunicorn, kefu_settings
+from tests.e2e.servers import gunicorn, healthy, kefu_settings
 from tests.images import png
 from tests.polling import wait_until
 
@@ -112,15 +112,7 @@ def test_kefu_serve_runs_the_service_under_gunicorn(tmp_path: Path):
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        else:
-            raise AssertionError("kefu serve did not become healthy")
+        wait_until(lambda: healthy(f"http://127.0.0.1:{port}"), timeout=30, interval=0.1)
     finally:
         serve.send_signal(signal.SIGTERM)
         _, err = serve.communicate(timeout=30)

@@ -23,6 +23,7 @@ from entrypoints.cli.gunicorn_process import ROOT, free_port
 from entrypoints.sandbox.main import serve_sandbox
 from tests.certificates import write_self_signed
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
+from tests.e2e.servers import healthy
 from tests.polling import wait_until
 
 pytestmark = pytest.mark.podman
@@ -164,13 +165,6 @@ def settings_file(folder: Path, sandbox: str, **extra: str) -> Path:
     path = folder / f"kefu-{len(list(folder.glob('kefu-*.env')))}.env"
     path.write_text("".join(f"{k}={v}\n" for k, v in settings.items()), encoding="utf-8")
     return path
-
-
-def healthy(url: str, verify: bool | str = True) -> bool:
-    """Whether kefu at url answers /healthz with 200 (verify: as requests takes it)."""
-    with contextlib.suppress(requests.RequestException):
-        return requests.get(f"{url}/healthz", timeout=1, verify=verify).status_code == 200
-    return False
 
 
 def kefu_simulate(text: str, url: str, *options: str) -> subprocess.CompletedProcess[str]:

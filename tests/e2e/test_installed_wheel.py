@@ -17,13 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import requests
 
 from entrypoints.cli.gunicorn_process import ROOT, free_port
 from entrypoints.demo.conversation import SCRIPT
 from entrypoints.sandbox.main import serve_sandbox
 from tests.e2e.conftest import AES_KEY, APPID, APPSECRET, TOKEN
-from tests.e2e.servers import stop_group
+from tests.e2e.servers import healthy, stop_group
 from tests.polling import wait_until
 
 CACHE = Path.home() / ".cache" / "kefu-test"
@@ -216,13 +215,11 @@ def test_kefu_serve_from_an_empty_folder_takes_a_push_on_the_port_it_is_given(in
         with serving(installed, *flags, **settings, PORT="9", WEB_CONCURRENCY="7") as kefu:
             url = f"http://127.0.0.1:{port}"
 
-            def healthy() -> bool:
+            def up() -> bool:
                 assert kefu.poll() is None, kefu.communicate()[1]
-                with contextlib.suppress(requests.RequestException):
-                    return requests.get(f"{url}/healthz", timeout=1).status_code == 200
-                return False
+                return healthy(url)
 
-            wait_until(healthy, timeout=30)
+            wait_until(up, timeout=30)
             pushed = installed.run(
                 "simulate", "你好", "--url", f"{url}/wechat/callback", **settings
             )
