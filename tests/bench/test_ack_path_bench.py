@@ -7,7 +7,8 @@
 - pushes that queue a reply (claim, enqueue, the senders sending to an instant sandbox while
   the load runs) against the same two (goal >= 0.8 of the wechatpy handler);
 - with no traffic, kefu's processes together (goal < 1 % of a core); RSS per worker after each of
-  kefu's runs, and its growth over the last 20,000 pushes or more (goal: flat).
+  kefu's runs, and its growth from the end of the first round to the end of the last, over
+  20,000 pushes or more (goal: flat).
 
 Rounds alternate between the servers, so that a load elsewhere on the machine weighs on all
 alike; the medians of the rounds are compared. The machine's load average is printed with them.
@@ -42,7 +43,7 @@ LUA = Path(__file__).with_name("pushes.lua")
 ROUNDS = 3
 SECONDS = 8
 FLAT_OVER = 20_000
-"""RSS per worker is shown flat, or not, over at least this many of kefu's last pushes."""
+"""RSS per worker is shown flat, or not, over at least this many of kefu's pushes."""
 THREADS, CONNECTIONS = 2, 16
 # More than wrk sends in a round, so every push of a round is a new one.
 PUSHES_PER_ROUND = 100_000
@@ -185,16 +186,22 @@ def memory(workers: list[int]) -> dict[int, float]:
 
 
 def print_memory(seen: list[tuple[int, dict[int, float]]]) -> None:
-    """RSS per worker after each of kefu's runs, and its growth over the last 20,000 pushes or
-    more (the first runs fill SQLite's page caches and the interpreter's pools)."""
+    """RSS per worker after each of kefu's runs, and its growth from the end of the first round
+    to the end of the last. Like is compared with like: a round ends with the same kind of run
+    (its keyword run leaves the senders' buffers larger than a run that queues nothing), and the
+    first round fills SQLite's page caches and the interpreter's pools."""
     print("kefu workers' RSS (MiB) after each run of kefu's: pushes so far, then each worker")
     for pushed, rss in seen:
         print(f"  {pushed:>7}  " + "  ".join(f"{mib:.0f}" for _, mib in sorted(rss.items())))
-    end, last = seen[-1]
-    start, first = next(((n, rss) for n, rss in reversed(seen) if end - n >= FLAT_OVER), seen[0])
+    runs = (len(seen) - 1) // ROUNDS  # kefu's runs in a round
+    (start, first), (end, last) = seen[runs], seen[-1]
     growth = [last[pid] - first[pid] for pid in last if pid in first]
     shown = ", ".join(f"{mib:+.1f}" for mib in growth) or "workers restarted"
-    print(f"RSS growth per worker over the last {end - start} pushes: {shown} MiB (goal: flat)")
+    enough = "" if end - start >= FLAT_OVER else f" (fewer than {FLAT_OVER}: too few to tell)"
+    print(
+        f"RSS growth per worker from the end of round 1 to the end of round {ROUNDS},"
+        f" over {end - start} pushes{enough}: {shown} MiB (goal: flat)"
+    )
 
 
 def drained(url: str) -> None:
