@@ -14,7 +14,7 @@ from huey import MemoryHuey
 from huey.storage import RedisStorage
 
 from adapters.queue.clock import SteadyClock
-from adapters.queue.journal import JobState, JournalEntry
+from adapters.queue.journal import JobState, JournalEntry, LeaseJournal
 from adapters.queue.ordering import UserLeases
 from adapters.queue.queue import HueyReplyQueue
 from adapters.queue.reaper import Reaper
@@ -160,6 +160,20 @@ def test_depth_and_oldest_age_describe_unfinished_jobs(rig_factory):
     assert 0.0 <= rig.queue.oldest_age() < 5.0
     ((_, entry), _) = rig.queue.journal.entries().items()
     assert entry.state is JobState.QUEUED
+
+
+def test_a_scan_decodes_again_only_the_entries_written_since_the_last(stores: QueueStores):
+    # Every process scans the journal every few seconds, however far the queue fell behind.
+    journal, now = LeaseJournal(stores.journal), time.time()
+    for name, n in (("a", 1), ("b", 2)):
+        journal.write(name, JournalEntry(job(n), now, JobState.QUEUED, now + 30))
+    before = journal.entries()
+    journal.write("b", before["b"].running(now + 60))
+    after = journal.entries()
+    assert after["a"] is before["a"]  # the same bytes: the entry decoded last time
+    assert after["b"].state is JobState.RUNNING and after["b"].until == now + 60
+    journal.remove("a")
+    assert set(journal.entries()) == {"b"}
 
 
 class Runs:
