@@ -27,8 +27,9 @@ class QueueGauges:
     def refresh(self) -> None:
         SENDERS_RUNNING.set(self._senders.alive)
         try:
-            QUEUE_DEPTH.set(self._queue.depth())
-            QUEUE_OLDEST.set(self._queue.oldest_age())
+            backlog = self._queue.backlog()  # one scan of the journal for both
+            QUEUE_DEPTH.set(backlog.depth)
+            QUEUE_OLDEST.set(backlog.oldest_age)
             DEAD_LETTERS.set(len(self._queue.dead_letters.all()))
         except QueueUnavailable:
             pass  # readiness reports it; the gauges keep their last reading

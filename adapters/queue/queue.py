@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from adapters.logs.push_context import about_push
 from adapters.metrics.definitions import REPLIES
@@ -23,6 +24,16 @@ from domain.retry import GiveUp, RetryLater
 from domain.sending import Outcome, Unconfirmed
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Unfinished jobs (queued, running or waiting for a retry), and the seconds since the
+    oldest of them was queued (0 when none)."""
+
+    depth: int
+    oldest_age: float
+
 
 SendJob = Callable[[ReplyJob, int, float], Outcome]
 """One attempt at a job: (job, attempt number, first queued at) -> what happens next."""
@@ -99,16 +110,21 @@ class HueyReplyQueue:
         self.requeue(job_id)
         return True
 
+    def backlog(self) -> Backlog:
+        """The unfinished jobs, from one scan of the journal. Raises QueueUnavailable."""
+        entries = self.journal.entries().values()
+        oldest = min((entry.queued_at for entry in entries), default=None)
+        age = 0.0 if oldest is None else max(0.0, self.clock() - oldest)
+        return Backlog(len(entries), age)
+
     def depth(self) -> int:
         """Unfinished jobs: queued, running or waiting for a retry. Raises QueueUnavailable."""
-        return len(self.journal.entries())
+        return self.backlog().depth
 
     def oldest_age(self) -> float:
         """Seconds since the oldest unfinished job was queued; 0 when none. Raises
         QueueUnavailable."""
-        entries = self.journal.entries().values()
-        oldest = min((entry.queued_at for entry in entries), default=None)
-        return 0.0 if oldest is None else max(0.0, self.clock() - oldest)
+        return self.backlog().oldest_age
 
     @property
     def busy(self) -> bool:

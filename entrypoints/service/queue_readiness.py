@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from adapters.process import current_pid
+from adapters.queue.queue import Backlog
 from adapters.queue.queue_file import QueueFile
 from adapters.queue.stores import QueueStores
 from domain.errors import QueueUnavailable
@@ -22,9 +23,7 @@ class QueueReadings(Protocol):
     @property
     def stores(self) -> QueueStores: ...
 
-    def depth(self) -> int: ...
-
-    def oldest_age(self) -> float: ...
+    def backlog(self) -> Backlog: ...
 
 
 class Senders(Protocol):
@@ -64,7 +63,8 @@ def queue_check(
     job is younger than `limit` seconds (by the queue's steady clock)."""
     try:
         failed = written()
-        depth, oldest = queue.depth(), queue.oldest_age()
+        backlog = queue.backlog()
+        depth, oldest = backlog.depth, backlog.oldest_age
     except QueueUnavailable as failure:
         failed = str(failure)
     if failed is not None:

@@ -156,8 +156,9 @@ def test_depth_and_oldest_age_describe_unfinished_jobs(rig_factory):
     assert (rig.queue.depth(), rig.queue.oldest_age()) == (0, 0.0)
     rig.queue.submit(job(1))
     rig.queue.submit(job(2))
-    assert rig.queue.depth() == 2
-    assert 0.0 <= rig.queue.oldest_age() < 5.0
+    backlog = rig.queue.backlog()
+    assert backlog.depth == rig.queue.depth() == 2
+    assert 0.0 <= backlog.oldest_age < 5.0
     ((_, entry), _) = rig.queue.journal.entries().items()
     assert entry.state is JobState.QUEUED
 
