@@ -156,7 +156,7 @@ def test_ack_path_as_deployed_against_bare_falcon_and_a_wechatpy_handler(tmp_pat
         handler = rig.stack.enter_context(baseline(WECHATPY_HANDLER, tmp_path, settings))
         servers = {"bare": bare, "wechatpy": handler, "kefu": (kefu.url, kefu.pid)}
         workers = workers_of(kefu.pid)
-        rss_seen: list[tuple[int, dict[int, float]]] = [(0, memory(workers))]
+        rss_seen: list[tuple[int, dict[int, Resident]]] = [(0, memory(workers))]
         first = 1
         for round_ in range(ROUNDS):
             for kind, content in (("nothing", "随便问问"), ("keyword", "text")):
@@ -180,23 +180,41 @@ def test_ack_path_as_deployed_against_bare_falcon_and_a_wechatpy_handler(tmp_pat
     print(load())
 
 
-def memory(workers: list[int]) -> dict[int, float]:
-    """Each worker's RSS in MiB; a worker gone (restarted) is left out."""
-    return {pid: resident_mib(pid) for pid in workers if Path(f"/proc/{pid}").exists()}
+Resident = tuple[float, float]
+"""A worker's RSS and the anonymous part of it (heap, stacks), in MiB."""
 
 
-def print_memory(seen: list[tuple[int, dict[int, float]]]) -> None:
+def memory(workers: list[int]) -> dict[int, Resident]:
+    """Each worker's RSS; a worker gone (restarted) is left out."""
+    return {
+        pid: (resident_mib(pid), resident_mib(pid, "RssAnon"))
+        for pid in workers
+        if Path(f"/proc/{pid}").exists()
+    }
+
+
+def print_memory(seen: list[tuple[int, dict[int, Resident]]]) -> None:
     """RSS per worker after each of kefu's runs, and its growth from the end of the first round
     to the end of the last. Like is compared with like: a round ends with the same kind of run
     (its keyword run leaves the senders' buffers larger than a run that queues nothing), and the
-    first round fills SQLite's page caches and the interpreter's pools."""
-    print("kefu workers' RSS (MiB) after each run of kefu's: pushes so far, then each worker")
+    first round fills SQLite's page caches and the interpreter's pools. The anonymous part
+    leaves out file pages (SQLite maps its files), which grow with the state file, not with a
+    leak, and which the kernel can drop."""
+    print(
+        "kefu workers' RSS (anonymous part) in MiB after each run of kefu's:"
+        " pushes so far, then each worker"
+    )
     for pushed, rss in seen:
-        print(f"  {pushed:>7}  " + "  ".join(f"{mib:.0f}" for _, mib in sorted(rss.items())))
+        each = (f"{total:.0f} ({anonymous:.0f})" for _, (total, anonymous) in sorted(rss.items()))
+        print(f"  {pushed:>7}  " + "  ".join(each))
     runs = (len(seen) - 1) // ROUNDS  # kefu's runs in a round
     (start, first), (end, last) = seen[runs], seen[-1]
-    growth = [last[pid] - first[pid] for pid in last if pid in first]
-    shown = ", ".join(f"{mib:+.1f}" for mib in growth) or "workers restarted"
+    growth = [
+        f"{last[pid][0] - first[pid][0]:+.1f} ({last[pid][1] - first[pid][1]:+.1f})"
+        for pid in last
+        if pid in first
+    ]
+    shown = ", ".join(growth) or "workers restarted"
     enough = "" if end - start >= FLAT_OVER else f" (fewer than {FLAT_OVER}: too few to tell)"
     print(
         f"RSS growth per worker from the end of round 1 to the end of round {ROUNDS},"

@@ -84,12 +84,13 @@ def holds_open(pid: int, target: str) -> bool:
     return False
 
 
-def resident_mib(pid: int) -> float:
-    """pid's resident memory (VmRSS) in MiB."""
+def resident_mib(pid: int, part: str = "VmRSS") -> float:
+    """pid's resident memory in MiB: all of it, or `part` of it as /proc/<pid>/status names it
+    (RssAnon: the heap and stacks, without the file pages such as SQLite's mmap)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{part}:"):
             return int(line.split()[1]) / 1024
-    raise LookupError(f"no VmRSS for process {pid}")
+    raise LookupError(f"no {part} for process {pid}")
 
 
 def kefu_command(settings: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:
