@@ -117,15 +117,6 @@ class HueyReplyQueue:
         age = 0.0 if oldest is None else max(0.0, self.clock() - oldest)
         return Backlog(len(entries), age)
 
-    def depth(self) -> int:
-        """Unfinished jobs: queued, running or waiting for a retry. Raises QueueUnavailable."""
-        return self.backlog().depth
-
-    def oldest_age(self) -> float:
-        """Seconds since the oldest unfinished job was queued; 0 when none. Raises
-        QueueUnavailable."""
-        return self.backlog().oldest_age
-
     @property
     def busy(self) -> bool:
         """Whether this process is running any job now."""

@@ -71,4 +71,4 @@ def test_the_oldest_jobs_age_counts_on_after_the_clock_is_set_back(queue, clocks
     waiting_job(queue, delay=2.0)
     clocks.advance(30.0)
     clocks.wall.advance(-3600.0)
-    assert queue.oldest_age() == pytest.approx(30.0)
+    assert queue.backlog().oldest_age == pytest.approx(30.0)

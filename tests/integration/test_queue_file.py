@@ -70,11 +70,11 @@ def test_a_queue_file_deleted_while_open_is_followed_and_its_jobs_are_sent_from_
     # A process started now (a restart) finds all four, and sends each once.
     messenger = FakeMessenger()
     restarted = queue_on(sqlite_stores(tmp_path), messenger)
-    assert restarted.depth() == 4
+    assert restarted.backlog().depth == 4
     pool = SenderPool(restarted, Reaper(restarted, MemoryStateStore()), 2)
     pool.start()
     try:
-        wait_until(lambda: restarted.depth() == 0, timeout=10)
+        wait_until(lambda: restarted.backlog().depth == 0, timeout=10)
     finally:
         pool.stop(5)
     assert sent_texts(messenger) == [f"reply {n}" for n in range(4)]
@@ -89,7 +89,7 @@ def test_every_process_on_the_deleted_file_follows_it_but_its_jobs_are_carried_o
     (tmp_path / QUEUE_FILE).unlink()
     first.stores.follow_file()
     second.stores.follow_file()
-    assert first.depth() == second.depth() == 5
+    assert first.backlog().depth == second.backlog().depth == 5
     assert first.stores.tasks.storage.queue_size() == 5
 
 
@@ -113,7 +113,7 @@ def test_an_unreadable_queue_file_is_set_aside_at_start_and_readiness_names_it(
     stores = sqlite_stores(tmp_path)
     queue = queue_on(stores)
     queue.submit(job(1))  # a fresh file takes jobs at once
-    assert queue.depth() == 1
+    assert queue.backlog().depth == 1
     aside = set_aside(tmp_path / QUEUE_FILE)
     assert len(aside) == 1 and aside[0].stat().st_mode & 0o777 == 0o600
     check = file_check(stores, lambda: write_probe(stores))
@@ -139,7 +139,7 @@ def test_the_jobs_a_damaged_queue_file_still_gives_are_queued_again(tmp_path: Pa
     assert queue_file is not None
     aside = set_aside(queue_file.path)
     assert len(aside) == 1
-    assert 0 < queue_file.salvaged(aside[0]) == restarted.depth() < 40
+    assert 0 < queue_file.salvaged(aside[0]) == restarted.backlog().depth < 40
 
 
 def test_a_deleted_file_that_cannot_be_followed_yet_is_followed_once_the_folder_is_writable(
@@ -158,4 +158,4 @@ def test_a_deleted_file_that_cannot_be_followed_yet_is_followed_once_the_folder_
         subprocess.run(["umount", "--lazy", str(tmp_path)], check=True)
     followed = queue.stores.follow_file()
     assert followed is not None and followed.jobs == 3
-    assert queue_on(sqlite_stores(tmp_path)).depth() == 3
+    assert queue_on(sqlite_stores(tmp_path)).backlog().depth == 3

@@ -16,7 +16,7 @@ from huey.storage import RedisStorage
 from adapters.queue.clock import SteadyClock
 from adapters.queue.journal import JobState, JournalEntry, LeaseJournal
 from adapters.queue.ordering import UserLeases
-from adapters.queue.queue import HueyReplyQueue
+from adapters.queue.queue import Backlog, HueyReplyQueue
 from adapters.queue.reaper import Reaper
 from adapters.queue.senders import SenderPool
 from adapters.queue.stores import QueueStores, redis_stores, sqlite_stores
@@ -95,7 +95,7 @@ def test_a_submitted_job_is_sent_once_and_leaves_nothing_behind(rig_factory):
     rig = rig_factory()
     rig.pool.start()
     rig.queue.submit(job(texts=("a", "b")))
-    wait_for(lambda: rig.texts == ["a", "b"] and rig.queue.depth() == 0)
+    wait_for(lambda: rig.texts == ["a", "b"] and rig.queue.backlog().depth == 0)
 
 
 def test_transient_failures_are_retried_until_one_send_succeeds(rig_factory):
@@ -103,7 +103,7 @@ def test_transient_failures_are_retried_until_one_send_succeeds(rig_factory):
     rig = rig_factory(failures=(busy, busy))
     rig.pool.start()
     rig.queue.submit(job())
-    wait_for(lambda: rig.texts == ["hi"] and rig.queue.depth() == 0)
+    wait_for(lambda: rig.texts == ["hi"] and rig.queue.backlog().depth == 0)
     assert rig.messenger.attempts == 3
 
 
@@ -112,12 +112,12 @@ def test_a_permanent_failure_becomes_a_dead_letter_that_retry_sends(rig_factory)
     rig = rig_factory(failures=(refused,))
     rig.pool.start()
     rig.queue.submit(job())
-    wait_for(lambda: len(rig.queue.dead_letters.all()) == 1 and rig.queue.depth() == 0)
+    wait_for(lambda: len(rig.queue.dead_letters.all()) == 1 and rig.queue.backlog().depth == 0)
     (letter,) = rig.queue.dead_letters.all()
-    assert (letter.attempts, rig.messenger.attempts, rig.queue.depth()) == (1, 1, 0)
+    assert (letter.attempts, rig.messenger.attempts, rig.queue.backlog().depth) == (1, 1, 0)
     assert "45015" in letter.last_error
     assert rig.queue.retry_dead(letter.job_id) is True
-    wait_for(lambda: rig.texts == ["hi"] and rig.queue.depth() == 0)
+    wait_for(lambda: rig.texts == ["hi"] and rig.queue.backlog().depth == 0)
     assert rig.queue.dead_letters.all() == []
 
 
@@ -129,7 +129,7 @@ def test_a_job_whose_sender_died_is_run_again_from_its_lease(rig_factory):
     rig.queue.stores.tasks.flush()
     rig.queue.journal.write(job_id, entry.running(time.time() + FAST.lease))
     rig.pool.start()
-    wait_for(lambda: rig.texts == ["hi"] and rig.queue.depth() == 0)
+    wait_for(lambda: rig.texts == ["hi"] and rig.queue.backlog().depth == 0)
 
 
 def test_a_job_journalled_but_never_enqueued_is_still_sent(rig_factory):
@@ -137,7 +137,7 @@ def test_a_job_journalled_but_never_enqueued_is_still_sent(rig_factory):
     rig.queue.submit(job())
     rig.queue.stores.tasks.flush()  # as if the producer died between journal and queue
     rig.pool.start()
-    wait_for(lambda: rig.texts == ["hi"] and rig.queue.depth() == 0, timeout=15)
+    wait_for(lambda: rig.texts == ["hi"] and rig.queue.backlog().depth == 0, timeout=15)
 
 
 def test_two_copies_of_one_task_send_once(rig_factory):
@@ -147,17 +147,17 @@ def test_two_copies_of_one_task_send_once(rig_factory):
     for _ in range(3):
         rig.queue.requeue(job_id)
     rig.pool.start()
-    wait_for(lambda: rig.queue.depth() == 0)
+    wait_for(lambda: rig.queue.backlog().depth == 0)
     assert rig.texts == ["a", "b", "c"]
 
 
 def test_depth_and_oldest_age_describe_unfinished_jobs(rig_factory):
     rig = rig_factory()
-    assert (rig.queue.depth(), rig.queue.oldest_age()) == (0, 0.0)
+    assert rig.queue.backlog() == Backlog(0, 0.0)
     rig.queue.submit(job(1))
     rig.queue.submit(job(2))
     backlog = rig.queue.backlog()
-    assert backlog.depth == rig.queue.depth() == 2
+    assert backlog.depth == 2
     assert 0.0 <= backlog.oldest_age < 5.0
     ((_, entry), _) = rig.queue.journal.entries().items()
     assert entry.state is JobState.QUEUED
@@ -212,7 +212,7 @@ def test_the_reaper_recovers_only_an_entry_expired_at_two_passes_in_a_row():
     assert reaper.reap() == 0 and runs.jobs == []  # first seen expired: maybe just dequeued
     clock.advance(FAST.reap_every)
     assert reaper.reap() == 1
-    assert len(runs.jobs) == 1 and queue.depth() == 0
+    assert len(runs.jobs) == 1 and queue.backlog().depth == 0
 
 
 def test_a_recovery_claimed_by_another_host_is_left_to_it():
@@ -239,7 +239,7 @@ def test_a_job_whose_sender_keeps_dying_becomes_a_dead_letter():
     clock.advance(FAST.reap_every)
     reaper.reap()
     (letter,) = queue.dead_letters.all()
-    assert "died" in letter.last_error and runs.jobs == [] and queue.depth() == 0
+    assert "died" in letter.last_error and runs.jobs == [] and queue.backlog().depth == 0
 
 
 def test_redis_keys_live_under_the_prefix_an_acl_can_name(redis_url, redis_client, redis_prefix):
@@ -281,7 +281,7 @@ def test_bytes_planted_under_a_users_latest_job_cost_no_reply(rig_factory, caplo
     with caplog.at_level(logging.WARNING):
         rig.queue.submit(job(1, texts=("first",)))  # the plant reads as no job before it
         rig.queue.submit(job(2, texts=("second",)))
-        wait_for(lambda: rig.texts == ["first", "second"] and rig.queue.depth() == 0)
+        wait_for(lambda: rig.texts == ["first", "second"] and rig.queue.backlog().depth == 0)
     lines = [r.getMessage() for r in caplog.records if "latest job of a user" in r.getMessage()]
     assert len(lines) == 1 and "kefu did not write" in lines[0]
 
@@ -296,7 +296,7 @@ def test_a_users_later_job_picked_up_first_still_waits_for_the_earlier_one(rig_f
     rig.queue.requeue(second)  # the later job reaches a sender first
     rig.queue.requeue(first)
     rig.pool.start()
-    wait_for(lambda: rig.queue.depth() == 0)
+    wait_for(lambda: rig.queue.backlog().depth == 0)
     assert rig.texts == ["first", "second"]
 
 
@@ -317,7 +317,7 @@ def test_on_sqlite_a_users_latest_job_is_forgotten_once_it_is_done(tmp_path: Pat
     stores.forget_finished()
     assert latest_jobs_kept(stores) == 3  # unfinished: the users' next jobs wait for them
     rig.pool.start()
-    wait_for(lambda: rig.queue.depth() == 0)
+    wait_for(lambda: rig.queue.backlog().depth == 0)
     stores.forget_finished()
     assert latest_jobs_kept(stores) == 0
 
