@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -17,7 +18,7 @@ from entrypoints.cli.gunicorn_process import ROOT
 from entrypoints.sandbox.records import Call
 from entrypoints.sandbox.state import SEND_PATH, SandboxState
 from tests.chaos.traffic import Part
-from tests.e2e.servers import workers_of
+from tests.e2e.servers import resident_mib, workers_of
 
 _PUSH = re.compile(r"msg:(\d+):")
 
@@ -104,16 +105,11 @@ def queue_depth(metrics_url: str) -> float | None:
 
 def rss_mb(master: int, others: list[int]) -> float:
     """Resident memory of gunicorn's master, its workers and the other pids, in MiB."""
-    total = 0
+    total = 0.0
     for pid in [master, *workers_of(master), *others]:
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            continue
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                total += int(line.split()[1])
-    return total / 1024
+        with contextlib.suppress(OSError, LookupError):  # gone, or a zombie with no memory
+            total += resident_mib(pid)
+    return total
 
 
 def log_lines(folder: Path) -> int:

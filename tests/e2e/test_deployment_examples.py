@@ -95,7 +95,10 @@ def wait_healthy(url: str, process: subprocess.Popen[Any], log: Path) -> None:
         assert process.poll() is None, log.read_text()
         return healthy(url)
 
-    wait_until(up, timeout=30, interval=0.1)
+    try:
+        wait_until(up, timeout=30, interval=0.1)
+    except AssertionError:
+        raise AssertionError(f"kefu did not become healthy:\n{log.read_text()}") from None
 
 
 def test_try_it_by_hand_runs_the_sandbox_kefu_and_a_simulated_user_in_three_commands(tmp_path):
