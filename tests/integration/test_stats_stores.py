@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from diskcache.core import DBNAME
 
 from adapters.stats.background import BackgroundHitStats
 from adapters.stats.disk import DiskHitStats
@@ -103,22 +104,23 @@ def test_a_users_text_counts_once_whichever_process_counts_it(make_store):
     assert first.days(1)[0].unmatched == second.days(1)[0].unmatched == (("价格", 4),)
 
 
-def test_a_write_that_failed_leaves_its_askers_to_be_counted(tmp_path: Path, monkeypatch):
+def test_a_write_that_failed_leaves_its_askers_to_be_counted(tmp_path: Path):
     store = DiskHitStats(tmp_path / "stats", "wxA", clock=FakeClock(NOON))
     store.record(asked("o_a", "你好"))
-    cache = store._cache.open()
-
-    stored = cache.set
-
-    def full_disk(key: str, value: str, **options: object) -> bool:
-        if ":askers:" not in key:  # o_b's row written, then the day's record fails
-            raise sqlite3.OperationalError("database or disk is full")
-        return bool(stored(key, value, **options))
-
-    with monkeypatch.context() as patched:
-        patched.setattr(cache, "set", full_disk)
-        with pytest.raises(KefuError):
-            store.record(asked("o_b", "你好"))
+    # The disk fills between o_b's row of askers and the day's record, inside the store's own
+    # transaction: a trigger in the database fails every write but an askers row.
+    outside = sqlite3.connect(tmp_path / "stats" / DBNAME)
+    for change in ("INSERT", "UPDATE"):
+        outside.execute(
+            f"CREATE TRIGGER full_disk_{change} BEFORE {change} ON Cache"
+            " WHEN NEW.key NOT LIKE '%:askers:%'"
+            " BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+        )
+    outside.commit()
+    with pytest.raises(KefuError):
+        store.record(asked("o_b", "你好"))
+    outside.executescript("DROP TRIGGER full_disk_INSERT; DROP TRIGGER full_disk_UPDATE;")
+    outside.close()
     store.record(asked("o_b", "你好"))
     assert store.days(1)[0].unmatched == (("你好", 2),)
 
