@@ -19,6 +19,7 @@ from tests.polling import wait_until
 
 BARE_FALCON = "tests.bench.bare_falcon:app"
 WECHATPY_HANDLER = "tests.bench.wechatpy_handler:app"
+WECHATPY_REPLYING = "tests.bench.wechatpy_replying:app"
 
 
 @contextmanager

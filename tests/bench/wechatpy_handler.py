@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 import falcon
 from wechatpy.crypto import WeChatCrypto
@@ -26,9 +27,19 @@ class Callback:
             envelope, params["msg_signature"], params["timestamp"], params["nonce"]
         )
         message = json.loads(plain)
-        ANSWERS.get(message.get("Content", ""))
+        answer = ANSWERS.get(message.get("Content", ""))
+        if answer is not None:
+            self.answer(message, answer)
         resp.content_type, resp.text = falcon.MEDIA_TEXT, "success"
 
+    def answer(self, message: dict[str, Any], text: str) -> None:
+        """Nothing is sent: the handler the ack-path goals are set against."""
 
-app = falcon.App()
-app.add_route("/wechat/callback", Callback())
+
+def callback_app(callback: Callback) -> falcon.App[falcon.Request, falcon.Response]:
+    app = falcon.App()
+    app.add_route("/wechat/callback", callback)
+    return app
+
+
+app = callback_app(Callback())
