@@ -58,19 +58,24 @@ class HeldQueue:
                 self._holding = False
         return moved
 
-    def _held(self) -> list[tuple[str, ReplyJob]]:
-        entries = self._local.journal.entries()
-        oldest_first = sorted(entries.items(), key=lambda item: (item[1].queued_at, item[0]))
-        return [(job_id, entry.job) for job_id, entry in oldest_first]
+    def _held(self) -> list[str]:
+        """The held jobs' ids, oldest first (their leases: each job is read as it moves)."""
+        leases = self._local.journal.leases()
+        return sorted(leases, key=lambda job_id: (leases[job_id].queued_at, job_id))
 
-    def _move(self, held: list[tuple[str, ReplyJob]]) -> int:
-        for moved, (job_id, job) in enumerate(held):
+    def _move(self, held: list[str]) -> int:
+        moved = 0
+        for job_id in held:
+            entry = self._local.journal.read(job_id)
+            if entry is None:
+                continue  # moved meanwhile by another thread of this process
             try:
-                self._shared.submit(job)
+                self._shared.submit(entry.job)
             except QueueUnavailable:
-                return moved
+                break
             self._local.journal.remove(job_id)
-        return len(held)
+            moved += 1
+        return moved
 
 
 MOVE_EVERY = 1.0

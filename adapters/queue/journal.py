@@ -55,6 +55,19 @@ class JournalEntry:
     def requeued(self, until: float) -> JournalEntry:
         return replace(self, state=JobState.QUEUED, until=until)
 
+    @property
+    def lease(self) -> Lease:
+        return Lease(self.queued_at, self.until)
+
+
+@dataclass(frozen=True)
+class Lease:
+    """What a scan of the journal needs of an entry: when its job was queued, and until when
+    its holder vouches for it."""
+
+    queued_at: float
+    until: float
+
 
 class LeaseJournal:
     """Journal entries by job id in a huey key-value namespace (SQLite table or Redis hash).
@@ -66,7 +79,7 @@ class LeaseJournal:
     def __init__(self, kv: Huey) -> None:
         self._kv = kv
         self._values = StoredValues("reply queue")
-        self._decoded: dict[str, tuple[bytes, JournalEntry | None]] = {}  # as last scanned
+        self._scanned: dict[str, tuple[bytes, Lease | None]] = {}  # as last scanned
 
     def write(self, job_id: str, entry: JournalEntry) -> None:
         with queue_errors():
@@ -82,24 +95,37 @@ class LeaseJournal:
             self._kv.delete(job_id)
 
     def entries(self) -> dict[str, JournalEntry]:
-        """Every unfinished job. Each stored value is decoded once: a scan decodes only the
-        entries written since the last one (the same bytes make the same entry).
+        """Every unfinished job, whole: each entry decoded afresh."""
+        with queue_errors():
+            raw = self._kv.storage.result_items()
+        decoded = {key: self._entry(data) for key, data in raw.items()}
+        return {key: entry for key, entry in decoded.items() if entry is not None}
+
+    def leases(self) -> dict[str, Lease]:
+        """Every unfinished job's lease. Each stored value is decoded once: a scan decodes
+        only the entries written since the last one (the same bytes make the same lease).
 
         Every process scans the whole journal (its reaper every 2 s, its gauges every 5 s, and
         each readiness check), and a queue behind (WeChat slow, a burst of pushes) holds
         thousands of jobs: decoding each entry at every scan took a quarter of a worker's time
-        under load (py-spy), and more the further the queue fell behind.
+        under load (py-spy), and more the further the queue fell behind. Only the lease is
+        kept between scans, not the job: whole entries held 1 KB more per job, so a scan of a
+        backlog of 8,000 grew the heap by 19 MiB where leases grow it by 12.
         """
         with queue_errors():
             raw = self._kv.storage.result_items()
-        known, decoded = self._decoded, {}
+        known, scanned = self._scanned, {}
         for key, data in raw.items():
             seen = known.get(key)
-            decoded[key] = (
-                seen if seen is not None and seen[0] == data else (data, self._entry(data))
+            scanned[key] = (
+                seen if seen is not None and seen[0] == data else (data, self._lease(data))
             )
-        self._decoded = decoded  # whole, in one step: threads that scan at once each get theirs
-        return {key: entry for key, (_, entry) in decoded.items() if entry is not None}
+        self._scanned = scanned  # whole, in one step: threads that scan at once each get theirs
+        return {key: lease for key, (_, lease) in scanned.items() if lease is not None}
+
+    def _lease(self, data: bytes) -> Lease | None:
+        entry = self._entry(data)
+        return None if entry is None else entry.lease
 
     def _entry(self, data: bytes) -> JournalEntry | None:
         try:

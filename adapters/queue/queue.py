@@ -112,10 +112,10 @@ class HueyReplyQueue:
 
     def backlog(self) -> Backlog:
         """The unfinished jobs, from one scan of the journal. Raises QueueUnavailable."""
-        entries = self.journal.entries().values()
-        oldest = min((entry.queued_at for entry in entries), default=None)
+        leases = self.journal.leases().values()
+        oldest = min((lease.queued_at for lease in leases), default=None)
         age = 0.0 if oldest is None else max(0.0, self.clock() - oldest)
-        return Backlog(len(entries), age)
+        return Backlog(len(leases), age)
 
     @property
     def busy(self) -> bool:

@@ -37,12 +37,15 @@ class Reaper:
     def reap(self) -> int:
         """One pass; how many jobs it re-queued or gave up. Raises QueueUnavailable."""
         now = self._clock()
-        entries = self._queue.journal.entries()
-        expired = {job_id: e.until for job_id, e in entries.items() if e.until <= now}
+        leases = self._queue.journal.leases()
+        expired = {job_id: lease.until for job_id, lease in leases.items() if lease.until <= now}
         recovered = 0
         for job_id, until in expired.items():
-            if self._expired_before.get(job_id) == until and self._claim(job_id, until):
-                self._recover(job_id, entries[job_id], now)
+            if self._expired_before.get(job_id) != until:
+                continue
+            entry = self._queue.journal.read(job_id)  # as it is now, not as scanned
+            if entry is not None and entry.until == until and self._claim(job_id, until):
+                self._recover(job_id, entry, now)
                 recovered += 1
         self._expired_before = expired
         self._queue.stores.forget_finished()
