@@ -94,13 +94,6 @@ class LeaseJournal:
         with queue_errors():
             self._kv.delete(job_id)
 
-    def entries(self) -> dict[str, JournalEntry]:
-        """Every unfinished job, whole: each entry decoded afresh."""
-        with queue_errors():
-            raw = self._kv.storage.result_items()
-        decoded = {key: self._entry(data) for key, data in raw.items()}
-        return {key: entry for key, entry in decoded.items() if entry is not None}
-
     def leases(self) -> dict[str, Lease]:
         """Every unfinished job's lease. Each stored value is decoded once: a scan decodes
         only the entries written since the last one (the same bytes make the same lease).

@@ -20,6 +20,7 @@ from tests.e2e.queue_rig import (
     wait_for_new_workers,
 )
 from tests.e2e.servers import kefu_command
+from tests.journal_entries import journal_entries
 from tests.polling import wait_until
 
 
@@ -150,7 +151,7 @@ def test_sigterm_of_kefu_worker_with_sends_in_flight_then_a_new_worker_gives_eac
 
 def unfinished_jobs(rig) -> dict[str, JournalEntry]:
     state_dir = Path(rig.settings()["KEFU_STATE_DIR"])
-    return LeaseJournal(sqlite_stores(state_dir).journal).entries()
+    return journal_entries(LeaseJournal(sqlite_stores(state_dir).journal))
 
 
 def test_sigterm_with_sends_in_flight_then_a_new_instance_gives_each_push_one_reply(rig):

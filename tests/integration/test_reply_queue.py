@@ -30,6 +30,7 @@ from domain.replies import TextReply
 from domain.retry import RetryPolicy
 from domain.sending import Delivered, SendQueuedReplies
 from tests.fakes import FakeClock, FakeMediaIds, FakeMessenger
+from tests.journal_entries import journal_entries
 
 FAST = QueueTimings(lease=1.0, reap_every=0.2, grace=2.0, user_wait=0.2, requeue_delay=1.0)
 
@@ -125,7 +126,7 @@ def test_a_job_whose_sender_died_is_run_again_from_its_lease(rig_factory):
     rig = rig_factory()
     # A sender that took the job and died: the entry says running, and nobody renews it.
     rig.queue.submit(job())
-    ((job_id, entry),) = rig.queue.journal.entries().items()
+    ((job_id, entry),) = journal_entries(rig.queue.journal).items()
     rig.queue.stores.tasks.flush()
     rig.queue.journal.write(job_id, entry.running(time.time() + FAST.lease))
     rig.pool.start()
@@ -143,7 +144,7 @@ def test_a_job_journalled_but_never_enqueued_is_still_sent(rig_factory):
 def test_two_copies_of_one_task_send_once(rig_factory):
     rig = rig_factory(senders=4)
     rig.queue.submit(job(texts=("a", "b", "c")))
-    ((job_id, _),) = rig.queue.journal.entries().items()
+    ((job_id, _),) = journal_entries(rig.queue.journal).items()
     for _ in range(3):
         rig.queue.requeue(job_id)
     rig.pool.start()
@@ -159,7 +160,7 @@ def test_depth_and_oldest_age_describe_unfinished_jobs(rig_factory):
     backlog = rig.queue.backlog()
     assert backlog.depth == 2
     assert 0.0 <= backlog.oldest_age < 5.0
-    ((_, entry), _) = rig.queue.journal.entries().items()
+    ((_, entry), _) = journal_entries(rig.queue.journal).items()
     assert entry.state is JobState.QUEUED
 
 
@@ -222,7 +223,7 @@ def test_a_recovery_claimed_by_another_host_is_left_to_it():
     clock, runs = FakeClock(1000.0), Runs()
     queue, reaper, state = memory_queue(clock, runs)
     lost_running_job(queue, clock)
-    (entry,) = queue.journal.entries().values()
+    (entry,) = journal_entries(queue.journal).values()
     state.add(f"recover:job-1:{entry.until!r}", "1", 60.0)  # another host's reaper won
     clock.advance(FAST.lease + 0.1)
     reaper.reap()
@@ -234,7 +235,7 @@ def test_a_job_whose_sender_keeps_dying_becomes_a_dead_letter():
     clock, runs = FakeClock(1000.0), Runs()
     queue, reaper, _ = memory_queue(clock, runs)
     lost_running_job(queue, clock)
-    (entry,) = queue.journal.entries().values()
+    (entry,) = journal_entries(queue.journal).values()
     dying = replace(entry, recoveries=FAST.max_recoveries)
     queue.journal.write("job-1", dying)
     clock.advance(FAST.lease + 0.1)
@@ -263,8 +264,8 @@ def test_a_value_planted_in_the_queue_is_refused_not_unpickled(stores: QueueStor
     stores.journal.put("planted", Explodes())  # pickled as huey would, naming builtins.print
     stores.dead.put("planted", Explodes())
     rig.queue.submit(job())
-    assert list(rig.queue.journal.entries()) != ["planted"]
-    assert len(rig.queue.journal.entries()) == 1
+    assert list(journal_entries(rig.queue.journal)) != ["planted"]
+    assert len(journal_entries(rig.queue.journal)) == 1
     assert rig.queue.dead_letters.all() == []
     assert rig.queue.journal.read("planted") is None  # read as missing, never raised
 
@@ -293,7 +294,7 @@ def test_a_users_later_job_picked_up_first_still_waits_for_the_earlier_one(rig_f
     rig = rig_factory(senders=4)
     rig.queue.submit(job(1, texts=("first",)))
     rig.queue.submit(job(2, texts=("second",)))
-    ids = sorted(rig.queue.journal.entries().items(), key=lambda item: item[1].queued_at)
+    ids = sorted(journal_entries(rig.queue.journal).items(), key=lambda item: item[1].queued_at)
     (first, _), (second, _) = ids
     rig.queue.stores.tasks.flush()
     rig.queue.requeue(second)  # the later job reaches a sender first
@@ -307,7 +308,7 @@ def test_a_users_later_job_follows_the_latest_one_queued_for_that_user(stores: Q
     queue = build(stores).queue
     for n, user in enumerate(("o_a", "o_b", "o_a", "o_a"), start=1):
         queue.submit(job(n, user=user))
-    entries = sorted(queue.journal.entries().items(), key=lambda item: item[1].job.key)
+    entries = sorted(journal_entries(queue.journal).items(), key=lambda item: item[1].job.key)
     (a1, first), (_, second), (a3, third), (_, fourth) = entries
     assert (first.after, second.after, third.after, fourth.after) == (None, None, a1, a3)
 
